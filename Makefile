@@ -1,0 +1,30 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both create .venv,
+# install the pinned packages and fetch Delta's JARs once (into .cache/jars); nothing
+# downloads after that.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
+
+.PHONY: setup demo test lint bench clean
+setup: $(STAMP) .cache/jars/.complete
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+.cache/jars/.complete: scripts/delta-jars/pom.xml | $(STAMP)
+	PYTHON=$(PY) scripts/fetch_delta_jars.sh
+
+demo: setup
+	$(VENV)/bin/dtks run
+
+test: setup
+	$(VENV)/bin/python -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check jobs models tests scripts
+
+clean:
+	rm -rf $(VENV) .cache lakehouse landing mlruns reports

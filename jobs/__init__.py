@@ -1,0 +1,1 @@
+"""dtks pipeline: stages, domain transforms and runtime."""

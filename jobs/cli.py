@@ -1,0 +1,88 @@
+"""The `dtks` command: one sub-command per pipeline stage, `run` for all of them, operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from jobs.runtime import runs
+from jobs.runtime.stage import (
+    StageContext,
+    add_common_arguments,
+    available_stages,
+    context_from_args,
+    execute,
+    guarded,
+    stage_module,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dtks",
+        description="DTKS register update pipeline. Stages run in order: "
+        + " -> ".join(available_stages())
+        + "; `dtks run` runs them all on one run id.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stages = available_stages()
+    for name in stages:
+        module = stage_module(name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        add_common_arguments(p)
+        module.add_arguments(p)
+    p = sub.add_parser("run", help="run every stage end to end (" + ", ".join(stages) + ")")
+    add_common_arguments(p)
+    for name in stages:
+        # Each stage's own options are accepted by `run` too, where they do not clash.
+        module = stage_module(name)
+        if hasattr(module, "add_run_arguments"):
+            module.add_run_arguments(p)
+    sub.add_parser("jars", help="print Delta's JAR paths, comma-separated, for spark-submit --jars")
+    return parser
+
+
+def run_all(args: argparse.Namespace) -> None:
+    ctx: StageContext = context_from_args(args)
+    stages = available_stages()
+    print(f"dtks run {ctx.run_id}: {len(stages)} stages, env={ctx.config.env}, lakehouse={ctx.config.lakehouse}")
+    t0 = time.perf_counter()
+    summary: list[str] = []
+    for name in stages:
+        stage_args = _stage_defaults(name, args)
+        result = execute(ctx, name, stage_args)
+        summary.extend(result.summary)
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    for line in summary:
+        print(line)
+
+
+def _stage_defaults(name: str, run_args: argparse.Namespace) -> argparse.Namespace:
+    """A stage's arguments as `dtks run` passes them: its defaults, overridden by run's options."""
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    stage_module(name).add_arguments(parser)
+    stage_args = parser.parse_args([])
+    for key, value in vars(run_args).items():
+        if hasattr(stage_args, key) and value is not None:
+            setattr(stage_args, key, value)
+    stage_args.run_id = None
+    return stage_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "jars":
+        from jobs.runtime.spark import delta_jars
+
+        return guarded(lambda: print(",".join(delta_jars())))
+    if args.command == "run":
+        return guarded(lambda: run_all(args))
+    return guarded(lambda: execute(context_from_args(args), args.command, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["main", "runs"]

@@ -1,0 +1,121 @@
+"""How a stage runs: parse arguments, load config, get Spark, run, record in pipeline_runs.
+
+A stage module (jobs/<stage>.py) defines NAME, HELP, add_arguments(parser) and
+run(ctx, args) -> StageResult, and ends with ``if __name__ == "__main__": main_for(...)``
+so that both `dtks <stage>` and `spark-submit jobs/<stage>.py` work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import importlib.util
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from pyspark.sql import SparkSession
+
+from jobs.runtime import runs
+from jobs.runtime.config import ConfigError, DtksConfig, load_config
+
+# Pipeline order. A stage is offered only once its module exists: absent, never a stub.
+STAGE_ORDER = ("generate", "ingest", "train", "score", "publish", "report")
+log = logging.getLogger("dtks")
+
+
+def available_stages() -> list[str]:
+    return [name for name in STAGE_ORDER if importlib.util.find_spec(f"jobs.{name}") is not None]
+
+
+def stage_module(name: str) -> ModuleType:
+    return importlib.import_module(f"jobs.{name}")
+
+
+@dataclass
+class StageContext:
+    """What a stage needs from outside: config, Spark (started on first use) and the run id."""
+
+    config: DtksConfig
+    run_id: str
+    _spark: SparkSession | None = field(default=None, repr=False)
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            from jobs.runtime.spark import get_spark
+
+            self._spark = get_spark(self.config)
+        return self._spark
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", choices=("local", "test", "cluster"), help="config overlay (default: $DTKS_ENV or local)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config key, e.g. --set ranking.coverage_target=0.4 (repeatable)",
+    )
+    parser.add_argument("--run-id", help="run id to record (default: a new one)")
+
+
+def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool = True) -> runs.StageResult:
+    """Run one stage, time it, record it in pipeline_runs (also when it fails)."""
+    module = stage_module(name)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    try:
+        result = module.run(ctx, args)
+    except Exception as exc:
+        finished = dt.datetime.now(dt.UTC)
+        if ctx._spark is not None and getattr(module, "RECORD_RUN", True):
+            runs.record(ctx.spark, ctx.config, ctx.run_id, name, "FAILED", started, finished, None, _short(exc))
+        raise
+    finished = dt.datetime.now(dt.UTC)
+    if getattr(module, "RECORD_RUN", True):
+        runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
+    if echo:
+        print(progress_line(name, result, time.perf_counter() - t0), flush=True)
+    return result
+
+
+def progress_line(name: str, result: runs.StageResult, seconds: float) -> str:
+    def fmt(n: int | None) -> str:
+        return "-" if n is None else f"{n:,}"
+
+    return f"{name:<9} rows in {fmt(result.rows_in):>12}  out {fmt(result.rows_out):>12}  {seconds:7.1f} s"
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def context_from_args(args: argparse.Namespace) -> StageContext:
+    config = load_config(env=args.env, overrides=args.overrides)
+    return StageContext(config=config, run_id=args.run_id or runs.new_run_id())
+
+
+def main_for(name: str, argv: list[str] | None = None) -> int:
+    """Entry for `spark-submit jobs/<name>.py ...`: same arguments as `dtks <name>`."""
+    module = stage_module(name)
+    parser = argparse.ArgumentParser(prog=f"jobs/{name}.py", description=module.HELP)
+    add_common_arguments(parser)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return guarded(lambda: execute(context_from_args(args), name, args))
+
+
+def guarded(action) -> int:
+    """Turn user-fixable errors into one clear line and exit code 2; let bugs show their trace."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    from jobs.runtime.errors import UserError
+
+    try:
+        action()
+    except (ConfigError, UserError) as exc:
+        print(f"dtks: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,1 @@
+"""The ranking model: features, estimators, MLflow packaging, metrics, registry."""

@@ -1,0 +1,43 @@
+"""dtks: Spark batch jobs that update Indonesia's social-welfare register (DTKS).
+
+Versions are pinned as a set that is known to work together: delta-spark 4.4.0 supports
+pyspark 4.0.1-4.2.0 (its JVM artifact delta-spark_4.2_2.13:4.4.0 is fetched by
+scripts/fetch_delta_jars.sh); pyspark 4.2 is not fully supported on pandas 3, so pandas stays on 2.x.
+"""
+
+from setuptools import find_packages, setup
+
+PYSPARK = "4.2.0"
+DELTA = "4.4.0"
+
+setup(
+    name="dtks",
+    version="0.1.0",
+    description="DTKS register update pipeline: ingest, match, score, rank, publish",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["jobs", "jobs.*", "models", "models.*"]),
+    install_requires=[
+        f"pyspark=={PYSPARK}",
+        f"delta-spark=={DELTA}",
+        "mlflow==3.17.2",
+        "pandas==2.3.3",
+        "pyarrow==25.0.1",
+        "numpy==2.4.6",
+        "scikit-learn==1.9.1",
+        "matplotlib==3.11.2",
+        "pydantic==2.14.4",
+        "PyYAML==6.0.4",
+    ],
+    extras_require={
+        "dev": [
+            "pytest==9.2.0",
+            "hypothesis==6.170.17",
+            "chispa==0.12.0",
+            "nbclient==0.11.0",
+            "nbformat==5.11.1",
+            "ipykernel==7.4.0",
+            "ruff==0.17.5",
+        ],
+    },
+    entry_points={"console_scripts": ["dtks=jobs.cli:main"]},
+)

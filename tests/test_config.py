@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from jobs.runtime.config import ConfigError, load_config, nik_key
+
+
+def write_conf(folder: Path, base: str, overlay: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "base.yaml").write_text(base)
+    (folder / "local.yaml").write_text(overlay)
+    return folder
+
+
+def test_overlay_merges_over_base_and_keeps_defaults(tmp_path):
+    conf = write_conf(tmp_path, "ranking:\n  coverage_target: 0.4\nspark:\n  master: local[1]\n", "spark:\n  master: local[2]\n")
+    cfg = load_config("local", conf_dir=conf)
+    assert cfg.spark.master == "local[2]"
+    assert cfg.ranking.coverage_target == 0.4
+    assert cfg.spark.app_name == "dtks"  # default kept
+
+
+def test_shipped_envs_load():
+    for env in ("local", "test", "cluster"):
+        cfg = load_config(env)
+        assert cfg.env == env
+    assert load_config("cluster").security.local_key_file is None
+    assert load_config("test").spark.shuffle_partitions == 4
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    conf = write_conf(tmp_path, "spark:\n  mastr: local[2]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("local", conf_dir=conf)
+    assert "spark.mastr" in str(err.value)
+    assert str(conf / "base.yaml") in str(err.value)
+
+
+def test_bad_value_names_key_and_overlay_file(tmp_path):
+    conf = write_conf(tmp_path, "", "ranking:\n  coverage_target: 1.5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("local", conf_dir=conf)
+    message = str(err.value)
+    assert "ranking.coverage_target" in message and str(conf / "local.yaml") in message
+    assert "1.5" in message
+
+
+def test_wrong_type_from_command_line_override(tmp_path):
+    conf = write_conf(tmp_path, "")
+    with pytest.raises(ConfigError, match=r"command line: key 'generate.households'"):
+        load_config("local", overrides=["generate.households=many"], conf_dir=conf)
+    assert load_config("local", overrides=["generate.households=500"], conf_dir=conf).generate.households == 500
+
+
+def test_unknown_env_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="unknown environment"):
+        load_config("prod")
+    write_conf(tmp_path, "")
+    (tmp_path / "local.yaml").unlink()
+    with pytest.raises(ConfigError, match="local.yaml: config file not found"):
+        load_config("local", conf_dir=tmp_path)
+
+
+def test_nik_key_from_environment_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DTKS_NIK_KEY", "k" * 40)
+    assert nik_key(load_config("cluster")) == b"k" * 40
+    monkeypatch.delenv("DTKS_NIK_KEY")
+    with pytest.raises(ConfigError, match="DTKS_NIK_KEY is not set"):
+        nik_key(load_config("cluster"))
+    monkeypatch.setenv("DTKS_NIK_KEY", "short")
+    with pytest.raises(ConfigError, match="at least 32"):
+        nik_key(load_config("cluster"))
+
+
+def test_local_demo_creates_owner_only_key_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DTKS_NIK_KEY", raising=False)
+    cfg = load_config("local")
+    first = nik_key(cfg)
+    path = tmp_path / ".secrets" / "nik_hmac.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(first) == 64 and nik_key(cfg) == first
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="owner only"):
+        nik_key(cfg)

@@ -1,0 +1,45 @@
+from jobs import regions
+from jobs.runtime.config import load_config
+
+
+def test_reference_counts_and_formats():
+    ref = regions.load(load_config("test"))
+    assert ref.counts() == {"provinces": 38, "regencies": 514, "districts": 7285, "villages": 83762}
+    assert ref.version == "4.0.1"
+    raw = regions.read_raw(regions.reference_dir(load_config("test")))
+    assert regions.check_formats(raw) == []
+    assert ref.villages["village_code"].str.fullmatch(r"\d{10}").all()
+    # Hierarchy is closed: every village's district, regency and province exist.
+    assert set(ref.villages["district_code"]) <= set(ref.districts["district_code"])
+    assert set(ref.districts["regency_code"]) <= set(ref.regencies["regency_code"])
+    assert set(ref.regencies["province_code"]) == set(ref.provinces["province_code"])
+    # Kota codes 71-99; kelurahan (1), desa (2) and, in Papua, desa adat (3) are all present.
+    assert ref.regencies.loc[ref.regencies["is_city"], "regency_code"].str[2:].astype(int).min() >= 71
+    assert ref.villages["village_code"].str[6].value_counts().to_dict() == {"2": 75252, "1": 8496, "3": 14}
+    assert ref.villages["is_urban"].sum() == 8496
+
+
+def test_licence_and_source_ship_with_the_data():
+    folder = regions.reference_dir(load_config("test"))
+    assert "Open Database License" in (folder / "LICENSE.md").read_text()
+    assert "idn-area-data" in (folder / "SOURCE.md").read_text()
+
+
+def test_malformed_reference_is_reported(tmp_path):
+    import shutil
+
+    import pytest
+
+    src = regions.reference_dir(load_config("test"))
+    for level in regions.LEVELS:
+        shutil.copy(src / f"{level}.csv", tmp_path / f"{level}.csv")
+    with open(tmp_path / "villages.csv", "a") as handle:
+        handle.write("11.01.01.20X1,11.01.01,Bad\n")
+    with pytest.raises(ValueError, match="villages: 1 malformed codes"):
+        regions.load_reference(tmp_path)
+
+
+def test_region_columns_read_off_village_code(spark):
+    df = spark.createDataFrame([("3273011001",), ("9471022005",)], "village_code string")
+    rows = df.select(*regions.region_columns(df.village_code)).collect()
+    assert [tuple(r) for r in rows] == [("32", "3273", "327301", True), ("94", "9471", "947102", False)]
