@@ -92,12 +92,12 @@ def token_py(nik: str, key: bytes) -> str:
 
 
 def _day(nik: Column) -> Column:
-    raw = nik.substr(7, 2).cast("int")
+    raw = nik.substr(7, 2).try_cast("int")
     return F.when(raw > 40, raw - 40).otherwise(raw)
 
 
 def _year(nik: Column, as_of: dt.date) -> Column:
-    yy = nik.substr(11, 2).cast("int")
+    yy = nik.substr(11, 2).try_cast("int")
     return F.when(yy + 2000 <= as_of.year, yy + 2000).otherwise(yy + 1900)
 
 
@@ -106,7 +106,7 @@ def birth_date(nik: Column, as_of: dt.date) -> Column:
 
     Guarded by CASE so that make_date never sees an impossible date (Spark runs in ANSI mode).
     """
-    day, month, year = _day(nik), nik.substr(9, 2).cast("int"), _year(nik, as_of)
+    day, month, year = _day(nik), nik.substr(9, 2).try_cast("int"), _year(nik, as_of)
     month_ok = month.between(1, 12)
     last = F.dayofmonth(F.last_day(F.make_date(year, month, F.lit(1))))
     valid = nik.rlike(r"^[0-9]{16}$") & month_ok & day.between(F.lit(1), last)
@@ -115,7 +115,7 @@ def birth_date(nik: Column, as_of: dt.date) -> Column:
 
 
 def sex(nik: Column) -> Column:
-    return F.when(nik.substr(7, 2).cast("int") > 40, F.lit("P")).otherwise(F.lit("L"))
+    return F.when(nik.substr(7, 2).try_cast("int") > 40, F.lit("P")).otherwise(F.lit("L"))
 
 
 def problem(nik: Column, province_codes: Iterable[str], as_of: dt.date) -> Column:
@@ -145,3 +145,15 @@ def token(nik: Column, key: bytes) -> Column:
     inner_pad, outer_pad = _hmac_pads(key)
     inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), F.encode(nik, "UTF-8")), 256))
     return F.sha2(F.concat(F.lit(outer_pad), inner), 256)
+
+
+def make_nik(district6: Column, born: Column, sex_code: Column, serial: Column) -> Column:
+    """Build a NIK from its parts (the generator's side of the same rule): day + 40 for women."""
+    day = F.dayofmonth(born) + F.when(sex_code == "P", F.lit(40)).otherwise(F.lit(0))
+    return F.concat(
+        district6,
+        F.lpad(day.cast("string"), 2, "0"),
+        F.lpad(F.month(born).cast("string"), 2, "0"),
+        F.lpad((F.year(born) % 100).cast("string"), 2, "0"),
+        F.lpad(serial.cast("string"), 4, "0"),
+    )
