@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from jobs.runtime import runs
+from models.cli import add_model_commands, run_model_command
 from jobs.runtime.stage import (
     StageContext,
     add_common_arguments,
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_run_arguments"):
             module.add_run_arguments(p)
     sub.add_parser("jars", help="print Delta's JAR paths, comma-separated, for spark-submit --jars")
+    add_model_commands(sub)
     return parser
 
 
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         from jobs.runtime.spark import delta_jars
 
         return guarded(lambda: print(",".join(delta_jars())))
+    if args.command == "model":
+        return run_model_command(args)
     if args.command == "run":
         return guarded(lambda: run_all(args))
     return guarded(lambda: execute(context_from_args(args), args.command, args))
@@ -84,5 +87,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-__all__ = ["main", "runs"]

@@ -22,12 +22,10 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch):
-    """Test config with a lakehouse, landing zone and SQLite MLflow store of its own."""
+def make_config(tmp_path: Path):
+    """Test config with a lakehouse, landing zone and SQLite MLflow store under tmp_path."""
     from jobs.runtime.config import load_config
 
-    monkeypatch.chdir(tmp_path)
     return load_config(
         "test",
         {
@@ -39,3 +37,10 @@ def config(tmp_path: Path, monkeypatch):
             },
         },
     )
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch):
+    """A config of the test's own: nothing is shared between tests."""
+    monkeypatch.chdir(tmp_path)
+    return make_config(tmp_path)

@@ -14,6 +14,7 @@ PIPELINE_RUNS = "pipeline_runs"
 QUARANTINE = "quarantine"
 IDENTITY_VAULT = "identity_vault"
 REGISTRY = "silver_registry"
+SURVEY = "silver_survey"
 HOUSEHOLDS = "silver_households"
 MEMBERS = "silver_members"
 TRAINING = "silver_training"
@@ -69,3 +70,40 @@ def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
 def set_properties(spark: SparkSession, config: DtksConfig, name: str, properties: dict[str, str]) -> None:
     assignments = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
     spark.sql(f"ALTER TABLE delta.`{config.table_path(name)}` SET TBLPROPERTIES ({assignments})")
+
+
+def row_hash(columns: Sequence[str]):
+    """A content hash of the given columns: MERGE updates a row only when its content changed."""
+    from pyspark.sql import functions as F
+
+    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in sorted(columns)])), 256)
+
+
+def upsert(
+    spark: SparkSession,
+    config: DtksConfig,
+    name: str,
+    df: DataFrame,
+    keys: Sequence[str],
+    partition_by: Sequence[str] = (),
+    update_condition: str | None = None,
+    delete_missing: bool = False,
+    properties: dict[str, str] | None = None,
+) -> None:
+    """MERGE `df` into a table by `keys` in one commit (creating the table on first use).
+
+    update_condition (on aliases s and t) limits updates, e.g. to changed rows or newer interviews;
+    delete_missing removes target rows absent from `df` (the source is then the full current set).
+    """
+    if not exists(spark, config, name):
+        overwrite(df, config, name, partition_by, properties)
+        return
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    merge = (
+        DeltaTable.forPath(spark, config.table_path(name)).alias("t").merge(df.alias("s"), on)
+        .whenMatchedUpdateAll(condition=update_condition)
+        .whenNotMatchedInsertAll()
+    )
+    if delete_missing:
+        merge = merge.whenNotMatchedBySourceDelete()
+    merge.execute()

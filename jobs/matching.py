@@ -1,0 +1,75 @@
+"""Matching survey members to the civil registry by NIK token (padan / tidak padan), BRIEF §4 and §6.
+
+Invalid and missing NIKs never enter the join. A NIK listed in several households counts once, in
+the most recent interview; the other listings are DUPLICATE. Works on keyed tokens only: the raw
+NIK has been replaced before this step, and HMAC is deterministic, so tokens join like NIKs.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs import nik
+
+MATCHED = "MATCHED"
+MATCHED_WITH_DIFFERENCES = "MATCHED_WITH_DIFFERENCES"
+NOT_FOUND = "NOT_FOUND"
+INVALID_NIK = "INVALID_NIK"
+MISSING_NIK = "MISSING_NIK"
+DECEASED = "DECEASED"
+DUPLICATE = "DUPLICATE"
+STATUSES = (MATCHED, MATCHED_WITH_DIFFERENCES, NOT_FOUND, INVALID_NIK, MISSING_NIK, DECEASED, DUPLICATE)
+NOT_COUNTED = (DUPLICATE, DECEASED)  # household size leaves these out (BRIEF §6)
+
+
+def match(members: DataFrame, registry: DataFrame) -> DataFrame:
+    """Add match_status and match_detail to members.
+
+    members: household_id, member_no, nik_token (null unless the NIK is well formed), nik_problem,
+             birth_date, sex, interview_start, interview_date.
+    registry: nik_token, birth_date, sex, death_date (one row per token).
+    """
+    reg = registry.select(
+        F.col("nik_token").alias("_r_token"),
+        F.col("birth_date").alias("_r_birth"),
+        F.col("sex").alias("_r_sex"),
+        F.col("death_date").alias("_r_death"),
+    )
+    valid = members.where(F.col("nik_token").isNotNull())
+    invalid = members.where(F.col("nik_token").isNull())
+    # Most recent interview wins; ties by household_id so the result never depends on row order.
+    latest = Window.partitionBy("nik_token").orderBy(F.col("interview_start").desc(), F.col("household_id").asc())
+    joined = (
+        valid.withColumn("_listing", F.row_number().over(latest))
+        .join(reg, F.col("nik_token") == F.col("_r_token"), "left")
+    )
+    diffs = F.concat_ws(
+        ", ",
+        F.when(F.col("birth_date") != F.col("_r_birth"), F.lit("birth_date")),
+        F.when(F.col("sex") != F.col("_r_sex"), F.lit("sex")),
+    )
+    status = (
+        F.when(F.col("_listing") > 1, F.lit(DUPLICATE))
+        .when(F.col("_r_token").isNull(), F.lit(NOT_FOUND))
+        .when(F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")), F.lit(DECEASED))
+        .when(diffs != "", F.lit(MATCHED_WITH_DIFFERENCES))
+        .otherwise(F.lit(MATCHED))
+    )
+    detail = (
+        F.when(F.col("_listing") > 1, F.lit("listed in a more recent interview of another household"))
+        .when(F.col("_r_token").isNull(), F.lit("NIK not in the civil registry"))
+        .when(F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")), F.lit("registry records a death"))
+        .when(diffs != "", F.concat(F.lit("differs from registry: "), diffs))
+    )
+    matched = joined.withColumn("match_status", status).withColumn("match_detail", detail)
+    matched = matched.drop("_listing", "_r_token", "_r_birth", "_r_sex", "_r_death")
+    unmatched = invalid.withColumn(
+        "match_status", F.when(F.col("nik_problem") == nik.MISSING, F.lit(MISSING_NIK)).otherwise(F.lit(INVALID_NIK))
+    ).withColumn("match_detail", F.col("nik_problem"))
+    return matched.unionByName(unmatched)
+
+
+def counted(status_col: str = "match_status") -> F.Column:
+    """Members counted in household size: living and not listed elsewhere."""
+    return ~F.col(status_col).isin(*NOT_COUNTED)

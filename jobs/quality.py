@@ -1,0 +1,117 @@
+"""Quality measures a supervisor can act on: per region, and along the field hierarchy.
+
+Everything is an aggregate (per province/regency or per enumerator): small whatever the nation's size.
+Curbstoning shows as one enumerator whose households share the same answers: for each enumerator,
+the share of households whose full answer pattern (all coded answers) repeats the enumerator's most
+common pattern. Honest interviews of ~50 households rarely repeat a pattern more than a few times.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs import matching
+from jobs.questionnaire import Questionnaire
+
+FAILED_MATCH = (matching.NOT_FOUND, matching.INVALID_NIK, matching.MISSING_NIK)
+
+
+def _share(cond: Column) -> Column:
+    return F.avg(F.when(cond, 1.0).otherwise(0.0))
+
+
+def region_quality(run_id: str, quarantine: DataFrame, households: DataFrame, members: DataFrame,
+                   gold: DataFrame | None, coverage_target: float, population: int) -> DataFrame:
+    """quality_by_region rows: one per regency (with its province), for this run."""
+    q_hh = (quarantine.where("source = 'survey_households'")
+            .join(households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti"))
+    # Quarantined households have no trusted village; their raw id says nothing of the region either,
+    # so they are reported nationally (region '00'); per-region counts cover accepted households.
+    hh = households.groupBy("province_code", "regency_code").agg(
+        F.count(F.lit(1)).alias("households_accepted"),
+        F.sum(F.when(~F.col("rankable"), 1).otherwise(0)).alias("households_unrankable"),
+        F.sum("hh_size").alias("persons_counted"),
+        _share((F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600).alias("short_interview_share"),
+    )
+    m = members.groupBy("province_code", "regency_code").agg(
+        F.count(F.lit(1)).alias("members_listed"),
+        *[_share(F.col("match_status") == s).alias(f"share_{s.lower()}") for s in matching.STATUSES],
+        F.sum(F.when(F.col("match_status") == matching.DUPLICATE, 1).otherwise(0)).alias("duplicates"),
+        F.sum(F.when(F.col("match_status") == matching.DECEASED, 1).otherwise(0)).alias("deceased"),
+        _share(F.col("match_status").isin(matching.MATCHED, matching.MATCHED_WITH_DIFFERENCES)).alias("match_rate"),
+    )
+    out = hh.join(m, ["province_code", "regency_code"], "full")
+    if gold is not None:
+        g = gold.groupBy("province_code", "regency_code").agg(
+            F.count(F.lit(1)).alias("households_ranked"),
+            F.sum("hh_size").alias("persons_ranked"),
+            F.sum(F.when(F.col("within_coverage"), F.col("hh_size")).otherwise(0)).alias("persons_covered"),
+            *[F.sum(F.when(F.col("decile") == d, F.col("hh_size")).otherwise(0)).alias(f"persons_decile_{d}")
+              for d in range(1, 11)],
+        )
+        out = out.join(g, ["province_code", "regency_code"], "left")
+    national_q = q_hh.count()
+    return (
+        out.withColumn("run_id", F.lit(run_id))
+        .withColumn("coverage_target", F.lit(coverage_target))
+        .withColumn("national_population", F.lit(population))
+        .withColumn("households_quarantined_nationally", F.lit(national_q))
+    )
+
+
+def answer_pattern(q: Questionnaire) -> Column:
+    """All coded household answers in one string (floor area left out: it varies by design)."""
+    coded = [v.name for v in q.household if v.codes is not None]
+    return F.sha2(F.concat_ws("|", *[F.col(c).cast("string") for c in coded]), 256)
+
+
+def enumerator_quality(households: DataFrame, members: DataFrame, q: Questionnaire, min_minutes: float) -> DataFrame:
+    """One row per enumerator with QA signals and a re-visit score (higher = visit first)."""
+    minutes = (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) / 60.0
+    hh = households.withColumn("_pattern", answer_pattern(q)).withColumn("_minutes", minutes)
+    pattern_counts = hh.groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n"))
+    top = pattern_counts.groupBy("enumerator_id").agg(F.max("_n").alias("top_pattern_households"))
+    per_hh = hh.groupBy("enumerator_id", "supervisor_id", "coordinator_id").agg(
+        F.count(F.lit(1)).alias("households"),
+        F.percentile_approx("_minutes", 0.5).alias("median_minutes"),
+        _share(F.col("_minutes") < F.lit(min_minutes)).alias("short_interview_share"),
+        F.first("province_code").alias("province_code"),
+        F.first("regency_code").alias("regency_code"),
+    )
+    m = members.join(households.select("household_id", "enumerator_id"), "household_id").groupBy("enumerator_id").agg(
+        _share(F.col("match_status").isin(*FAILED_MATCH)).alias("match_failure_share"),
+    )
+    out = per_hh.join(top, "enumerator_id").join(m, "enumerator_id", "left").withColumn(
+        "repeated_answer_share", F.col("top_pattern_households") / F.col("households")
+    )
+    # Robust z of match failures against the enumerator's province (no global window).
+    w = Window.partitionBy("province_code")
+    out = out.withColumn("_med", F.percentile_approx("match_failure_share", 0.5).over(w))
+    out = out.withColumn("match_failure_excess", F.greatest(F.col("match_failure_share") - F.col("_med"), F.lit(0.0)))
+    score = (
+        2.0 * F.when(F.col("households") >= 5, F.col("repeated_answer_share")).otherwise(0.0)
+        + 1.5 * F.col("short_interview_share")
+        + 1.0 * F.col("match_failure_excess")
+    )
+    reasons = F.concat_ws(
+        "; ",
+        F.when((F.col("households") >= 5) & (F.col("repeated_answer_share") >= 0.5),
+               F.format_string("%.0f%% of households share one answer pattern", F.col("repeated_answer_share") * 100)),
+        F.when(F.col("short_interview_share") >= 0.2,
+               F.format_string("%.0f%% interviews under %s min", F.col("short_interview_share") * 100, F.lit(str(min_minutes)))),
+        F.when(F.col("match_failure_excess") >= 0.1,
+               F.format_string("match failures %.0f points above the province median", F.col("match_failure_excess") * 100)),
+    )
+    return out.drop("_med").withColumn("revisit_score", score).withColumn("revisit_reasons", reasons)
+
+
+def hierarchy_quality(enumerators: DataFrame, level: str) -> DataFrame:
+    """Roll enumerator signals up to supervisors or coordinators."""
+    return enumerators.groupBy(level).agg(
+        F.count(F.lit(1)).alias("enumerators"),
+        F.sum("households").alias("households"),
+        F.max("revisit_score").alias("worst_revisit_score"),
+        F.avg("short_interview_share").alias("short_interview_share"),
+        F.avg("match_failure_share").alias("match_failure_share"),
+    )

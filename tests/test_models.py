@@ -1,0 +1,235 @@
+"""The ranking model: features from the questionnaire, targeting metrics, training stage, registry
+promotion, loading by alias, compilation to Spark, the GBM family through spark_udf, `dtks model`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from jobs.runtime.config import load_config
+from jobs.runtime.stage import StageContext
+from models import metrics as targeting
+from models import registry
+from models.features import is_holdout, load_spec, spec_from_questionnaire
+from models.pmt import design_terms
+from tests.model_data import degraded_questionnaire, make_training_frame, write_training_table
+
+
+def _config(root, **model):
+    return load_config("test", {
+        "lakehouse_root": str(root / "lake"),
+        "mlflow": {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_root": str(root / "mlartifacts")},
+        "model": model,
+    })
+
+
+def _train_args(**kw) -> argparse.Namespace:
+    return argparse.Namespace(family=kw.get("family"), no_promote=kw.get("no_promote", False))
+
+
+# ---------------------------------------------------------------- pure parts (no Spark)
+
+def test_features_come_from_the_questionnaire_with_a_fixed_reference_level():
+    config = load_config("test")
+    spec = load_spec(config)
+    assert spec.target == "log_consumption_per_capita"
+    assert "log_hh_size" in spec.numeric and dict(spec.categorical)["floor_material"] == (1, 2, 3, 4, 5, 6, 7)
+    assert spec.input_columns[-2:] == ["province_code", "is_urban"]
+    terms = [t.name for t in design_terms(spec, ["11", "32"], urban_slopes=True)]
+    # one dummy per non-reference code, whatever the data holds: the design is stable
+    assert "floor_material=1" not in terms and "floor_material=7" in terms
+    expected = {"province_code=11", "province_code=32", "is_urban", "province_code=32:is_urban", "is_urban:car"}
+    assert expected <= set(terms)
+    with pytest.raises(ValueError, match="no code list"):
+        spec_from_questionnaire({"model": {"target": "y", "categorical": ["floor_area"]},
+                                 "household": {"floor_area": {"type": "float"}}})
+
+
+def test_targeting_errors_on_a_hand_checked_case():
+    # four households of 1 person each; truth ranks a<b<c<d, the score swaps b and c
+    frame = targeting.evaluation_frame(pd.Series(list("abcd")), pd.Series(["11"] * 4), np.array([1.0, 2, 3, 4]),
+                               np.array([1.0, 3, 2, 4]), np.ones(4), np.ones(4))
+    overall, by_province = targeting.evaluate(frame)
+    # bottom 40% = 1 person (0.25 <= 0.4 < 0.5): a is poor and selected
+    assert overall["exclusion_error_40"] == 0.0 and overall["inclusion_error_40"] == 0.0
+    # bottom 60% = 2 persons: poor {a, b}, selected {a, c}
+    assert overall["exclusion_error_60"] == 0.5 and overall["inclusion_error_60"] == 0.5
+    assert overall["inclusion_error_nonpoor_60"] == 0.5 and overall["exclusion_error_unselected_60"] == 0.5
+    assert overall["spearman"] == pytest.approx(0.8)
+    assert by_province.loc[0, "exclusion_error_60"] == 0.5
+    # person weighting: a big poor household counts by its persons
+    weighted = targeting.evaluation_frame(pd.Series(list("abcd")), pd.Series(["11"] * 4), np.array([1.0, 2, 3, 4]),
+                                  np.array([2.0, 1, 3, 4]), np.ones(4), np.array([3.0, 1, 1, 1]))
+    assert targeting.evaluate(weighted)[0]["exclusion_error_60"] == pytest.approx(1.0)  # poor {a}: its 3 persons missed
+    assert not targeting.higher_is_better("exclusion_error_60") and targeting.higher_is_better("spearman")
+
+
+def test_holdout_split_is_deterministic_and_near_its_share():
+    ids = pd.Series([f"H{i}" for i in range(5000)])
+    a, b = is_holdout(ids, 0.2), is_holdout(ids[::-1].reset_index(drop=True), 0.2)[::-1]
+    assert (a == b).all() and 0.17 < a.mean() < 0.23
+
+
+def test_promotion_rule():
+    assert registry.decide("exclusion_error_60", 0.3, None, False, 0.0).promote
+    assert registry.decide("exclusion_error_60", 0.30, 0.31, False, 0.0).promote
+    assert not registry.decide("exclusion_error_60", 0.31, 0.31, False, 0.0).promote
+    assert not registry.decide("exclusion_error_60", 0.305, 0.31, False, 0.01).promote
+    assert not registry.decide("spearman", 0.5, 0.6, True, 0.0).promote
+
+
+# ---------------------------------------------------------------- trained once for the module
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    """silver_training written as Delta, stage `train` run once: version 1 of the model."""
+    import jobs.train
+
+    root = tmp_path_factory.mktemp("models")
+    config = _config(root)
+    table_version = write_training_table(spark, config, make_training_frame(3000, seed=7))
+    result = jobs.train.run(StageContext(config=config, run_id="test-run", _spark=spark), _train_args())
+    return config, result, table_version
+
+
+def test_first_version_is_champion_and_close_to_the_oracle(trained, capsys):
+    config, result, table_version = trained
+    from jobs.runtime.tracking import setup_mlflow
+
+    setup_mlflow(config)
+    client = MlflowClient()
+    name = config.mlflow.model_name
+    assert result.model_version == "1" and result.rows_in == 3000 and result.rows_out == 1
+    assert registry.champion_version(client, name) == "1"
+    run = client.get_run(result.details["mlflow_run_id"])
+    m = run.data.metrics
+    with capsys.disabled():
+        print(f"\n  linear PMT: Spearman {m['spearman']:.4f}, oracle {m['oracle_spearman']:.4f}, "
+              f"ratio {m['spearman_oracle_ratio']:.4f}, R2 {m['r2']:.4f}\n"
+              f"  40%: exclusion {m['exclusion_error_40']:.4f} inclusion {m['inclusion_error_40']:.4f} "
+              f"(non-poor selected {m['inclusion_error_nonpoor_40']:.4f})\n"
+              f"  60%: exclusion {m['exclusion_error_60']:.4f} inclusion {m['inclusion_error_60']:.4f} "
+              f"(non-poor selected {m['inclusion_error_nonpoor_60']:.4f}); bottom decile overlap "
+              f"{m['bottom_decile_overlap']:.4f}")
+    assert m["spearman"] >= 0.9 * m["oracle_spearman"]
+    assert 0.0 <= m["exclusion_error_60"] < 0.3
+    assert run.data.params["training_table_version"] == str(table_version)
+    assert run.data.tags["dtks.code_version"] and run.data.tags["dtks.promotion"] == "champion"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/per_province_metrics.csv", "evaluation/targeting_curve.csv"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {
+        "plots/calibration.png", "plots/targeting_curve.png"}
+    per_province = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="evaluation/per_province_metrics.csv"), dtype={"province_code": str})
+    assert set(per_province["province_code"]) == {"11", "32", "33", "52", "64", "94"}
+
+
+def test_model_loads_by_alias_and_predicts_the_training_numbers(trained):
+    config, result, _ = trained
+    from jobs.runtime.tracking import setup_mlflow
+    from models.training import evaluate_predictions
+
+    setup_mlflow(config)
+    frame = make_training_frame(3000, seed=7)
+    model = mlflow.pyfunc.load_model(f"models:/{config.mlflow.model_name}@champion")
+    spec = load_spec(config)
+    holdout = frame[is_holdout(frame["household_id"], config.model.holdout_share)]
+    from_alias = model.predict(holdout[spec.input_columns])
+    inner = model.unwrap_python_model().estimator
+    assert np.allclose(from_alias, inner.predict(holdout), rtol=0, atol=1e-12)
+    assert model.metadata.get_input_schema().input_names() == spec.input_columns
+    # and the same evaluation as logged
+    overall, _, _ = evaluate_predictions(holdout.reset_index(drop=True), np.asarray(from_alias), spec)
+    logged = MlflowClient().get_run(result.details["mlflow_run_id"]).data.metrics
+    assert overall["spearman"] == pytest.approx(logged["spearman"], abs=1e-12)
+
+
+def test_compiled_expression_equals_pyfunc(trained, spark):
+    config, _, _ = trained
+    from jobs.runtime.tracking import setup_mlflow
+    from models.compile import spark_expression
+
+    setup_mlflow(config)
+    uri = f"models:/{config.mlflow.model_name}@champion"
+    model = mlflow.pyfunc.load_model(uri)
+    spec = load_spec(config)
+    frame = make_training_frame(150, seed=99, prefix="S")
+    frame.loc[:9, "province_code"] = "99"  # a province unseen in training: national average effect
+    sdf = spark.createDataFrame(frame[["household_id", *spec.input_columns]])
+    expr = spark_expression(uri)
+    assert expr is not None and spark_expression(model) is not None
+    got = sdf.select("household_id", expr.alias("score")).toPandas().set_index("household_id")["score"]
+    expected = pd.Series(model.predict(frame[spec.input_columns]), index=frame["household_id"])
+    assert np.max(np.abs(got.loc[expected.index].to_numpy() - expected.to_numpy())) < 1e-9
+
+
+def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back(trained, spark, tmp_path, capsys):
+    import jobs.train
+    from models.cli import add_model_commands, run_model_command
+
+    config, _, _ = trained
+    weak = config.model_copy(update={"questionnaire_file": degraded_questionnaire(
+        config.conf_dir, tmp_path, ["head_age", "livestock"])})
+    result = jobs.train.run(StageContext(config=weak, run_id="test-weak", _spark=spark), _train_args())
+    client = MlflowClient()
+    name = config.mlflow.model_name
+    assert result.model_version == "2" and result.details["alias"] == "challenger"
+    assert registry.champion_version(client, name) == "1"
+    assert registry.alias_version(client, name, "challenger") == "2"
+    run = client.get_run(result.details["mlflow_run_id"])
+    assert run.data.tags["dtks.promotion"] == "challenger"
+    assert "does not beat champion" in run.data.tags["dtks.promotion_reason"]
+    assert "champion_exclusion_error_60" in run.data.metrics  # champion re-evaluated on the same hold-out
+    assert "does not beat" in client.get_model_version(name, "2").tags["promotion_reason"]
+
+    parser = argparse.ArgumentParser()
+    add_model_commands(parser.add_subparsers(dest="command"))
+    lake, store = config.lakehouse_root, config.mlflow.tracking_uri
+    common = ["--env", "test", "--set", f"lakehouse_root={lake}", "--set", f"mlflow.tracking_uri={store}",
+              "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
+
+    def dtks_model(*argv: str) -> str:
+        action, *rest = argv
+        assert run_model_command(parser.parse_args(["model", action, *common, *rest])) == 0
+        return capsys.readouterr().out
+
+    listing = dtks_model("list")
+    assert "champion" in listing and "challenger" in listing
+    assert "exclusion_error_60" in dtks_model("compare", "1", "2")
+    dtks_model("promote", "2")
+    assert registry.champion_version(client, name) == "2"
+    assert registry.history(client, name) == ["1", "2"]
+    assert "from version 2 to 1" in dtks_model("rollback")
+    assert registry.champion_version(client, name) == "1"
+    assert run_model_command(parser.parse_args(["model", "rollback", *common])) == 2  # nothing earlier than v1
+
+
+# ---------------------------------------------------------------- the second family
+
+def test_gradient_boosting_is_selectable_and_spark_udf_equals_pyfunc(config, spark):
+    from models.compile import spark_expression
+    from models.training import train
+
+    config = config.model_copy(update={"model": config.model.model_copy(update={
+        "family": "gradient_boosting", "gbm_max_iter": 40})})
+    outcome = train(make_training_frame(1500, seed=3), config, table_version=None)
+    assert outcome.family == "gradient_boosting" and outcome.promoted
+    uri = f"models:/{config.mlflow.model_name}/{outcome.version}"
+    assert spark_expression(uri) is None
+    spec = load_spec(config)
+    frame = make_training_frame(120, seed=5, prefix="G")
+    expected = mlflow.pyfunc.load_model(uri).predict(frame[spec.input_columns])
+    udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+    sdf = spark.createDataFrame(frame[["household_id", *spec.input_columns]])
+    from pyspark.sql import functions as F  # noqa: N812
+
+    got = (sdf.select("household_id", udf(F.struct(*spec.input_columns)).alias("score"))
+           .toPandas().set_index("household_id")["score"].loc[frame["household_id"]].to_numpy())
+    assert np.max(np.abs(got - np.asarray(expected))) < 1e-9
+    assert outcome.metrics["spearman"] > 0.8
