@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
@@ -65,9 +65,64 @@ class SecurityConfig(_Strict):
     local_key_file: str | None = ".secrets/nik_hmac.key"
 
 
+class DefectRates(_Strict):
+    """Rates of the defects `generate` injects; each key is also the `defect` value in truth/defects.
+
+    Member defects are a share of survey member rows, household defects a share of survey households,
+    curbstoning a share of enumerators (at least one when above zero). Rows are hit by one defect at most.
+    """
+
+    nik_missing: float = Field(default=0.010, ge=0.0, le=0.2)
+    nik_malformed: float = Field(default=0.005, ge=0.0, le=0.2)
+    nik_placeholder: float = Field(default=0.003, ge=0.0, le=0.2)
+    nik_not_in_registry: float = Field(default=0.010, ge=0.0, le=0.2)
+    birth_date_sex_mismatch: float = Field(default=0.010, ge=0.0, le=0.2)
+    future_birth_date: float = Field(default=0.002, ge=0.0, le=0.2)
+    duplicate_person: float = Field(default=0.003, ge=0.0, le=0.05)
+    deceased_listed: float = Field(default=0.002, ge=0.0, le=0.005)
+    unknown_village: float = Field(default=0.005, ge=0.0, le=0.2)
+    negative_floor_area: float = Field(default=0.005, ge=0.0, le=0.2)
+    short_interview: float = Field(default=0.010, ge=0.0, le=0.2)
+    curbstoning: float = Field(default=0.005, ge=0.0, le=0.2)
+
+    @model_validator(mode="after")
+    def _room_for_clean_rows(self) -> DefectRates:
+        member = (self.nik_missing + self.nik_malformed + self.nik_placeholder + self.nik_not_in_registry
+                  + self.birth_date_sex_mismatch + self.future_birth_date)
+        household = self.unknown_village + self.negative_floor_area + self.short_interview
+        if member > 0.5 or household > 0.5:
+            raise ValueError("member or household defect rates add up to more than 0.5")
+        return self
+
+
 class GenerateConfig(_Strict):
     households: int = Field(default=20_000, ge=10)
     seed: int = 42
+    defects: DefectRates = DefectRates()
+
+
+class ModelConfig(_Strict):
+    """How the ranking model is fitted (the feature list itself lives in questionnaire.yaml)."""
+
+    family: Literal["pmt_linear", "gradient_boosting"] = "pmt_linear"
+    holdout_share: float = Field(default=0.20, gt=0.0, lt=1.0, description="held out by hash of household_id")
+    ridge_alpha: float = Field(default=1.0, gt=0.0, description="penalty on household features")
+    region_alpha: float = Field(default=25.0, gt=0.0, description="penalty on region effects: shrinks small provinces")
+    urban_slopes: bool = True
+    gbm_max_iter: int = Field(default=200, ge=1)
+    gbm_learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
+    gbm_max_leaf_nodes: int = Field(default=31, ge=2)
+    seed: int = 42
+
+
+class PromotionConfig(_Strict):
+    """When a new model version replaces the champion: judged on the same held-out households."""
+
+    metric: Literal[
+        "exclusion_error_60", "exclusion_error_40", "inclusion_error_60", "inclusion_error_40",
+        "spearman", "r2", "bottom_decile_overlap",
+    ] = "exclusion_error_60"
+    min_improvement: float = Field(default=0.0, ge=0.0)
 
 
 class DtksConfig(_Strict):
@@ -80,6 +135,8 @@ class DtksConfig(_Strict):
     thresholds: ThresholdsConfig = ThresholdsConfig()
     security: SecurityConfig = SecurityConfig()
     generate: GenerateConfig = GenerateConfig()
+    model: ModelConfig = ModelConfig()
+    promotion: PromotionConfig = PromotionConfig()
     questionnaire_file: str = "questionnaire.yaml"
     programs_file: str = "programs.yaml"
     regions_dir: str = "reference/idn-area-data"
