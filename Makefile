@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean browser
 setup: $(STAMP) .cache/jars/.complete
 
 $(STAMP): setup.py
@@ -20,7 +20,11 @@ $(STAMP): setup.py
 demo: setup
 	$(VENV)/bin/dtks run
 
-test: setup
+# The report test renders the HTML in headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(VENV)/bin/python -m pytest -q tests
 
 lint: setup

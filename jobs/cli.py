@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-from models.cli import add_model_commands, run_model_command
 from jobs.runtime.stage import (
     StageContext,
     add_common_arguments,
@@ -14,8 +13,10 @@ from jobs.runtime.stage import (
     context_from_args,
     execute,
     guarded,
+    stage_arguments,
     stage_module,
 )
+from models.cli import add_model_commands, run_model_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,25 +52,12 @@ def run_all(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     summary: list[str] = []
     for name in stages:
-        stage_args = _stage_defaults(name, args)
+        stage_args = stage_arguments(name, **{k: v for k, v in vars(args).items() if v is not None})
         result = execute(ctx, name, stage_args)
         summary.extend(result.summary)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     for line in summary:
         print(line)
-
-
-def _stage_defaults(name: str, run_args: argparse.Namespace) -> argparse.Namespace:
-    """A stage's arguments as `dtks run` passes them: its defaults, overridden by run's options."""
-    parser = argparse.ArgumentParser()
-    add_common_arguments(parser)
-    stage_module(name).add_arguments(parser)
-    stage_args = parser.parse_args([])
-    for key, value in vars(run_args).items():
-        if hasattr(stage_args, key) and value is not None:
-            setattr(stage_args, key, value)
-    stage_args.run_id = None
-    return stage_args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,10 @@ def eligibility(ranked: DataFrame, programs: Programs) -> DataFrame:
         rows.append(
             ranked.select(
                 F.lit(program.name).alias("program"),
-                "household_id", "province_code", "regency_code", "decile",
+                "household_id",
+                "province_code",
+                "regency_code",
+                "decile",
                 cond.alias("eligible"),
                 F.lit(programs.rule_version).alias("rule_version"),
             )

@@ -34,7 +34,8 @@ def reconciliation(last_ingest: dict | None) -> GateResult:
     details = last_ingest.get("details") or {}
     sources = {k.split(".")[0] for k in details if k.endswith(".read")}
     broken = [
-        s for s in sorted(sources)
+        s
+        for s in sorted(sources)
         if int(details[f"{s}.read"]) != int(details[f"{s}.accepted"]) + int(details[f"{s}.quarantined"])
     ]
     if not sources:
@@ -46,18 +47,25 @@ def reconciliation(last_ingest: dict | None) -> GateResult:
 
 def match_rates(members: DataFrame, thresholds: ThresholdsConfig) -> list[GateResult]:
     national = members.agg(match_rate(members).alias("r")).first().r or 0.0
-    results = [GateResult(
-        "national_match_rate", national >= thresholds.min_national_match_rate,
-        f"{national:.3f} against minimum {thresholds.min_national_match_rate:.3f}",
-    )]
+    results = [
+        GateResult(
+            "national_match_rate",
+            national >= thresholds.min_national_match_rate,
+            f"{national:.3f} against minimum {thresholds.min_national_match_rate:.3f}",
+        )
+    ]
     by_province = members.groupBy("province_code").agg(match_rate(members).alias("r")).collect()
     low = sorted((r.province_code, r.r) for r in by_province if r.r < thresholds.min_region_match_rate)
-    results.append(GateResult(
-        "region_match_rate", not low,
-        "all provinces at or above minimum" if not low else
-        f"{len(low)} province(s) below {thresholds.min_region_match_rate:.2f}: "
-        + ", ".join(f"{p}={r:.2f}" for p, r in low[:10]),
-    ))
+    results.append(
+        GateResult(
+            "region_match_rate",
+            not low,
+            "all provinces at or above minimum"
+            if not low
+            else f"{len(low)} province(s) below {thresholds.min_region_match_rate:.2f}: "
+            + ", ".join(f"{p}={r:.2f}" for p, r in low[:10]),
+        )
+    )
     return results
 
 
@@ -67,9 +75,11 @@ def regions_covered(surveyed: DataFrame, ranked: DataFrame) -> GateResult:
     got = ranked.select("regency_code").distinct()
     missing = sorted(r.regency_code for r in have.join(got, "regency_code", "left_anti").collect())
     return GateResult(
-        "regions_ranked", not missing,
-        "every surveyed regency has ranked households" if not missing else
-        f"{len(missing)} surveyed regency(ies) with no ranked household: {', '.join(missing[:10])}",
+        "regions_ranked",
+        not missing,
+        "every surveyed regency has ranked households"
+        if not missing
+        else f"{len(missing)} surveyed regency(ies) with no ranked household: {', '.join(missing[:10])}",
     )
 
 

@@ -9,9 +9,23 @@ from jobs import regions
 from jobs.matching import counted
 
 FEATURE_COLUMNS = (
-    "hh_size", "log_hh_size", "floor_area_per_capita", "log_floor_area_per_capita", "dependency_ratio",
-    "share_children_u5", "share_elderly", "n_children_u5", "n_children_u6", "n_school_age", "n_elderly",
-    "n_disabled", "n_severe_disabled", "n_pregnant", "head_female", "head_age", "head_education",
+    "hh_size",
+    "log_hh_size",
+    "floor_area_per_capita",
+    "log_floor_area_per_capita",
+    "dependency_ratio",
+    "share_children_u5",
+    "share_elderly",
+    "n_children_u5",
+    "n_children_u6",
+    "n_school_age",
+    "n_elderly",
+    "n_disabled",
+    "n_severe_disabled",
+    "n_pregnant",
+    "head_female",
+    "head_age",
+    "head_education",
     "share_working_formal",
 )
 
@@ -27,11 +41,7 @@ def features(households: DataFrame, members: DataFrame) -> DataFrame:
     Households whose every member is a duplicate or deceased get hh_size 0 and `rankable` false.
     """
     hh_dates = households.select("household_id", F.to_date("interview_start").alias("_on"))
-    m = (
-        members.where(counted())
-        .join(hh_dates, "household_id")
-        .withColumn("_age", age_years("birth_date", "_on"))
-    )
+    m = members.where(counted()).join(hh_dates, "household_id").withColumn("_age", age_years("birth_date", "_on"))
     is_head = F.col("relationship") == 1
     agg = m.groupBy("household_id").agg(
         F.count(F.lit(1)).alias("hh_size"),
@@ -45,8 +55,10 @@ def features(households: DataFrame, members: DataFrame) -> DataFrame:
         F.sum(F.when(F.col("pregnant") == 1, 1).otherwise(0)).alias("n_pregnant"),
         F.sum(F.when(F.col("employment") >= 3, 1).otherwise(0)).alias("_formal"),
         # The head: relationship 1; if none is listed, the oldest counted member stands in.
-        F.max_by(F.struct((F.col("sex") == "P").cast("int"), "_age", "education"),
-                 F.struct(is_head.cast("int"), "_age", F.col("member_no") * -1)).alias("_head"),
+        F.max_by(
+            F.struct((F.col("sex") == "P").cast("int"), "_age", "education"),
+            F.struct(is_head.cast("int"), "_age", F.col("member_no") * -1),
+        ).alias("_head"),
     )
     size = F.col("hh_size")
     out = (
@@ -57,8 +69,20 @@ def features(households: DataFrame, members: DataFrame) -> DataFrame:
             *regions.region_columns(F.col("village_code")),
         )
         .withColumn("hh_size", F.coalesce(size, F.lit(0)).cast("int"))
-        .fillna(0, subset=["n_children_u5", "n_children_u6", "n_school_age", "n_elderly", "_young",
-                           "n_disabled", "n_severe_disabled", "n_pregnant", "_formal"])
+        .fillna(
+            0,
+            subset=[
+                "n_children_u5",
+                "n_children_u6",
+                "n_school_age",
+                "n_elderly",
+                "_young",
+                "n_disabled",
+                "n_severe_disabled",
+                "n_pregnant",
+                "_formal",
+            ],
+        )
     )
     safe = F.greatest(F.col("hh_size"), F.lit(1))
     working_age = F.col("hh_size") - F.col("_young") - F.col("n_elderly")

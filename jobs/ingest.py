@@ -31,8 +31,18 @@ HELP = "validate landing files, match members to the registry by NIK, write silv
 log = logging.getLogger(__name__)
 
 MEMBER_FIELDS = (
-    "member_no", "nik_token", "nik_problem", "birth_date", "sex", "relationship", "education",
-    "employment", "disability", "chronic_illness", "pregnant", "in_school",
+    "member_no",
+    "nik_token",
+    "nik_problem",
+    "birth_date",
+    "sex",
+    "relationship",
+    "education",
+    "employment",
+    "disability",
+    "chronic_illness",
+    "pregnant",
+    "in_school",
 )
 QUARANTINE_COLUMNS = ("source", "record_key", "reason_code", "detail", "run_id")
 
@@ -40,7 +50,9 @@ QUARANTINE_COLUMNS = ("source", "record_key", "reason_code", "detail", "run_id")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landing", help="landing folder (default: config landing.root)")
     parser.add_argument("--format", choices=("parquet", "csv"), help="input format (default: config landing.format)")
-    parser.add_argument("--as-of", type=dt.date.fromisoformat, help="date NIK birth dates are checked against (default: today, UTC)")
+    parser.add_argument(
+        "--as-of", type=dt.date.fromisoformat, help="date NIK birth dates are checked against (default: today, UTC)"
+    )
 
 
 @dataclass
@@ -91,30 +103,62 @@ def transform(
     thh = _training_rules(validation.households(raw[landing.TRAINING_HOUSEHOLDS], q, villages))
     tmem = validation.members(raw[landing.TRAINING_MEMBERS], q, thh)
     checked = {
-        landing.REGISTRY: reg, landing.SURVEY_HOUSEHOLDS: hh, landing.SURVEY_MEMBERS: mem,
-        landing.TRAINING_HOUSEHOLDS: thh, landing.TRAINING_MEMBERS: tmem,
+        landing.REGISTRY: reg,
+        landing.SURVEY_HOUSEHOLDS: hh,
+        landing.SURVEY_MEMBERS: mem,
+        landing.TRAINING_HOUSEHOLDS: thh,
+        landing.TRAINING_MEMBERS: tmem,
     }
     checked = {s: df.persist(StorageLevel.MEMORY_AND_DISK) for s, df in checked.items()}
     accepted = {s: df.where(F.col(validation.REASON).isNull()) for s, df in checked.items()}
 
     quarantine = (
-        _quarantine_rows(checked[landing.REGISTRY], landing.REGISTRY,
-                         F.coalesce(F.when(F.col(validation.REASON) != validation.INVALID_NIK,
-                                           pseudonym.nik.token(F.col("nik"), key)),
-                                    pseudonym.row_token(checked[landing.REGISTRY], key)), run_id)
-        .unionByName(_quarantine_rows(checked[landing.SURVEY_HOUSEHOLDS], landing.SURVEY_HOUSEHOLDS,
-                                      F.coalesce(F.col("household_id"), pseudonym.row_token(hh, key)), run_id))
-        .unionByName(_quarantine_rows(checked[landing.SURVEY_MEMBERS], landing.SURVEY_MEMBERS, _member_key(mem, key), run_id))
-        .unionByName(_quarantine_rows(checked[landing.TRAINING_HOUSEHOLDS], landing.TRAINING_HOUSEHOLDS,
-                                      F.coalesce(F.col("household_id"), pseudonym.row_token(thh, key)), run_id))
-        .unionByName(_quarantine_rows(checked[landing.TRAINING_MEMBERS], landing.TRAINING_MEMBERS, _member_key(tmem, key), run_id))
+        _quarantine_rows(
+            checked[landing.REGISTRY],
+            landing.REGISTRY,
+            F.coalesce(
+                F.when(F.col(validation.REASON) != validation.INVALID_NIK, pseudonym.nik.token(F.col("nik"), key)),
+                pseudonym.row_token(checked[landing.REGISTRY], key),
+            ),
+            run_id,
+        )
+        .unionByName(
+            _quarantine_rows(
+                checked[landing.SURVEY_HOUSEHOLDS],
+                landing.SURVEY_HOUSEHOLDS,
+                F.coalesce(F.col("household_id"), pseudonym.row_token(hh, key)),
+                run_id,
+            )
+        )
+        .unionByName(
+            _quarantine_rows(checked[landing.SURVEY_MEMBERS], landing.SURVEY_MEMBERS, _member_key(mem, key), run_id)
+        )
+        .unionByName(
+            _quarantine_rows(
+                checked[landing.TRAINING_HOUSEHOLDS],
+                landing.TRAINING_HOUSEHOLDS,
+                F.coalesce(F.col("household_id"), pseudonym.row_token(thh, key)),
+                run_id,
+            )
+        )
+        .unionByName(
+            _quarantine_rows(
+                checked[landing.TRAINING_MEMBERS], landing.TRAINING_MEMBERS, _member_key(tmem, key), run_id
+            )
+        )
     )
 
     reg_ok = accepted[landing.REGISTRY]
     registry = pseudonym.tokenise(reg_ok, key, provinces, as_of).select(
-        "nik_token", "kk_token", "birth_date", "sex", "village_code",
+        "nik_token",
+        "kk_token",
+        "birth_date",
+        "sex",
+        "village_code",
         F.col("village_code").substr(1, 2).alias("province_code"),
-        "relationship", "death_date", "updated_at",
+        "relationship",
+        "death_date",
+        "updated_at",
     )
     vault = (
         pseudonym.vault_rows(reg_ok, key, provinces, as_of)
@@ -122,7 +166,9 @@ def transform(
         .unionByName(pseudonym.vault_rows(accepted[landing.TRAINING_MEMBERS], key, provinces, as_of))
         .dropDuplicates(["nik_token"])
     )
-    survey = _nest(accepted[landing.SURVEY_HOUSEHOLDS], accepted[landing.SURVEY_MEMBERS], key, provinces, as_of, q, run_id)
+    survey = _nest(
+        accepted[landing.SURVEY_HOUSEHOLDS], accepted[landing.SURVEY_MEMBERS], key, provinces, as_of, q, run_id
+    )
     training_members = pseudonym.tokenise(accepted[landing.TRAINING_MEMBERS], key, provinces, as_of)
     return Batch(checked, accepted, quarantine, registry, vault, survey, training_members)
 
@@ -131,31 +177,47 @@ def _training_rules(df: DataFrame) -> DataFrame:
     """Training households also need a positive consumption and weight."""
     for col in ("consumption_per_capita", "weight"):
         bad = F.col(validation.REASON).isNull() & (F.col(col).isNull() | (F.col(col) <= 0))
-        df = df.withColumn(validation.DETAIL, F.when(bad, F.lit(f"{col} must be positive")).otherwise(F.col(validation.DETAIL)))
-        df = df.withColumn(validation.REASON, F.when(bad, F.lit(validation.OUT_OF_RANGE)).otherwise(F.col(validation.REASON)))
+        df = df.withColumn(
+            validation.DETAIL, F.when(bad, F.lit(f"{col} must be positive")).otherwise(F.col(validation.DETAIL))
+        )
+        df = df.withColumn(
+            validation.REASON, F.when(bad, F.lit(validation.OUT_OF_RANGE)).otherwise(F.col(validation.REASON))
+        )
     return df
 
 
-def _nest(hh: DataFrame, mem: DataFrame, key: bytes, provinces: list[str], as_of: dt.date,
-          q: questionnaire.Questionnaire, run_id: str) -> DataFrame:
+def _nest(
+    hh: DataFrame,
+    mem: DataFrame,
+    key: bytes,
+    provinces: list[str],
+    as_of: dt.date,
+    q: questionnaire.Questionnaire,
+    run_id: str,
+) -> DataFrame:
     """One row per household with its roster as an array, so a MERGE swaps the whole roster."""
     tok = pseudonym.tokenise(mem, key, provinces, as_of)
-    roster = tok.groupBy("household_id").agg(
-        F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members")
-    )
+    roster = tok.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
     base = hh.drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS)
-    base = pseudonym.tokenise(base.withColumn("nik", F.lit(None).cast("string")), key, provinces, as_of) \
-        .drop("nik_problem", "nik_token")
-    return base.join(roster, "household_id", "left").withColumn(
-        "members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType))
-    ).withColumn("province_code", F.col("village_code").substr(1, 2)).withColumn("ingest_run_id", F.lit(run_id))
+    base = pseudonym.tokenise(base.withColumn("nik", F.lit(None).cast("string")), key, provinces, as_of).drop(
+        "nik_problem", "nik_token"
+    )
+    return (
+        base.join(roster, "household_id", "left")
+        .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))
+        .withColumn("province_code", F.col("village_code").substr(1, 2))
+        .withColumn("ingest_run_id", F.lit(run_id))
+    )
 
 
 def current_members(survey: DataFrame) -> DataFrame:
     """Flatten the current rosters (one row per listed member) with their household's interview."""
     return survey.select(
-        "household_id", "interview_start", F.to_date("interview_start").alias("interview_date"),
-        "village_code", F.explode("members").alias("m"),
+        "household_id",
+        "interview_start",
+        F.to_date("interview_start").alias("interview_date"),
+        "village_code",
+        F.explode("members").alias("m"),
     ).select("household_id", "interview_start", "interview_date", "village_code", "m.*")
 
 
@@ -164,9 +226,22 @@ def rematch(survey: DataFrame, registry: DataFrame, q: questionnaire.Questionnai
     members = matching.match(current_members(survey), registry)
     households = hh_features.features(survey.drop("members"), members)
     member_out = members.select(
-        "household_id", "member_no", "nik_token", "match_status", "match_detail", "sex", "birth_date",
-        hh_features.age_years("birth_date", "interview_date").alias("age"), "relationship", "education",
-        "employment", "disability", "chronic_illness", "pregnant", "in_school", "interview_date",
+        "household_id",
+        "member_no",
+        "nik_token",
+        "match_status",
+        "match_detail",
+        "sex",
+        "birth_date",
+        hh_features.age_years("birth_date", "interview_date").alias("age"),
+        "relationship",
+        "education",
+        "employment",
+        "disability",
+        "chronic_illness",
+        "pregnant",
+        "in_school",
+        "interview_date",
         F.col("village_code").substr(1, 2).alias("province_code"),
         F.col("village_code").substr(1, 4).alias("regency_code"),
     )
@@ -176,7 +251,8 @@ def rematch(survey: DataFrame, registry: DataFrame, q: questionnaire.Questionnai
 def training_features(batch: Batch, registry: DataFrame) -> DataFrame:
     thh = batch.accepted[landing.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS)
     members = batch.training_members.drop("interview_date").join(
-        thh.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")), "household_id"
+        thh.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
+        "household_id",
     )
     matched = matching.match(members.drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS), registry)
     feats = hh_features.features(thh.drop("kk_number"), matched)
@@ -197,15 +273,30 @@ def reconcile(batch: Batch, raw: dict[str, DataFrame]) -> dict[str, dict[str, in
     return counts
 
 
-def write(spark: SparkSession, config: DtksConfig, batch: Batch, q: questionnaire.Questionnaire, run_id: str) -> dict[str, int]:
+def write(
+    spark: SparkSession, config: DtksConfig, batch: Batch, q: questionnaire.Questionnaire, run_id: str
+) -> dict[str, int]:
     tables.upsert(spark, config, tables.IDENTITY_VAULT, batch.vault, ["nik_token"], update_condition="false")
     tables.overwrite(batch.registry, config, tables.REGISTRY, partition_by=["province_code"])
-    tables.upsert(spark, config, tables.QUARANTINE, batch.quarantine, ["source", "record_key", "reason_code"],
-                  partition_by=["source"], update_condition="false")
+    tables.upsert(
+        spark,
+        config,
+        tables.QUARANTINE,
+        batch.quarantine,
+        ["source", "record_key", "reason_code"],
+        partition_by=["source"],
+        update_condition="false",
+    )
     # Latest interview wins; an equal or older re-delivery changes nothing.
-    tables.upsert(spark, config, tables.SURVEY, batch.survey, ["household_id"],
-                  partition_by=["province_code"],
-                  update_condition="s.interview_start > t.interview_start")
+    tables.upsert(
+        spark,
+        config,
+        tables.SURVEY,
+        batch.survey,
+        ["household_id"],
+        partition_by=["province_code"],
+        update_condition="s.interview_start > t.interview_start",
+    )
     survey = tables.read(spark, config, tables.SURVEY)
     registry = tables.read(spark, config, tables.REGISTRY)
     households, members = rematch(survey, registry, q)
@@ -213,10 +304,26 @@ def write(spark: SparkSession, config: DtksConfig, batch: Batch, q: questionnair
     households = households.withColumn("row_hash", tables.row_hash(hh_cols))
     mem_cols = members.columns
     members = members.withColumn("row_hash", tables.row_hash(mem_cols)).withColumn("updated_run_id", F.lit(run_id))
-    tables.upsert(spark, config, tables.HOUSEHOLDS, households, ["household_id"], ["province_code", "regency_code"],
-                  update_condition="s.row_hash <> t.row_hash", delete_missing=True)
-    tables.upsert(spark, config, tables.MEMBERS, members, ["household_id", "member_no"], ["province_code", "regency_code"],
-                  update_condition="s.row_hash <> t.row_hash", delete_missing=True)
+    tables.upsert(
+        spark,
+        config,
+        tables.HOUSEHOLDS,
+        households,
+        ["household_id"],
+        ["province_code", "regency_code"],
+        update_condition="s.row_hash <> t.row_hash",
+        delete_missing=True,
+    )
+    tables.upsert(
+        spark,
+        config,
+        tables.MEMBERS,
+        members,
+        ["household_id", "member_no"],
+        ["province_code", "regency_code"],
+        update_condition="s.row_hash <> t.row_hash",
+        delete_missing=True,
+    )
     training = training_features(batch, registry)
     tables.overwrite(training, config, tables.TRAINING)
     return {"households": tables.read(spark, config, tables.HOUSEHOLDS).count()}
@@ -241,8 +348,10 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     rows_in = sum(c["read"] for c in counts.values())
     rows_out = sum(c["accepted"] for c in counts.values())
     quarantined = sum(c["quarantined"] for c in counts.values())
-    summary = [f"ingest: {rows_in:,} rows read, {rows_out:,} accepted, {quarantined:,} quarantined; "
-               f"{written['households']:,} current survey households"]
+    summary = [
+        f"ingest: {rows_in:,} rows read, {rows_out:,} accepted, {quarantined:,} quarantined; "
+        f"{written['households']:,} current survey households"
+    ]
     return StageResult(rows_in=rows_in, rows_out=rows_out, details=details, summary=summary)
 
 

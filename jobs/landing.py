@@ -18,7 +18,7 @@ from jobs.questionnaire import Questionnaire
 from jobs.runtime.errors import InputContractError
 
 log = logging.getLogger(__name__)
-S, I, D, TS, F64 = T.StringType(), T.IntegerType(), T.DateType(), T.TimestampType(), T.DoubleType()
+S, INT, D, TS, F64 = T.StringType(), T.IntegerType(), T.DateType(), T.TimestampType(), T.DoubleType()
 
 REGISTRY = "registry"
 SURVEY_HOUSEHOLDS = "survey_households"
@@ -29,14 +29,28 @@ SOURCES = (REGISTRY, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, TRAINING_HOUSEHOLDS, TRA
 BAD_COLUMNS = "_bad_columns"  # names of columns whose raw value could not be read as its type
 
 _REGISTRY = {
-    "nik": S, "kk_number": S, "full_name": S, "birth_date": D, "sex": S, "village_code": S,
-    "relationship": I, "death_date": D, "updated_at": TS,
+    "nik": S,
+    "kk_number": S,
+    "full_name": S,
+    "birth_date": D,
+    "sex": S,
+    "village_code": S,
+    "relationship": INT,
+    "death_date": D,
+    "updated_at": TS,
 }
 _HOUSEHOLD = {
-    "household_id": S, "village_code": S, "kk_number": S, "enumerator_id": S, "supervisor_id": S,
-    "coordinator_id": S, "interview_start": TS, "interview_end": TS, "questionnaire_version": S,
+    "household_id": S,
+    "village_code": S,
+    "kk_number": S,
+    "enumerator_id": S,
+    "supervisor_id": S,
+    "coordinator_id": S,
+    "interview_start": TS,
+    "interview_end": TS,
+    "questionnaire_version": S,
 }
-_MEMBER = {"household_id": S, "member_no": I, "nik": S, "full_name": S, "birth_date": D}
+_MEMBER = {"household_id": S, "member_no": INT, "nik": S, "full_name": S, "birth_date": D}
 
 
 def contract(source: str, q: Questionnaire) -> dict[str, T.DataType]:

@@ -40,9 +40,8 @@ def match(members: DataFrame, registry: DataFrame) -> DataFrame:
     invalid = members.where(F.col("nik_token").isNull())
     # Most recent interview wins; ties by household_id so the result never depends on row order.
     latest = Window.partitionBy("nik_token").orderBy(F.col("interview_start").desc(), F.col("household_id").asc())
-    joined = (
-        valid.withColumn("_listing", F.row_number().over(latest))
-        .join(reg, F.col("nik_token") == F.col("_r_token"), "left")
+    joined = valid.withColumn("_listing", F.row_number().over(latest)).join(
+        reg, F.col("nik_token") == F.col("_r_token"), "left"
     )
     diffs = F.concat_ws(
         ", ",
@@ -59,7 +58,10 @@ def match(members: DataFrame, registry: DataFrame) -> DataFrame:
     detail = (
         F.when(F.col("_listing") > 1, F.lit("listed in a more recent interview of another household"))
         .when(F.col("_r_token").isNull(), F.lit("NIK not in the civil registry"))
-        .when(F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")), F.lit("registry records a death"))
+        .when(
+            F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")),
+            F.lit("registry records a death"),
+        )
         .when(diffs != "", F.concat(F.lit("differs from registry: "), diffs))
     )
     matched = joined.withColumn("match_status", status).withColumn("match_detail", detail)

@@ -34,7 +34,9 @@ CDF = {"delta.enableChangeDataFeed": "true"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--coverage", type=float, help="coverage target, e.g. 0.4 (default: config ranking.coverage_target)")
+    parser.add_argument(
+        "--coverage", type=float, help="coverage target, e.g. 0.4 (default: config ranking.coverage_target)"
+    )
 
 
 def population(spark: SparkSession, config: DtksConfig) -> int:
@@ -45,22 +47,50 @@ def population(spark: SparkSession, config: DtksConfig) -> int:
     return registry.where(F.col("death_date").isNull()).count()
 
 
-def build(households: DataFrame, scores: DataFrame, members: DataFrame, model_features: list[str],
-          pop: int, coverage: float, run_id: str) -> tuple[DataFrame, DataFrame]:
+def build(
+    households: DataFrame,
+    scores: DataFrame,
+    members: DataFrame,
+    model_features: list[str],
+    pop: int,
+    coverage: float,
+    run_id: str,
+) -> tuple[DataFrame, DataFrame]:
     """Pure: (dtks_households, dtks_members) for this run, before run ids are reconciled."""
     scored = households.where("rankable").join(
         scores.select("household_id", "welfare_score", "model_name", "model_version"), "household_id"
     )
     ranked = ranking.rank_nationally(scored, pop, coverage)
-    keep = ["household_id", "province_code", "regency_code", "district_code", "village_code", "is_urban",
-            "interview_date", *FEATURE_COLUMNS,
-            *[c for c in model_features if c not in FEATURE_COLUMNS and c not in ("province_code", "is_urban")],
-            "welfare_score", "national_rank", "cum_persons", "cum_population_share", "decile", "within_coverage",
-            "coverage_target", "model_name", "model_version"]
+    keep = [
+        "household_id",
+        "province_code",
+        "regency_code",
+        "district_code",
+        "village_code",
+        "is_urban",
+        "interview_date",
+        *FEATURE_COLUMNS,
+        *[c for c in model_features if c not in FEATURE_COLUMNS and c not in ("province_code", "is_urban")],
+        "welfare_score",
+        "national_rank",
+        "cum_persons",
+        "cum_population_share",
+        "decile",
+        "within_coverage",
+        "coverage_target",
+        "model_name",
+        "model_version",
+    ]
     gold_hh = ranked.select(*dict.fromkeys(keep))
     ranked_ids = gold_hh.select("household_id", "decile", "within_coverage")
     gold_members = members.join(ranked_ids, "household_id").select(
-        "household_id", "member_no", "nik_token", "match_status", "sex", "age", "relationship",
+        "household_id",
+        "member_no",
+        "nik_token",
+        "match_status",
+        "sex",
+        "age",
+        "relationship",
         (F.col("age") < 6).alias("is_child_u6"),
         F.col("age").between(6, 18).alias("is_school_age"),
         (F.col("age") >= 60).alias("is_elderly"),
@@ -69,7 +99,10 @@ def build(households: DataFrame, scores: DataFrame, members: DataFrame, model_fe
         (F.col("pregnant") == 1).alias("pregnant"),
         (F.col("chronic_illness") == 1).alias("chronic_illness"),
         (F.col("in_school") == 1).alias("in_school"),
-        "decile", "within_coverage", "province_code", "regency_code",
+        "decile",
+        "within_coverage",
+        "province_code",
+        "regency_code",
     )
     return gold_hh, gold_members
 
@@ -80,9 +113,12 @@ def _with_run(df: DataFrame, run_id: str) -> DataFrame:
 
 def eligibility_rows(gold_hh: DataFrame, config: DtksConfig, run_id: str, run_date: dt.date) -> DataFrame:
     rules = eligibility.load(config.conf_file(config.programs_file))
-    return eligibility.eligibility(gold_hh, rules).drop("decile").withColumn(
-        "eligible_since", F.when(F.col("eligible"), F.lit(run_date))
-    ).withColumn("updated_run_id", F.lit(run_id))
+    return (
+        eligibility.eligibility(gold_hh, rules)
+        .drop("decile")
+        .withColumn("eligible_since", F.when(F.col("eligible"), F.lit(run_date)))
+        .withColumn("updated_run_id", F.lit(run_id))
+    )
 
 
 def merge_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) -> None:
@@ -96,13 +132,16 @@ def merge_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) 
     changed = "s.eligible <> t.eligible OR s.rule_version <> t.rule_version"
     (
         target.merge(rows.alias("s"), "t.program = s.program AND t.household_id = s.household_id")
-        .whenMatchedUpdate(condition=changed, set={
-            "eligible": "s.eligible",
-            "eligible_since": "CASE WHEN s.eligible AND NOT t.eligible THEN s.eligible_since "
-                              "WHEN s.eligible THEN t.eligible_since END",
-            "rule_version": "s.rule_version",
-            "updated_run_id": "s.updated_run_id",
-        })
+        .whenMatchedUpdate(
+            condition=changed,
+            set={
+                "eligible": "s.eligible",
+                "eligible_since": "CASE WHEN s.eligible AND NOT t.eligible THEN s.eligible_since "
+                "WHEN s.eligible THEN t.eligible_since END",
+                "rule_version": "s.rule_version",
+                "updated_run_id": "s.updated_run_id",
+            },
+        )
         .whenNotMatchedInsertAll()
         .whenNotMatchedBySourceDelete()
         .execute()
@@ -112,8 +151,12 @@ def merge_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) 
 def last_ingest(spark: SparkSession, config: DtksConfig) -> dict | None:
     if not tables.exists(spark, config, tables.PIPELINE_RUNS):
         return None
-    row = (tables.read(spark, config, tables.PIPELINE_RUNS)
-           .where("stage = 'ingest' AND status = 'SUCCEEDED'").orderBy(F.col("finished_at").desc()).first())
+    row = (
+        tables.read(spark, config, tables.PIPELINE_RUNS)
+        .where("stage = 'ingest' AND status = 'SUCCEEDED'")
+        .orderBy(F.col("finished_at").desc())
+        .first()
+    )
     return row.asDict() if row else None
 
 
@@ -131,8 +174,15 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     members = tables.read(spark, config, tables.MEMBERS)
     pop = population(spark, config)
     q = load_questionnaire(config)
-    gold_hh, gold_members = build(households, scores, members, list(q.model.get("numeric", [])) +
-                                  list(q.model.get("categorical", [])), pop, coverage, ctx.run_id)
+    gold_hh, gold_members = build(
+        households,
+        scores,
+        members,
+        list(q.model.get("numeric", [])) + list(q.model.get("categorical", [])),
+        pop,
+        coverage,
+        ctx.run_id,
+    )
     gold_hh = _with_run(gold_hh, ctx.run_id).persist(StorageLevel.MEMORY_AND_DISK)
     gold_members = _with_run(gold_members, ctx.run_id).persist(StorageLevel.MEMORY_AND_DISK)
 
@@ -142,33 +192,59 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     results.append(gates.regions_covered(households, gold_hh))
     names = {r.model_name for r in gold_hh.select("model_name").distinct().collect()} or {config.mlflow.model_name}
     results += [gates.model_registered(n, v) for n in names for v in versions] or [
-        gates.GateResult("model_registered", False, "no scored household")]
+        gates.GateResult("model_registered", False, "no scored household")
+    ]
     failed = [g for g in results if not g.passed]
     for g in results:
         log.info("gate %-20s %s: %s", g.name, "PASS" if g.passed else "FAIL", g.detail)
     if failed:
         gold_hh.unpersist()
         gold_members.unpersist()
-        raise GateFailed("publish stopped, gold tables unchanged; failed gate(s): "
-                         + "; ".join(f"{g.name}: {g.detail}" for g in failed))
+        raise GateFailed(
+            "publish stopped, gold tables unchanged; failed gate(s): "
+            + "; ".join(f"{g.name}: {g.detail}" for g in failed)
+        )
 
     run_date = dt.datetime.now(dt.UTC).date()
     elig = eligibility_rows(gold_hh, config, ctx.run_id, run_date)
     update = "s.row_hash <> t.row_hash"
-    tables.upsert(spark, config, tables.DTKS_HOUSEHOLDS, gold_hh, ["household_id"], ["province_code", "regency_code"],
-                  update_condition=update, delete_missing=True)
-    tables.upsert(spark, config, tables.DTKS_MEMBERS, gold_members, ["household_id", "member_no"],
-                  ["province_code", "regency_code"], update_condition=update, delete_missing=True)
+    tables.upsert(
+        spark,
+        config,
+        tables.DTKS_HOUSEHOLDS,
+        gold_hh,
+        ["household_id"],
+        ["province_code", "regency_code"],
+        update_condition=update,
+        delete_missing=True,
+    )
+    tables.upsert(
+        spark,
+        config,
+        tables.DTKS_MEMBERS,
+        gold_members,
+        ["household_id", "member_no"],
+        ["province_code", "regency_code"],
+        update_condition=update,
+        delete_missing=True,
+    )
     merge_eligibility(spark, config, elig)
 
     published = tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
     stats = published.agg(
-        F.count(F.lit(1)).alias("households"), F.sum("hh_size").alias("persons"),
+        F.count(F.lit(1)).alias("households"),
+        F.sum("hh_size").alias("persons"),
         F.sum(F.when(F.col("within_coverage"), F.col("hh_size")).otherwise(0)).alias("covered"),
     ).first()
     deciles = {r.decile: r.n for r in published.groupBy("decile").agg(F.sum("hh_size").alias("n")).collect()}
-    programs = {r.program: r.n for r in tables.read(spark, config, tables.PROGRAM_ELIGIBILITY)
-                .where("eligible").groupBy("program").agg(F.count(F.lit(1)).alias("n")).collect()}
+    programs = {
+        r.program: r.n
+        for r in tables.read(spark, config, tables.PROGRAM_ELIGIBILITY)
+        .where("eligible")
+        .groupBy("program")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
     gold_hh.unpersist()
     gold_members.unpersist()
     covered = stats.covered or 0
@@ -179,9 +255,15 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "  eligible households: " + ", ".join(f"{p} {n:,}" for p, n in sorted(programs.items())),
     ]
     return StageResult(
-        rows_in=households.count(), rows_out=stats.households, model_version=",".join(versions),
-        details={"population": str(pop), "coverage_target": str(coverage), "persons_covered": str(covered),
-                 **{f"gate.{g.name}": g.detail for g in results}},
+        rows_in=households.count(),
+        rows_out=stats.households,
+        model_version=",".join(versions),
+        details={
+            "population": str(pop),
+            "coverage_target": str(coverage),
+            "persons_covered": str(covered),
+            **{f"gate.{g.name}": g.detail for g in results},
+        },
         summary=summary,
     )
 

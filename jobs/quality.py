@@ -21,18 +21,28 @@ def _share(cond: Column) -> Column:
     return F.avg(F.when(cond, 1.0).otherwise(0.0))
 
 
-def region_quality(run_id: str, quarantine: DataFrame, households: DataFrame, members: DataFrame,
-                   gold: DataFrame | None, coverage_target: float, population: int) -> DataFrame:
+def region_quality(
+    run_id: str,
+    quarantine: DataFrame,
+    households: DataFrame,
+    members: DataFrame,
+    gold: DataFrame | None,
+    coverage_target: float,
+    population: int,
+) -> DataFrame:
     """quality_by_region rows: one per regency (with its province), for this run."""
-    q_hh = (quarantine.where("source = 'survey_households'")
-            .join(households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti"))
+    q_hh = quarantine.where("source = 'survey_households'").join(
+        households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti"
+    )
     # Quarantined households have no trusted village; their raw id says nothing of the region either,
     # so they are reported nationally (region '00'); per-region counts cover accepted households.
     hh = households.groupBy("province_code", "regency_code").agg(
         F.count(F.lit(1)).alias("households_accepted"),
         F.sum(F.when(~F.col("rankable"), 1).otherwise(0)).alias("households_unrankable"),
         F.sum("hh_size").alias("persons_counted"),
-        _share((F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600).alias("short_interview_share"),
+        _share((F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600).alias(
+            "short_interview_share"
+        ),
     )
     m = members.groupBy("province_code", "regency_code").agg(
         F.count(F.lit(1)).alias("members_listed"),
@@ -47,8 +57,10 @@ def region_quality(run_id: str, quarantine: DataFrame, households: DataFrame, me
             F.count(F.lit(1)).alias("households_ranked"),
             F.sum("hh_size").alias("persons_ranked"),
             F.sum(F.when(F.col("within_coverage"), F.col("hh_size")).otherwise(0)).alias("persons_covered"),
-            *[F.sum(F.when(F.col("decile") == d, F.col("hh_size")).otherwise(0)).alias(f"persons_decile_{d}")
-              for d in range(1, 11)],
+            *[
+                F.sum(F.when(F.col("decile") == d, F.col("hh_size")).otherwise(0)).alias(f"persons_decile_{d}")
+                for d in range(1, 11)
+            ],
         )
         out = out.join(g, ["province_code", "regency_code"], "left")
     national_q = q_hh.count()
@@ -79,11 +91,17 @@ def enumerator_quality(households: DataFrame, members: DataFrame, q: Questionnai
         F.first("province_code").alias("province_code"),
         F.first("regency_code").alias("regency_code"),
     )
-    m = members.join(households.select("household_id", "enumerator_id"), "household_id").groupBy("enumerator_id").agg(
-        _share(F.col("match_status").isin(*FAILED_MATCH)).alias("match_failure_share"),
+    m = (
+        members.join(households.select("household_id", "enumerator_id"), "household_id")
+        .groupBy("enumerator_id")
+        .agg(
+            _share(F.col("match_status").isin(*FAILED_MATCH)).alias("match_failure_share"),
+        )
     )
-    out = per_hh.join(top, "enumerator_id").join(m, "enumerator_id", "left").withColumn(
-        "repeated_answer_share", F.col("top_pattern_households") / F.col("households")
+    out = (
+        per_hh.join(top, "enumerator_id")
+        .join(m, "enumerator_id", "left")
+        .withColumn("repeated_answer_share", F.col("top_pattern_households") / F.col("households"))
     )
     # Robust z of match failures against the enumerator's province (no global window).
     w = Window.partitionBy("province_code")
@@ -96,12 +114,22 @@ def enumerator_quality(households: DataFrame, members: DataFrame, q: Questionnai
     )
     reasons = F.concat_ws(
         "; ",
-        F.when((F.col("households") >= 5) & (F.col("repeated_answer_share") >= 0.5),
-               F.format_string("%.0f%% of households share one answer pattern", F.col("repeated_answer_share") * 100)),
-        F.when(F.col("short_interview_share") >= 0.2,
-               F.format_string("%.0f%% interviews under %s min", F.col("short_interview_share") * 100, F.lit(str(min_minutes)))),
-        F.when(F.col("match_failure_excess") >= 0.1,
-               F.format_string("match failures %.0f points above the province median", F.col("match_failure_excess") * 100)),
+        F.when(
+            (F.col("households") >= 5) & (F.col("repeated_answer_share") >= 0.5),
+            F.format_string("%.0f%% of households share one answer pattern", F.col("repeated_answer_share") * 100),
+        ),
+        F.when(
+            F.col("short_interview_share") >= 0.2,
+            F.format_string(
+                "%.0f%% interviews under %s min", F.col("short_interview_share") * 100, F.lit(str(min_minutes))
+            ),
+        ),
+        F.when(
+            F.col("match_failure_excess") >= 0.1,
+            F.format_string(
+                "match failures %.0f points above the province median", F.col("match_failure_excess") * 100
+            ),
+        ),
     )
     return out.drop("_med").withColumn("revisit_score", score).withColumn("revisit_reasons", reasons)
 

@@ -53,7 +53,9 @@ def rank_nationally(
         .withColumn("national_rank", F.col("_rows_before") + F.row_number().over(within))
         .withColumn("cum_persons", F.col("_persons_before") + F.sum(size).over(running))
         .withColumn("cum_population_share", share)
-        .withColumn("decile", F.least(F.greatest(F.ceil(F.col("cum_population_share") * 10), F.lit(1)), F.lit(10)).cast("int"))
+        .withColumn(
+            "decile", F.least(F.greatest(F.ceil(F.col("cum_population_share") * 10), F.lit(1)), F.lit(10)).cast("int")
+        )
         .withColumn("within_coverage", F.col("cum_population_share") <= F.lit(coverage_target))
         .withColumn("coverage_target", F.lit(coverage_target))
         .drop(PID, "_rows_before", "_persons_before")
@@ -71,4 +73,3 @@ def reference_ranking(rows: list[tuple[str, float, int]], population: int, cover
         share = cum / float(population)
         out[hid] = (rank, share, min(max(math.ceil(share * 10), 1), 10), share <= coverage_target)
     return out
-

@@ -106,7 +106,9 @@ def load(config: DtksConfig) -> RegionReference:
 
 def villages_df(spark: SparkSession, ref: RegionReference) -> DataFrame:
     """The village list as a small Spark DataFrame (broadcast it in joins)."""
-    return spark.createDataFrame(ref.villages[["village_code", "district_code", "regency_code", "province_code", "is_urban"]])
+    return spark.createDataFrame(
+        ref.villages[["village_code", "district_code", "regency_code", "province_code", "is_urban"]]
+    )
 
 
 def region_columns(village_code: Column) -> list[Column]:

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from jobs import questionnaire, quality  # noqa: E402
+from jobs import quality, questionnaire  # noqa: E402
 from jobs.runtime import tables  # noqa: E402
 from jobs.runtime.errors import UserError  # noqa: E402
 from jobs.runtime.runs import StageResult  # noqa: E402
@@ -103,7 +103,9 @@ def _plot_enumerators(enum: pd.DataFrame, out: Path) -> str:
     fig, ax = plt.subplots(figsize=(7, 5))
     ax.scatter(enum["short_interview_share"], enum["repeated_answer_share"], s=10, alpha=0.5, color="#777")
     top = enum.head(10)
-    ax.scatter(top["short_interview_share"], top["repeated_answer_share"], s=30, color="crimson", label="top 10 to re-visit")
+    ax.scatter(
+        top["short_interview_share"], top["repeated_answer_share"], s=30, color="crimson", label="top 10 to re-visit"
+    )
     ax.set_xlabel("share of interviews that were too short")
     ax.set_ylabel("share of households with the most common answer pattern")
     ax.set_title("Enumerators: signals of poor field work")
@@ -143,7 +145,11 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
     quarantine = tables.read(spark, config, tables.QUARANTINE)
-    gold = tables.read(spark, config, tables.DTKS_HOUSEHOLDS) if tables.exists(spark, config, tables.DTKS_HOUSEHOLDS) else None
+    gold = (
+        tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
+        if tables.exists(spark, config, tables.DTKS_HOUSEHOLDS)
+        else None
+    )
     target = config.ranking.coverage_target
     if gold is not None:
         target = gold.select(F.first("coverage_target")).first()[0] or target
@@ -151,27 +157,69 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 
     pop = population(spark, config)
     regions = quality.region_quality(ctx.run_id, quarantine, households, members, gold, target, pop)
-    enumerators = quality.enumerator_quality(households, members, q, config.thresholds.min_interview_minutes) \
-        .withColumn("run_id", F.lit(ctx.run_id))
+    enumerators = quality.enumerator_quality(
+        households, members, q, config.thresholds.min_interview_minutes
+    ).withColumn("run_id", F.lit(ctx.run_id))
     _replace_run(regions, config, tables.QUALITY_BY_REGION, ctx.run_id)
     _replace_run(enumerators, config, QUALITY_ENUMERATORS, ctx.run_id)
 
     # Aggregates only from here: 38 provinces, 514 regencies at most, the top enumerators.
     reg = tables.read(spark, config, tables.QUALITY_BY_REGION).where(F.col("run_id") == ctx.run_id)
-    sum_cols = ["households_accepted", "members_listed", "persons_ranked", "persons_covered",
-                *[f"persons_decile_{d}" for d in range(1, 11)]]
-    by_prov = reg.groupBy("province_code").agg(
-        *[F.sum(c).alias(c) for c in sum_cols],
-        (F.sum(F.col("match_rate") * F.col("members_listed")) / F.sum("members_listed")).alias("match_rate"),
-    ).orderBy("province_code").toPandas().fillna(0)
-    worst = reg.where("members_listed >= 20").orderBy("match_rate").limit(15).select(
-        "province_code", "regency_code", "households_accepted", "members_listed", "match_rate",
-        "share_not_found", "share_invalid_nik", "share_missing_nik", "duplicates", "deceased").toPandas()
-    enum = (tables.read(spark, config, QUALITY_ENUMERATORS).where(F.col("run_id") == ctx.run_id)
-            .orderBy(F.col("revisit_score").desc(), "enumerator_id").limit(TOP_ENUMERATORS)
-            .select("enumerator_id", "supervisor_id", "coordinator_id", "regency_code", "households", "median_minutes",
-                    "short_interview_share", "repeated_answer_share", "match_failure_share", "revisit_score",
-                    "revisit_reasons").toPandas())
+    sum_cols = [
+        "households_accepted",
+        "members_listed",
+        "persons_ranked",
+        "persons_covered",
+        *[f"persons_decile_{d}" for d in range(1, 11)],
+    ]
+    by_prov = (
+        reg.groupBy("province_code")
+        .agg(
+            *[F.sum(c).alias(c) for c in sum_cols],
+            (F.sum(F.col("match_rate") * F.col("members_listed")) / F.sum("members_listed")).alias("match_rate"),
+        )
+        .orderBy("province_code")
+        .toPandas()
+        .fillna(0)
+    )
+    worst = (
+        reg.where("members_listed >= 20")
+        .orderBy("match_rate")
+        .limit(15)
+        .select(
+            "province_code",
+            "regency_code",
+            "households_accepted",
+            "members_listed",
+            "match_rate",
+            "share_not_found",
+            "share_invalid_nik",
+            "share_missing_nik",
+            "duplicates",
+            "deceased",
+        )
+        .toPandas()
+    )
+    enum = (
+        tables.read(spark, config, QUALITY_ENUMERATORS)
+        .where(F.col("run_id") == ctx.run_id)
+        .orderBy(F.col("revisit_score").desc(), "enumerator_id")
+        .limit(TOP_ENUMERATORS)
+        .select(
+            "enumerator_id",
+            "supervisor_id",
+            "coordinator_id",
+            "regency_code",
+            "households",
+            "median_minutes",
+            "short_interview_share",
+            "repeated_answer_share",
+            "match_failure_share",
+            "revisit_score",
+            "revisit_reasons",
+        )
+        .toPandas()
+    )
     n_enum = tables.read(spark, config, QUALITY_ENUMERATORS).where(F.col("run_id") == ctx.run_id).count()
 
     out = config.path(args.reports_dir) / ctx.run_id
@@ -179,8 +227,12 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     covered = float(by_prov["persons_covered"].sum())
     listed = float(by_prov["members_listed"].sum())
     nat_match = float((by_prov["match_rate"] * by_prov["members_listed"]).sum() / listed) if listed else 0.0
-    images = [_plot_deciles(by_prov, out), _plot_coverage(by_prov, target, covered / pop, out),
-              _plot_match(by_prov, config.thresholds.min_region_match_rate, out), _plot_enumerators(enum, out)]
+    images = [
+        _plot_deciles(by_prov, out),
+        _plot_coverage(by_prov, target, covered / pop, out),
+        _plot_match(by_prov, config.thresholds.min_region_match_rate, out),
+        _plot_enumerators(enum, out),
+    ]
     summary = [
         f"{int(by_prov['households_accepted'].sum()):,} survey households accepted; "
         f"{int(by_prov['persons_ranked'].sum()):,} persons ranked against a national population of {pop:,}",
@@ -194,7 +246,9 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     if not args.no_mlflow:
         _log_to_mlflow(config, ctx.run_id, out)
     return StageResult(
-        rows_in=households.count(), rows_out=len(by_prov), details={"report": str(page)},
+        rows_in=households.count(),
+        rows_out=len(by_prov),
+        details={"report": str(page)},
         summary=[f"report: {page}", *[f"  {s}" for s in summary]],
     )
 
@@ -205,7 +259,11 @@ def _log_to_mlflow(config, run_id: str, folder: Path) -> None:
     from jobs.runtime.tracking import setup_mlflow
 
     experiment_id = setup_mlflow(config)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"quality-report-{run_id}", tags={"dtks.run_id": run_id, "dtks.kind": "quality_report"}):
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"quality-report-{run_id}",
+        tags={"dtks.run_id": run_id, "dtks.kind": "quality_report"},
+    ):
         mlflow.log_artifacts(str(folder), artifact_path="quality_report")
 
 

@@ -27,14 +27,27 @@ from jobs.runtime.tracking import setup_mlflow
 NAME = "score"
 HELP = "score every household with the champion ranking model (native expressions or spark_udf)"
 log = logging.getLogger(__name__)
-SCORE_COLUMNS = ("household_id", "welfare_score", "model_name", "model_version", "scoring_path", "row_hash",
-                 "province_code", "regency_code", "scored_run_id")
+SCORE_COLUMNS = (
+    "household_id",
+    "welfare_score",
+    "model_name",
+    "model_version",
+    "scoring_path",
+    "row_hash",
+    "province_code",
+    "regency_code",
+    "scored_run_id",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-version", help="registered model version to use (default: alias champion)")
-    parser.add_argument("--scoring-path", choices=("auto", "native", "udf"), default="auto",
-                        help="auto: native expressions when the model compiles, else spark_udf")
+    parser.add_argument(
+        "--scoring-path",
+        choices=("auto", "native", "udf"),
+        default="auto",
+        help="auto: native expressions when the model compiles, else spark_udf",
+    )
     parser.add_argument("--full", action="store_true", help="re-score every household, not only changed ones")
 
 
@@ -55,7 +68,9 @@ def resolve_model(config: DtksConfig, version: str | None) -> ResolvedModel:
         mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, "champion")
     except mlflow.exceptions.MlflowException as exc:
         which = f"version {version}" if version else "alias champion"
-        raise UserError(f"model '{name}' {which} not found in {config.mlflow.tracking_uri}: run `dtks train` first") from exc
+        raise UserError(
+            f"model '{name}' {which} not found in {config.mlflow.tracking_uri}: run `dtks train` first"
+        ) from exc
     uri = f"models:/{name}/{mv.version}"
     info = mlflow.models.get_model_info(uri)
     if info.signature is None:
@@ -77,25 +92,42 @@ def prediction(spark: SparkSession, model: ResolvedModel, path: str) -> tuple[Co
     return udf(F.struct(*[F.col(c) for c in model.input_columns])), "spark_udf"
 
 
-def score(households: DataFrame, previous: DataFrame | None, model: ResolvedModel, predict: Column,
-          path: str, run_id: str, full: bool = False) -> DataFrame:
+def score(
+    households: DataFrame,
+    previous: DataFrame | None,
+    model: ResolvedModel,
+    predict: Column,
+    path: str,
+    run_id: str,
+    full: bool = False,
+) -> DataFrame:
     """Pure: scores for every rankable household, reusing previous scores where nothing changed."""
     current = households.where("rankable")
     if previous is None or full:
         todo, kept = current, None
     else:
-        prev = previous.select("household_id", F.col("row_hash").alias("_prev_hash"),
-                               F.col("model_version").alias("_prev_version"))
+        prev = previous.select(
+            "household_id", F.col("row_hash").alias("_prev_hash"), F.col("model_version").alias("_prev_version")
+        )
         joined = current.join(prev, "household_id", "left")
-        stale = F.col("_prev_hash").isNull() | (F.col("_prev_hash") != F.col("row_hash")) \
+        stale = (
+            F.col("_prev_hash").isNull()
+            | (F.col("_prev_hash") != F.col("row_hash"))
             | (F.col("_prev_version") != F.lit(model.version))
+        )
         todo = joined.where(stale).drop("_prev_hash", "_prev_version")
         fresh = joined.where(~stale).select("household_id")
         kept = previous.join(fresh, "household_id").select(*SCORE_COLUMNS)
     scored = todo.select(
-        "household_id", predict.cast("double").alias("welfare_score"), F.lit(model.name).alias("model_name"),
-        F.lit(model.version).alias("model_version"), F.lit(path).alias("scoring_path"), "row_hash",
-        "province_code", "regency_code", F.lit(run_id).alias("scored_run_id"),
+        "household_id",
+        predict.cast("double").alias("welfare_score"),
+        F.lit(model.name).alias("model_name"),
+        F.lit(model.version).alias("model_version"),
+        F.lit(path).alias("scoring_path"),
+        "row_hash",
+        "province_code",
+        "regency_code",
+        F.lit(run_id).alias("scored_run_id"),
     )
     return scored if kept is None else scored.unionByName(kept)
 
@@ -110,14 +142,30 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     previous = tables.read(spark, config, tables.SCORES) if tables.exists(spark, config, tables.SCORES) else None
     scores = score(households, previous, model, predict, path, ctx.run_id, full=args.full)
     rescored_before = tables.version(spark, config, tables.SCORES)
-    tables.upsert(spark, config, tables.SCORES, scores, ["household_id"], ["province_code"],
-                  update_condition="s.scored_run_id <> t.scored_run_id", delete_missing=True)
+    tables.upsert(
+        spark,
+        config,
+        tables.SCORES,
+        scores,
+        ["household_id"],
+        ["province_code"],
+        update_condition="s.scored_run_id <> t.scored_run_id",
+        delete_missing=True,
+    )
     total = tables.read(spark, config, tables.SCORES).count()
-    rescored = (tables.read(spark, config, tables.SCORES).where(F.col("scored_run_id") == ctx.run_id).count())
-    log.info("scored %s households with %s via %s (%s rescored; previous table version %s)",
-             total, model.uri, path, rescored, rescored_before)
+    rescored = tables.read(spark, config, tables.SCORES).where(F.col("scored_run_id") == ctx.run_id).count()
+    log.info(
+        "scored %s households with %s via %s (%s rescored; previous table version %s)",
+        total,
+        model.uri,
+        path,
+        rescored,
+        rescored_before,
+    )
     return StageResult(
-        rows_in=households.count(), rows_out=rescored, model_version=model.version,
+        rows_in=households.count(),
+        rows_out=rescored,
+        model_version=model.version,
         details={"model_uri": model.uri, "scoring_path": path, "households_scored_total": str(total)},
         summary=[f"score: {rescored:,} of {total:,} households (re)scored with {model.name} v{model.version} ({path})"],
     )

@@ -51,8 +51,11 @@ class Rules:
 
 
 def _bad_values(rules: Rules) -> None:
-    rules.add(F.size(F.col(BAD_COLUMNS)) > 0, BAD_VALUE,
-              F.concat(F.lit("unreadable value in "), F.array_join(F.col(BAD_COLUMNS), ", ")))
+    rules.add(
+        F.size(F.col(BAD_COLUMNS)) > 0,
+        BAD_VALUE,
+        F.concat(F.lit("unreadable value in "), F.array_join(F.col(BAD_COLUMNS), ", ")),
+    )
 
 
 def _required(rules: Rules, names: list[str]) -> None:
@@ -63,16 +66,25 @@ def _required(rules: Rules, names: list[str]) -> None:
 def _answers(rules: Rules, variables: tuple[Variable, ...]) -> None:
     for var in variables:
         rules.add(F.col(var.name).isNull(), MISSING_VALUE, f"{var.name} is missing")
-        rules.add(var.out_of_range(F.col(var.name)), OUT_OF_RANGE,
-                  F.concat(F.lit(f"{var.name}="), F.col(var.name).cast("string")))
+        rules.add(
+            var.out_of_range(F.col(var.name)),
+            OUT_OF_RANGE,
+            F.concat(F.lit(f"{var.name}="), F.col(var.name).cast("string")),
+        )
 
 
 def _keep_latest(df: DataFrame, keys: list[str], order: list[Column]) -> DataFrame:
     """Rows sharing a key beyond the first (by `order`) become DUPLICATE_RECORD."""
     w = Window.partitionBy(*keys).orderBy(*order)
     rank = F.row_number().over(w)
-    return df.withColumn(REASON, F.when(F.col(REASON).isNull() & (rank > 1), F.lit(DUPLICATE_RECORD)).otherwise(F.col(REASON))) \
-        .withColumn(DETAIL, F.when(F.col(REASON) == DUPLICATE_RECORD, F.lit("key listed more than once; latest kept")).otherwise(F.col(DETAIL)))
+    return df.withColumn(
+        REASON, F.when(F.col(REASON).isNull() & (rank > 1), F.lit(DUPLICATE_RECORD)).otherwise(F.col(REASON))
+    ).withColumn(
+        DETAIL,
+        F.when(F.col(REASON) == DUPLICATE_RECORD, F.lit("key listed more than once; latest kept")).otherwise(
+            F.col(DETAIL)
+        ),
+    )
 
 
 def households(df: DataFrame, q: Questionnaire, villages: DataFrame) -> DataFrame:
@@ -82,10 +94,16 @@ def households(df: DataFrame, q: Questionnaire, villages: DataFrame) -> DataFram
     rules = Rules()
     _bad_values(rules)
     _required(rules, ["household_id", "village_code", "interview_start", "interview_end", "questionnaire_version"])
-    rules.add(F.col("_ref_village").isNull(), UNKNOWN_VILLAGE,
-              F.concat(F.lit("village_code "), F.col("village_code"), F.lit(" not in the region reference")))
-    rules.add(~F.col("questionnaire_version").isin(*q.versions), UNKNOWN_QUESTIONNAIRE_VERSION,
-              F.concat(F.lit("questionnaire_version="), F.col("questionnaire_version")))
+    rules.add(
+        F.col("_ref_village").isNull(),
+        UNKNOWN_VILLAGE,
+        F.concat(F.lit("village_code "), F.col("village_code"), F.lit(" not in the region reference")),
+    )
+    rules.add(
+        ~F.col("questionnaire_version").isin(*q.versions),
+        UNKNOWN_QUESTIONNAIRE_VERSION,
+        F.concat(F.lit("questionnaire_version="), F.col("questionnaire_version")),
+    )
     rules.add(F.col("interview_end") < F.col("interview_start"), BAD_INTERVIEW_TIME, "interview ends before it starts")
     _answers(rules, q.household)
     out = rules.apply(df).drop("_ref_village")
@@ -105,10 +123,16 @@ def members(df: DataFrame, q: Questionnaire, households_checked: DataFrame) -> D
     _required(rules, ["household_id", "member_no", "birth_date"])
     _answers(rules, q.member)
     rules.add(F.col("_hh").isNull(), UNKNOWN_HOUSEHOLD, "household_id not among the survey households")
-    rules.add(F.col("_hh_reason").isNotNull(), HOUSEHOLD_REJECTED, F.concat(F.lit("household quarantined: "), F.col("_hh_reason")))
+    rules.add(
+        F.col("_hh_reason").isNotNull(),
+        HOUSEHOLD_REJECTED,
+        F.concat(F.lit("household quarantined: "), F.col("_hh_reason")),
+    )
     rules.add(F.col("birth_date") > F.col("interview_date"), BIRTH_IN_FUTURE, "birth_date after the interview")
     out = rules.apply(df).drop("_hh", "_hh_reason")
-    return _keep_latest(out, ["household_id", "member_no"], [F.col(REASON).asc_nulls_first(), F.col("nik").asc_nulls_last()])
+    return _keep_latest(
+        out, ["household_id", "member_no"], [F.col(REASON).asc_nulls_first(), F.col("nik").asc_nulls_last()]
+    )
 
 
 def registry(df: DataFrame, province_codes: list[str], villages: DataFrame, as_of: dt.date) -> DataFrame:

@@ -13,7 +13,9 @@ def write_conf(folder: Path, base: str, overlay: str = "") -> Path:
 
 
 def test_overlay_merges_over_base_and_keeps_defaults(tmp_path):
-    conf = write_conf(tmp_path, "ranking:\n  coverage_target: 0.4\nspark:\n  master: local[1]\n", "spark:\n  master: local[2]\n")
+    conf = write_conf(
+        tmp_path, "ranking:\n  coverage_target: 0.4\nspark:\n  master: local[1]\n", "spark:\n  master: local[2]\n"
+    )
     cfg = load_config("local", conf_dir=conf)
     assert cfg.spark.master == "local[2]"
     assert cfg.ranking.coverage_target == 0.4

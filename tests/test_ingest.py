@@ -38,9 +38,17 @@ def statuses(spark, config):
 def test_every_member_gets_the_right_status(spark, ingested):
     config, _, _ = ingested
     assert statuses(spark, config) == {
-        ("HA", 1): "MATCHED", ("HA", 2): "MATCHED_WITH_DIFFERENCES", ("HA", 3): "DUPLICATE", ("HA", 4): "MISSING_NIK",
-        ("HB", 1): "MATCHED", ("HB", 2): "DECEASED", ("HB", 3): "INVALID_NIK",
-        ("HC", 1): "MATCHED", ("HC", 2): "MATCHED", ("HC", 3): "MATCHED", ("HC", 4): "NOT_FOUND",
+        ("HA", 1): "MATCHED",
+        ("HA", 2): "MATCHED_WITH_DIFFERENCES",
+        ("HA", 3): "DUPLICATE",
+        ("HA", 4): "MISSING_NIK",
+        ("HB", 1): "MATCHED",
+        ("HB", 2): "DECEASED",
+        ("HB", 3): "INVALID_NIK",
+        ("HC", 1): "MATCHED",
+        ("HC", 2): "MATCHED",
+        ("HC", 3): "MATCHED",
+        ("HC", 4): "NOT_FOUND",
     }
 
 
@@ -56,8 +64,16 @@ def test_quarantine_reasons_and_reconciliation(spark, ingested):
     registry_q = [v for (s, _), v in q.items() if s == "registry"]
     assert registry_q == ["INVALID_NIK"]
     d = result.details
-    assert (d["survey_households.read"], d["survey_households.accepted"], d["survey_households.quarantined"]) == ("5", "3", "2")
-    assert (d["survey_members.read"], d["survey_members.accepted"], d["survey_members.quarantined"]) == ("15", "11", "4")
+    assert (d["survey_households.read"], d["survey_households.accepted"], d["survey_households.quarantined"]) == (
+        "5",
+        "3",
+        "2",
+    )
+    assert (d["survey_members.read"], d["survey_members.accepted"], d["survey_members.quarantined"]) == (
+        "15",
+        "11",
+        "4",
+    )
     assert (d["registry.read"], d["registry.accepted"], d["registry.quarantined"]) == ("8", "7", "1")
     detail = tables.read(spark, config, tables.QUARANTINE).where("record_key = 'HY'").first().detail
     assert detail == "floor_area=-5.0"
@@ -127,7 +143,7 @@ def test_missing_column_fails_before_any_write(spark, ingested, tmp_path):
 
 def test_csv_input_with_unreadable_values(spark, config, tmp_path):
     landing = ld.write_landing(spark, tmp_path / "landing", fmt="csv")
-    hh = (tmp_path / "landing" / "survey_households")
+    hh = tmp_path / "landing" / "survey_households"
     part = next(hh.glob("part-*.csv"))
     lines = part.read_text().splitlines()
     lines[1] = lines[1].replace("36.0", "abc", 1)
@@ -135,6 +151,8 @@ def test_csv_input_with_unreadable_values(spark, config, tmp_path):
     for crc in hh.glob(".*.crc"):
         crc.unlink()
     result = run_ingest(spark, config, landing, fmt="csv")
-    q = tables.read(spark, config, tables.QUARANTINE).where("source = 'survey_households' and reason_code = 'BAD_VALUE'")
+    q = tables.read(spark, config, tables.QUARANTINE).where(
+        "source = 'survey_households' and reason_code = 'BAD_VALUE'"
+    )
     assert [r.detail for r in q.collect()] == ["unreadable value in floor_area"]
     assert result.details["survey_households.quarantined"] == "3"

@@ -24,12 +24,14 @@ def pandas_ranking(df: pd.DataFrame, population: int, target: float) -> pd.DataF
 def test_ranking_equals_pandas_with_ties(spark, partitions):
     rng = np.random.default_rng(7)
     n = 500
-    pdf = pd.DataFrame({
-        "household_id": [f"H{i:05d}" for i in rng.permutation(n)],
-        # Few distinct scores: many ties, broken by household_id.
-        "welfare_score": rng.integers(0, 40, n).astype(float) / 4.0,
-        "hh_size": rng.integers(1, 9, n).astype("int32"),
-    })
+    pdf = pd.DataFrame(
+        {
+            "household_id": [f"H{i:05d}" for i in rng.permutation(n)],
+            # Few distinct scores: many ties, broken by household_id.
+            "welfare_score": rng.integers(0, 40, n).astype(float) / 4.0,
+            "hh_size": rng.integers(1, 9, n).astype("int32"),
+        }
+    )
     population = int(pdf["hh_size"].sum() * 1.3)
     got = ranking.rank_nationally(spark.createDataFrame(pdf), population, 0.4, partitions=partitions).toPandas()
     got = got.set_index("household_id").sort_index()
@@ -59,11 +61,18 @@ def test_programme_rules(spark, tmp_path):
     )
     rules = eligibility.load(path)
     cols = "household_id string, province_code string, regency_code string, decile int, n_pregnant int, n_elderly int"
-    hh = spark.createDataFrame([("h1", "32", "3273", 2, 1, 0), ("h2", "32", "3273", 3, 0, 0),
-                                ("h3", "32", "3273", 5, 0, 2)], cols)
+    hh = spark.createDataFrame(
+        [("h1", "32", "3273", 2, 1, 0), ("h2", "32", "3273", 3, 0, 0), ("h3", "32", "3273", 5, 0, 2)], cols
+    )
     got = {(r.program, r.household_id): r.eligible for r in eligibility.eligibility(hh, rules).collect()}
-    assert got == {("PKH", "h1"): True, ("PKH", "h2"): False, ("PKH", "h3"): False,
-                   ("SEMBAKO", "h1"): True, ("SEMBAKO", "h2"): True, ("SEMBAKO", "h3"): True}
+    assert got == {
+        ("PKH", "h1"): True,
+        ("PKH", "h2"): False,
+        ("PKH", "h3"): False,
+        ("SEMBAKO", "h1"): True,
+        ("SEMBAKO", "h2"): True,
+        ("SEMBAKO", "h3"): True,
+    }
     path.write_text("rule_version: v1\nprograms:\n  PKH: {deciles: [1, 4], any_component: [n_unicorns]}\n")
     with pytest.raises(ValueError, match="programs.PKH.any_component"):
         eligibility.load(path)

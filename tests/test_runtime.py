@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from chispa import assert_df_equality
 
-from jobs.runtime import runs, spark as spark_runtime, tables
+from jobs.runtime import runs, tables
+from jobs.runtime import spark as spark_runtime
 from jobs.runtime.config import load_config
 from jobs.runtime.tracking import setup_mlflow
 
@@ -63,10 +64,25 @@ def test_pipeline_runs_records_a_stage(spark, config):
     import datetime as dt
 
     t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    runs.record(spark, config, "r1", "ingest", "SUCCEEDED", t0, t0 + dt.timedelta(seconds=3),
-                runs.StageResult(rows_in=10, rows_out=9, details={"a": "1"}))
+    runs.record(
+        spark,
+        config,
+        "r1",
+        "ingest",
+        "SUCCEEDED",
+        t0,
+        t0 + dt.timedelta(seconds=3),
+        runs.StageResult(rows_in=10, rows_out=9, details={"a": "1"}),
+    )
     row = tables.read(spark, config, tables.PIPELINE_RUNS).first()
-    assert (row.run_id, row.stage, row.seconds, row.rows_in, row.rows_out, row.details) == ("r1", "ingest", 3.0, 10, 9, {"a": "1"})
+    assert (row.run_id, row.stage, row.seconds, row.rows_in, row.rows_out, row.details) == (
+        "r1",
+        "ingest",
+        3.0,
+        10,
+        9,
+        {"a": "1"},
+    )
     assert row.code_version and row.env == "test"
 
 
@@ -81,16 +97,19 @@ def test_mlflow_register_alias_and_load_by_alias(config):
 
     setup_mlflow(config)
     assert mlflow.get_tracking_uri().startswith("sqlite:///")
-    X = pd.DataFrame({"x": np.arange(5, dtype=float)})
+    frame = pd.DataFrame({"x": np.arange(5, dtype=float)})
     with mlflow.start_run() as run:
         mlflow.log_metric("r2", 0.5)
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=_Doubler(), signature=infer_signature(X, X["x"] * 2), input_example=X.head(2),
+            name="model",
+            python_model=_Doubler(),
+            signature=infer_signature(frame, frame["x"] * 2),
+            input_example=frame.head(2),
             registered_model_name="runtime_check",
         )
     client = MlflowClient()
     client.set_registered_model_alias("runtime_check", "champion", info.registered_model_version)
     loaded = mlflow.pyfunc.load_model("models:/runtime_check@champion")
-    assert loaded.predict(X).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert loaded.predict(frame).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert client.get_run(run.info.run_id).data.metrics["r2"] == 0.5
     assert client.get_model_version_by_alias("runtime_check", "champion").version in (1, "1")

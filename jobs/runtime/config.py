@@ -87,8 +87,14 @@ class DefectRates(_Strict):
 
     @model_validator(mode="after")
     def _room_for_clean_rows(self) -> DefectRates:
-        member = (self.nik_missing + self.nik_malformed + self.nik_placeholder + self.nik_not_in_registry
-                  + self.birth_date_sex_mismatch + self.future_birth_date)
+        member = (
+            self.nik_missing
+            + self.nik_malformed
+            + self.nik_placeholder
+            + self.nik_not_in_registry
+            + self.birth_date_sex_mismatch
+            + self.future_birth_date
+        )
         household = self.unknown_village + self.negative_floor_area + self.short_interview
         if member > 0.5 or household > 0.5:
             raise ValueError("member or household defect rates add up to more than 0.5")
@@ -119,8 +125,13 @@ class PromotionConfig(_Strict):
     """When a new model version replaces the champion: judged on the same held-out households."""
 
     metric: Literal[
-        "exclusion_error_60", "exclusion_error_40", "inclusion_error_60", "inclusion_error_40",
-        "spearman", "r2", "bottom_decile_overlap",
+        "exclusion_error_60",
+        "exclusion_error_40",
+        "inclusion_error_60",
+        "inclusion_error_40",
+        "spearman",
+        "r2",
+        "bottom_decile_overlap",
     ] = "exclusion_error_60"
     min_improvement: float = Field(default=0.0, ge=0.0)
 
@@ -266,9 +277,7 @@ def nik_key(config: DtksConfig) -> bytes:
     value = os.environ.get(config.security.nik_key_env)
     if value:
         if len(value) < 32:
-            raise ConfigError(
-                f"environment variable {config.security.nik_key_env}: key must be at least 32 characters"
-            )
+            raise ConfigError(f"environment variable {config.security.nik_key_env}: key must be at least 32 characters")
         return value.encode()
     if config.env == "cluster" or not config.security.local_key_file:
         raise ConfigError(

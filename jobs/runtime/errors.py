@@ -13,5 +13,5 @@ class InputContractError(UserError):
     """An input file breaks the contract (missing file or mandatory column); nothing was written."""
 
 
-class GateFailed(UserError):
+class GateFailed(UserError):  # noqa: N818 - reads as what happened
     """A quality gate stopped publication; the published tables keep their previous version."""

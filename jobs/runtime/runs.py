@@ -45,11 +45,17 @@ def code_version() -> str:
     try:
         sha = subprocess.run(
             ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -81,9 +87,18 @@ def record(
     """Append one row to pipeline_runs (an append is one Delta commit, safe beside readers)."""
     result = result or StageResult()
     row = (
-        run_id, stage, status, started_at.replace(tzinfo=None), finished_at.replace(tzinfo=None),
-        (finished_at - started_at).total_seconds(), result.rows_in, result.rows_out,
-        result.model_version, code_version(), config.env, message,
+        run_id,
+        stage,
+        status,
+        started_at.replace(tzinfo=None),
+        finished_at.replace(tzinfo=None),
+        (finished_at - started_at).total_seconds(),
+        result.rows_in,
+        result.rows_out,
+        result.model_version,
+        code_version(),
+        config.env,
+        message,
         {k: str(v) for k, v in result.details.items()},
     )
     tables.append(spark.createDataFrame([row], PIPELINE_RUNS_SCHEMA), config, tables.PIPELINE_RUNS)

@@ -106,7 +106,5 @@ def _check_delta(spark: SparkSession, submitted: bool) -> None:
     try:
         jvm.java.lang.Thread.currentThread().getContextClassLoader().loadClass(DELTA_EXTENSION)
     except Exception as exc:  # py4j raises a generic Py4JJavaError
-        hint = (
-            "pass Delta's JARs to spark-submit: --jars $(dtks jars)" if submitted else "run `make setup`"
-        )
+        hint = "pass Delta's JARs to spark-submit: --jars $(dtks jars)" if submitted else "run `make setup`"
         raise SparkSetupError(f"Delta Lake classes are not on the classpath: {hint}") from exc

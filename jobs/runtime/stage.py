@@ -52,10 +52,29 @@ class StageContext:
         return self._spark
 
 
+def stage_arguments(name: str, **values) -> argparse.Namespace:
+    """A stage's arguments with its defaults, overridden by `values` it knows (used by `dtks run`)."""
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    stage_module(name).add_arguments(parser)
+    args = parser.parse_args([])
+    for key, value in values.items():
+        if hasattr(args, key):
+            setattr(args, key, value)
+    args.run_id = None
+    return args
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", choices=("local", "test", "cluster"), help="config overlay (default: $DTKS_ENV or local)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--env", choices=("local", "test", "cluster"), help="config overlay (default: $DTKS_ENV or local)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config key, e.g. --set ranking.coverage_target=0.4 (repeatable)",
     )
     parser.add_argument("--run-id", help="run id to record (default: a new one)")

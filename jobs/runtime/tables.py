@@ -100,7 +100,9 @@ def upsert(
         return
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     merge = (
-        DeltaTable.forPath(spark, config.table_path(name)).alias("t").merge(df.alias("s"), on)
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(df.alias("s"), on)
         .whenMatchedUpdateAll(condition=update_condition)
         .whenNotMatchedInsertAll()
     )

@@ -1,0 +1,322 @@
+"""The whole pipeline on a small generated nation: ingest against the generator's truth, national
+ranking recomputed in pandas, idempotent re-runs, an update round, the gates and the report."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.runtime import tables
+from jobs.runtime.errors import GateFailed
+from jobs.runtime.runs import new_run_id
+from jobs.runtime.stage import StageContext, execute, stage_arguments
+from tests.conftest import make_config
+
+HOUSEHOLDS = 1500
+
+
+def run(spark, config, name, **values):
+    ctx = StageContext(config=config, run_id=new_run_id(), _spark=spark)
+    args = stage_arguments(name, **values)
+    return execute(ctx, name, args, echo=False), ctx.run_id
+
+
+@pytest.fixture(scope="module")
+def nation(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("nation")
+    config = make_config(root)
+    landing = root / "landing"
+    run(spark, config, "generate", households=HOUSEHOLDS, seed=7, out=str(landing))
+    results = {}
+    for stage in ("ingest", "train", "score", "publish"):
+        results[stage], _ = run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
+    manifest = json.loads((landing / "manifest.json").read_text())
+    return config, landing, results, manifest
+
+
+def versions(spark, config, names):
+    return {n: tables.version(spark, config, n) for n in names}
+
+
+GOLD = (tables.DTKS_HOUSEHOLDS, tables.DTKS_MEMBERS, tables.PROGRAM_ELIGIBILITY)
+
+# What each injected member defect must become (BRIEF §4, §6, §7).
+MEMBER_STATUS = {
+    "nik_missing": "MISSING_NIK",
+    "nik_malformed": "INVALID_NIK",
+    "nik_placeholder": "INVALID_NIK",
+    "nik_not_in_registry": "NOT_FOUND",
+    "birth_date_sex_mismatch": "MATCHED_WITH_DIFFERENCES",
+    "duplicate_person": "DUPLICATE",
+    "deceased_listed": "DECEASED",
+}
+QUARANTINE_REASON = {
+    "future_birth_date": ("survey_members", "BIRTH_IN_FUTURE"),
+    "unknown_village": ("survey_households", "UNKNOWN_VILLAGE"),
+    "negative_floor_area": ("survey_households", "OUT_OF_RANGE"),
+}
+
+
+def test_injected_defects_end_with_the_right_status(spark, nation):
+    config, landing, _, manifest = nation
+    truth = spark.read.parquet(str(landing / "truth" / "defects"))
+    members = tables.read(spark, config, tables.MEMBERS)
+    quarantine = tables.read(spark, config, tables.QUARANTINE)
+    counts = manifest["defects"]
+    for defect, status in MEMBER_STATUS.items():
+        rows = truth.where(F.col("defect") == defect)
+        joined = rows.join(members, ["household_id", "member_no"])
+        assert joined.count() == counts[defect] == rows.count(), defect
+        got = {r.match_status: r.n for r in joined.groupBy("match_status").agg(F.count("*").alias("n")).collect()}
+        assert got == {status: counts[defect]}, defect
+        # No other member carries that status: the counts equal the manifest exactly.
+        assert members.where(F.col("match_status") == status).count() == sum(
+            counts[d] for d, s in MEMBER_STATUS.items() if s == status
+        ), status
+    for defect, (source, reason) in QUARANTINE_REASON.items():
+        q = quarantine.where((F.col("source") == source) & (F.col("reason_code") == reason))
+        assert q.count() == counts[defect], defect
+    short = tables.read(spark, config, tables.HOUSEHOLDS).where(
+        (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600
+    )
+    assert short.count() == counts["short_interview"]
+
+
+def test_reconciliation_recorded(spark, nation):
+    config, _, results, manifest = nation
+    d = results["ingest"].details
+    for source in ("registry", "survey_households", "survey_members"):
+        assert int(d[f"{source}.read"]) == manifest["row_counts"][source]
+        assert int(d[f"{source}.read"]) == int(d[f"{source}.accepted"]) + int(d[f"{source}.quarantined"])
+    runs = tables.read(spark, config, tables.PIPELINE_RUNS).where("stage = 'ingest'").first()
+    assert runs.status == "SUCCEEDED" and runs.details["survey_members.read"] == d["survey_members.read"]
+
+
+def test_deciles_and_coverage_equal_pandas(spark, nation):
+    config, _, results, _ = nation
+    gold = (
+        tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
+        .select(
+            "household_id",
+            "welfare_score",
+            "hh_size",
+            "national_rank",
+            "cum_population_share",
+            "decile",
+            "within_coverage",
+            "coverage_target",
+            "model_version",
+        )
+        .toPandas()
+    )
+    population = int(results["publish"].details["population"])
+    registry = tables.read(spark, config, tables.REGISTRY).where("death_date IS NULL").count()
+    assert population == registry
+    df = gold.sort_values(["welfare_score", "household_id"]).reset_index(drop=True)
+    share = df["hh_size"].cumsum() / float(population)
+    assert (df["national_rank"] == range(1, len(df) + 1)).all()
+    assert (df["cum_population_share"] == share).all()
+    assert (df["decile"] == share.map(lambda s: min(max(math.ceil(10 * s), 1), 10))).all()
+    assert (df["within_coverage"] == (share <= 0.6)).all()
+    assert set(df["coverage_target"]) == {0.6} and set(df["model_version"]) == {"1"}
+    assert df["decile"].min() == 1 and df["within_coverage"].any() and not df["within_coverage"].all()
+
+
+def test_scores_equal_pyfunc_predict(spark, nation):
+    import mlflow
+
+    config, _, _, _ = nation
+    from jobs.score import resolve_model
+
+    model = resolve_model(config, None)
+    hh = tables.read(spark, config, tables.HOUSEHOLDS).where("rankable").limit(200)
+    scores = tables.read(spark, config, tables.SCORES).select("household_id", "welfare_score", "scoring_path")
+    frame = hh.join(scores, "household_id").toPandas()
+    predicted = mlflow.pyfunc.load_model(model.uri).predict(frame[list(model.input_columns)])
+    assert set(frame["scoring_path"]) == {"native"}
+    assert max(abs(pd.Series(predicted).to_numpy() - frame["welfare_score"].to_numpy())) < 1e-9
+
+
+def test_second_run_is_identical_with_empty_change_feed(spark, nation):
+    config, landing, _, _ = nation
+    before = {t: sorted(map(tuple, tables.read(spark, config, t).collect())) for t in GOLD}
+    v_before = versions(spark, config, GOLD)
+    for stage in ("ingest", "score", "publish"):
+        run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
+    for t in GOLD:
+        assert sorted(map(tuple, tables.read(spark, config, t).collect())) == before[t], t
+    changes = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", v_before[tables.PROGRAM_ELIGIBILITY] + 1)
+        .load(config.table_path(tables.PROGRAM_ELIGIBILITY))
+    )
+    assert changes.count() == 0
+
+
+def test_update_round_for_one_province(spark, nation, tmp_path):
+    """A new survey batch for one province: only its households change content; ranks may shift."""
+    config, landing, _, _ = nation
+    hh = spark.read.parquet(str(landing / "survey_households"))
+    province = (
+        tables.read(spark, config, tables.HOUSEHOLDS)
+        .groupBy("province_code")
+        .count()
+        .orderBy(F.col("count").desc())
+        .first()
+        .province_code
+    )
+    # Re-interview that province a month later: every household there gets a refrigerator and a car.
+    batch = tmp_path / "batch"
+    shutil.copytree(landing, batch)
+    shutil.rmtree(batch / "survey_households")
+    later = hh.withColumn("_p", F.col("village_code").substr(1, 2) == province)
+    later = later.withColumn(
+        "interview_start",
+        F.when(F.col("_p"), F.col("interview_start") + F.expr("INTERVAL 30 DAYS")).otherwise(F.col("interview_start")),
+    )
+    later = later.withColumn(
+        "interview_end",
+        F.when(F.col("_p"), F.col("interview_end") + F.expr("INTERVAL 30 DAYS")).otherwise(F.col("interview_end")),
+    )
+    for col in ("refrigerator", "car"):
+        later = later.withColumn(col, F.when(F.col("_p"), F.lit(1)).otherwise(F.col(col)))
+    later.drop("_p").write.parquet(str(batch / "survey_households"))
+
+    old_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
+    elig_v = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
+    run(spark, config, "ingest", landing=str(batch), as_of=pd.Timestamp("2026-06-30").date())
+    result, run_id = run(spark, config, "score")
+    run(spark, config, "publish")
+    new_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
+    rescored = new_scores[new_scores["scored_run_id"] == run_id]
+    assert len(rescored) == result.rows_out > 0
+    assert set(rescored["province_code"]) == {province}
+    others = new_scores[new_scores["province_code"] != province].index
+    assert (new_scores.loc[others, "welfare_score"] == old_scores.loc[others, "welfare_score"]).all()
+    assert (new_scores.loc[rescored.index, "welfare_score"] > old_scores.loc[rescored.index, "welfare_score"]).all()
+    changes = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", elig_v + 1)
+        .load(config.table_path(tables.PROGRAM_ELIGIBILITY))
+        .where("_change_type = 'update_postimage'")
+    )
+    left = changes.where("NOT eligible").toPandas()
+    # Richer households in the province leave programmes; nobody there enters.
+    assert len(left) > 0 and (left["province_code"] == province).mean() > 0.5
+    assert changes.where(f"eligible AND province_code = '{province}'").count() == 0
+
+
+def test_each_gate_failure_keeps_the_published_tables(spark, nation):
+    """Runs last among the publishing tests: it leaves an unbalanced ingest record and no model."""
+    import datetime as dt
+
+    from mlflow import MlflowClient
+
+    from jobs import gates
+    from jobs.runtime import runs
+
+    config, _, _, _ = nation
+    v = versions(spark, config, GOLD)
+    strict = config.model_copy(
+        update={"thresholds": config.thresholds.model_copy(update={"min_national_match_rate": 0.999})}
+    )
+    with pytest.raises(GateFailed, match="national_match_rate"):
+        run(spark, strict, "publish")
+    regional = config.model_copy(
+        update={"thresholds": config.thresholds.model_copy(update={"min_region_match_rate": 0.999})}
+    )
+    with pytest.raises(GateFailed, match="region_match_rate"):
+        run(spark, regional, "publish")
+    # A surveyed regency with no ranked household (checked on the staged frames publish builds).
+    hh = tables.read(spark, config, tables.HOUSEHOLDS)
+    gold = tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
+    one = gold.select("regency_code").first().regency_code
+    missing = gates.regions_covered(hh, gold.where(F.col("regency_code") != one))
+    assert not missing.passed and one in missing.detail
+    # The latest ingest did not balance.
+    now = dt.datetime.now(dt.UTC)
+    runs.record(
+        spark,
+        config,
+        "unbalanced",
+        "ingest",
+        "SUCCEEDED",
+        now,
+        now,
+        runs.StageResult(
+            details={"survey_members.read": "10", "survey_members.accepted": "8", "survey_members.quarantined": "1"}
+        ),
+    )
+    with pytest.raises(GateFailed, match="reconciliation: rows read != accepted"):
+        run(spark, config, "publish")
+    # The scored model version is no longer in the registry.
+    MlflowClient().delete_model_version(config.mlflow.model_name, "1")
+    with pytest.raises(GateFailed, match="model_registered: dtks_pmt v1 is not in the model registry"):
+        run(spark, config, "publish")
+    assert versions(spark, config, GOLD) == v
+
+
+def test_report_finds_the_curbstoner_and_renders(spark, nation, tmp_path):
+    config, _, _, manifest = nation
+    run(spark, config, "report", reports_dir=str(tmp_path / "reports"), no_mlflow=True)
+    enum = tables.read(spark, config, "quality_enumerators").orderBy(F.col("revisit_score").desc()).limit(3).collect()
+    curbstoners = set(manifest["parameters"]["curbstoning_enumerators"])
+    assert curbstoners & {r.enumerator_id for r in enum}
+    page = next((tmp_path / "reports").glob("*/index.html"))
+    text = page.read_text()
+    import re
+
+    images = re.findall(r'src="([^"]+)"', text)
+    assert len(images) == 4 and all((page.parent / i).stat().st_size > 1000 for i in images)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
+    shot = tmp_path / "page.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,2000",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.stat().st_size > 20_000
+    dom = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'chrome2'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "Enumerators to re-visit" in dom
+    regions = tables.read(spark, config, tables.QUALITY_BY_REGION)
+    assert regions.select("run_id").distinct().count() == 1
+    assert regions.agg(F.sum("households_accepted")).first()[0] == tables.read(spark, config, tables.HOUSEHOLDS).count()
