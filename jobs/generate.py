@@ -1,0 +1,136 @@
+"""Stage `generate`: write a synthetic nation into the landing zone (docs/CONTRACTS.md, landing table).
+
+Thin on purpose: parse, build the DataFrames with jobs.synthetic, write them. Everything is written to
+a temporary sibling folder first and swapped in at the end, so a failed run never leaves a half-written
+landing zone behind. Each folder gets a fixed number of files, sorted by key: same seed, same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+
+from jobs import regions, synthetic
+from jobs.runtime.errors import UserError
+from jobs.runtime.runs import StageResult
+from jobs.runtime.stage import StageContext, main_for
+
+NAME = "generate"
+HELP = "write a synthetic nation (registry, survey, training sample, truth, injected defects) to the landing zone"
+POPULATION_FILE = "reference/province_population.csv"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--out", help="landing folder to (re)write (default: landing.root)")
+    parser.add_argument("--format", choices=("parquet", "csv"), help="file format (default: landing.format)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options `dtks run` accepts too; defect rates go through --set generate.defects.<name>=<rate>."""
+    parser.add_argument("--households", type=int, help="number of households (default: generate.households)")
+    parser.add_argument("--seed", type=int, help="random seed (default: generate.seed)")
+
+
+def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    config = ctx.config
+    n = args.households if args.households is not None else config.generate.households
+    seed = args.seed if args.seed is not None else config.generate.seed
+    fmt = args.format or config.landing.format
+    if n < 10:
+        raise UserError(f"--households: at least 10 households are needed (got {n})")
+    out = args.out or config.landing.root
+    out = out if "://" in out and not out.startswith("file://") else str(config.path(out))
+    rates = config.generate.defects
+    ref = regions.load(config)
+    population = synthetic.read_population(config.conf_file(POPULATION_FILE))
+    parameters = {
+        "households": n, "seed": seed, "format": fmt, "files_per_folder": synthetic.output_files(n),
+        "defect_rates": rates.model_dump(), "min_interview_minutes": config.thresholds.min_interview_minutes,
+        "reference_date": synthetic.REFERENCE_DATE.isoformat(),
+        "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
+        "region_reference_version": ref.version,
+    }
+    with synthetic.generation_settings(ctx.spark):
+        nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes)
+        try:
+            manifest = write_landing(ctx.spark, nation, out, fmt, parameters | nation.plan.parameters, ctx.run_id)
+        finally:
+            for df in nation.cached:
+                df.unpersist()
+    counts = manifest["row_counts"]
+    return StageResult(
+        rows_in=None,
+        rows_out=sum(counts.values()),
+        details={"households": str(n), "seed": str(seed), "persons": str(counts["registry"]), "out": out},
+        summary=[
+            f"generate: {n:,} households, {counts['registry']:,} persons, {counts['survey_households']:,} surveyed, "
+            f"{sum(manifest['defects'].values()):,} injected defects -> {out} ({fmt})"
+        ],
+    )
+
+
+def _write(df: DataFrame, path: str, fmt: str, files: int, keys: list[str]) -> None:
+    """Fixed file count and key order: the bytes depend on the seed and size only."""
+    writer = df.repartition(files, *keys).sortWithinPartitions(*keys).write.mode("overwrite").format(fmt)
+    if fmt == "csv":
+        writer = writer.option("header", True)
+    writer.save(path)
+
+
+def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
+    reader = spark.read.format(fmt)
+    if fmt == "csv":
+        reader = reader.option("header", True).option("inferSchema", False)
+    return reader.load(path)
+
+
+def write_landing(spark: SparkSession, nation: synthetic.Nation, out: str, fmt: str, parameters: dict,
+                  run_id: str) -> dict:
+    """Write every folder and manifest.json into a temp sibling, then swap it in place of `out`."""
+    jvm = spark.sparkContext._jvm
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    target = jvm.org.apache.hadoop.fs.Path(out)
+    fs = target.getFileSystem(hadoop_conf)
+    tag = run_id.replace(":", "")
+    tmp = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.tmp-{tag}")
+    old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{tag}")
+    try:
+        for name, df in nation.tables.items():
+            _write(df, f"{tmp.toString()}/{name}", fmt, nation.plan.n_files, nation.keys[name])
+        row_counts = {name: read(spark, f"{tmp.toString()}/{name}", fmt).count() for name in nation.tables}
+        found = read(spark, f"{tmp.toString()}/truth/defects", fmt).groupBy("defect").count().collect()
+        defects = {name: 0 for name in synthetic.DEFECTS} | {r["defect"]: int(r["count"]) for r in found}
+        deaths = read(spark, f"{tmp.toString()}/registry", fmt).filter(F.col("death_date").isNotNull()).count()
+        manifest = {
+            "generator": "dtks generate",
+            "seed": parameters["seed"],
+            "parameters": parameters,
+            "row_counts": row_counts,
+            "defects": defects,
+            "stats": {"persons": row_counts["registry"], "deaths": deaths},
+        }
+        stream = fs.create(jvm.org.apache.hadoop.fs.Path(tmp, "manifest.json"), True)
+        try:
+            stream.write(bytearray(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"))
+        finally:
+            stream.close()
+        if fs.exists(target):
+            fs.rename(target, old)
+        if not fs.rename(tmp, target):
+            raise UserError(f"{out}: could not move the new landing zone into place (left in {tmp.toString()})")
+        fs.delete(old, True)
+    except BaseException:
+        fs.delete(tmp, True)
+        if fs.exists(old) and not fs.exists(target):
+            fs.rename(old, target)
+        raise
+    return manifest
+
+
+if __name__ == "__main__":
+    sys.exit(main_for("generate"))

@@ -1,0 +1,256 @@
+"""Stage `generate`: NIK rules, regions, field hierarchy, determinism and exact defect counts.
+
+One small nation is generated per module (real Spark) and every check reads the written files, recounting
+each injected defect from the data itself rather than trusting truth/defects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F  # noqa: N812
+
+from jobs import generate, nik, regions, synthetic
+from jobs.runtime.config import load_config
+from jobs.runtime.stage import StageContext
+
+HOUSEHOLDS = 1500
+SEED = 11
+FOLDERS = ("registry", "survey_households", "survey_members", "training_households", "training_members",
+           "truth/households", "truth/defects")
+
+
+def _run(spark, root: Path, seed: int = SEED, households: int = HOUSEHOLDS, fmt: str | None = None):
+    config = load_config("test", {"lakehouse_root": str(root / "lake"), "landing": {"root": str(root / "landing")}})
+    ctx = StageContext(config=config, run_id="20260101T000000Z-test", _spark=spark)
+    args = argparse.Namespace(households=households, seed=seed, out=None, format=fmt)
+    return config, generate.run(ctx, args)
+
+
+class Landing:
+    def __init__(self, spark, config, result) -> None:
+        self.spark, self.config, self.result = spark, config, result
+        self.root = Path(config.landing.root)
+        self.manifest = json.loads((self.root / "manifest.json").read_text())
+
+    def df(self, name: str) -> DataFrame:
+        return self.spark.read.parquet(str(self.root / name))
+
+
+@pytest.fixture(scope="module")
+def landing(spark, tmp_path_factory) -> Landing:
+    config, result = _run(spark, tmp_path_factory.mktemp("generate"))
+    return Landing(spark, config, result)
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return regions.load(load_config("test"))
+
+
+def test_manifest_counts_and_contract_columns(landing):
+    counts = landing.manifest["row_counts"]
+    for name in FOLDERS:
+        assert landing.df(name).count() == counts[name], name
+    assert landing.result.rows_out == sum(counts.values())
+    assert landing.manifest["seed"] == SEED and landing.manifest["parameters"]["households"] == HOUSEHOLDS
+    assert len(list((landing.root / "registry").glob("*.parquet"))) == 1  # fixed file count at this size
+    assert not list(landing.root.parent.glob("landing.tmp-*")) and not list(landing.root.parent.glob("landing.old-*"))
+    # Coverage of the sources: survey about three quarters, training a few per cent, ~1 % dead.
+    assert 0.65 < counts["survey_households"] / HOUSEHOLDS < 0.85
+    assert 0.025 < counts["training_households"] / HOUSEHOLDS < 0.06
+    assert 3.2 < counts["registry"] / HOUSEHOLDS < 4.6
+    assert 0.005 < landing.manifest["stats"]["deaths"] / counts["registry"] < 0.02
+    assert counts["truth/households"] == counts["survey_households"]
+    questionnaire = yaml.safe_load(landing.config.conf_file(landing.config.questionnaire_file).read_text())
+    assert list(synthetic.PROXIES) == list(questionnaire["household"])
+    assert landing.df("survey_households").columns == [*synthetic.HOUSEHOLD_HEAD_COLUMNS, *synthetic.PROXIES]
+    assert landing.df("survey_members").columns == list(synthetic.MEMBER_COLUMNS)
+    assert landing.df("registry").columns == list(synthetic.REGISTRY_COLUMNS)
+    assert landing.df("training_households").columns[-2:] == ["consumption_per_capita", "weight"]
+    assert "consumption_per_capita" not in landing.df("survey_households").columns
+
+
+def test_registry_niks_follow_the_rules(landing, ref):
+    reg = landing.df("registry")
+    as_of = synthetic.REFERENCE_DATE
+    provinces = ref.provinces["province_code"]
+    checked = reg.select(
+        nik.problem(F.col("nik"), provinces, as_of).alias("problem"),
+        (nik.birth_date(F.col("nik"), as_of) == F.col("birth_date")).alias("date_ok"),
+        (nik.sex(F.col("nik")) == F.col("sex")).alias("sex_ok"),
+        (F.col("nik").substr(1, 6) == F.col("village_code").substr(1, 6)).alias("home_district"),
+        (F.col("nik").substr(1, 2) != F.col("village_code").substr(1, 2)).alias("migrant"),
+        F.col("kk_number").rlike(r"^\d{16}$").alias("kk_ok"),
+        (F.col("kk_number").substr(1, 6) == F.col("village_code").substr(1, 6)).alias("kk_district"),
+        (F.col("death_date") > F.col("birth_date")).alias("died_after_birth"),
+    ).agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count("problem").alias("invalid"),
+        F.sum((~F.col("date_ok")).cast("int")).alias("bad_date"),
+        F.sum((~F.col("sex_ok")).cast("int")).alias("bad_sex"),
+        F.avg(F.col("home_district").cast("int")).alias("home"),
+        F.avg(F.col("migrant").cast("int")).alias("migrants"),
+        F.sum((~F.col("kk_ok") | ~F.col("kk_district")).cast("int")).alias("bad_kk"),
+        F.sum((~F.col("died_after_birth")).cast("int")).alias("bad_death"),
+    ).first()
+    assert checked["invalid"] == 0 and checked["bad_date"] == 0 and checked["bad_sex"] == 0
+    assert checked["bad_kk"] == 0 and checked["bad_death"] in (0, None)
+    assert 0.02 < checked["migrants"] < 0.09 and checked["home"] > 0.9
+    assert reg.select("nik").distinct().count() == checked["n"]
+    # Serials start at 0001 within (district, date, sex); women's days are 41-71.
+    assert reg.filter(F.col("nik").substr(13, 4) == "0001").count() > 0.9 * checked["n"]
+    assert reg.filter((F.col("sex") == "P") & (F.col("nik").substr(7, 2).cast("int") <= 40)).count() == 0
+    # Households: every roster has exactly one head (relationship 1) in the registry's KK.
+    heads = reg.filter("relationship = 1").groupBy("kk_number").count()
+    assert heads.filter("count != 1").count() == 0 and heads.count() == HOUSEHOLDS
+
+
+def test_region_codes_come_from_the_reference(landing, ref, spark):
+    villages = spark.createDataFrame(ref.villages[["village_code"]])
+    assert landing.df("registry").join(villages, "village_code", "left_anti").count() == 0
+    assert landing.df("training_households").join(villages, "village_code", "left_anti").count() == 0
+    unknown = landing.df("survey_households").join(villages, "village_code", "left_anti")
+    assert unknown.count() == landing.manifest["defects"]["unknown_village"] > 0
+    kinds = {r[0] for r in landing.df("registry").select(F.col("village_code").substr(7, 1)).distinct().collect()}
+    assert {"1", "2"} <= kinds  # both kelurahan and desa are populated
+
+
+def test_population_follows_the_provinces(ref):
+    """At national size the plan puts households where people live: Java dense, Papua sparse."""
+    config = load_config("test")
+    pop = synthetic.read_population(config.conf_file(generate.POPULATION_FILE))
+    plan = synthetic.village_plan(ref, pop, 1_000_000, 1, 0.005).villages
+    share = plan.groupby(plan["province_code"])["n"].sum() / 1_000_000
+    java = share[share.index.isin(["31", "32", "33", "34", "35", "36"])].sum()
+    papua = share[share.index.str.startswith("9")].sum()
+    assert 0.45 < java < 0.7 and papua < 0.03
+    assert plan["n"].sum() == 1_000_000 and 50 <= plan["n"].mean() <= 150
+    assert plan["is_urban"].any() and (~plan["is_urban"]).any()
+    assert plan["village_code"].is_unique
+
+
+def test_field_hierarchy(landing, ref):
+    sh = landing.df("survey_households").join(
+        landing.spark.createDataFrame(ref.villages[["village_code"]]), "village_code")  # drop unknown codes
+    sh = sh.withColumn("district", F.col("village_code").substr(1, 6))
+    per_enumerator = sh.groupBy("enumerator_id").agg(F.countDistinct("village_code").alias("v"))
+    assert per_enumerator.filter("v != 1").count() == 0
+    enumerators, villages = per_enumerator.count(), sh.select("village_code").distinct().count()
+    assert enumerators == villages == landing.manifest["parameters"]["populated_villages"]
+    sup = sh.groupBy("supervisor_id").agg(F.countDistinct("district").alias("d"),
+                                          F.countDistinct("enumerator_id").alias("e"))
+    assert sup.filter("d != 1 OR e > 5").count() == 0
+    assert 3.5 <= enumerators / sup.count() <= 5.0
+    coord = sh.groupBy("coordinator_id").agg(F.countDistinct("district").alias("d"))
+    assert coord.filter("d != 1").count() == 0
+    assert coord.count() == sh.select("district").distinct().count() >= 2
+
+
+def test_interviews_and_truth(landing):
+    sh = landing.df("survey_households").withColumn(
+        "minutes", (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) / 60)
+    limit = landing.config.thresholds.min_interview_minutes
+    assert sh.filter(F.col("minutes") < limit).count() == landing.manifest["defects"]["short_interview"] > 0
+    normal = sh.filter(F.col("minutes") >= limit).agg(F.min("minutes"), F.max("minutes")).first()
+    assert normal[0] >= 25 and normal[1] <= 90
+    truth = landing.df("truth/households")
+    assert truth.join(sh, "household_id", "left_anti").count() == 0
+    stats = truth.agg(
+        F.percentile_approx("consumption_per_capita", 0.5).alias("median"),
+        F.stddev(F.col("log_consumption_per_capita") - F.col("oracle_log_consumption")).alias("noise"),
+        F.avg((F.col("consumption_per_capita") < 600_000).cast("int")).alias("poor"),
+    ).first()
+    assert 800_000 < stats["median"] < 2_000_000 and 0.28 < stats["noise"] < 0.42 and 0.03 < stats["poor"] < 0.3
+    training = landing.df("training_households")
+    assert training.filter(~F.col("household_id").startswith("T") | (F.col("weight") < 1)).count() == 0
+    assert landing.df("training_members").join(training, "household_id", "left_anti").count() == 0
+
+
+def test_defect_counts_match_the_files(landing, ref):
+    expected = landing.manifest["defects"]
+    assert set(expected) == set(synthetic.DEFECTS) and all(v > 0 for v in expected.values()), expected
+    truth = landing.df("truth/defects")
+    by_truth = {r["defect"]: r["count"] for r in truth.groupBy("defect").count().collect()}
+    assert {k: v for k, v in expected.items() if v} == by_truth
+    assert truth.groupBy("source", "household_id", "member_no").count().filter("count > 1").count() == 0
+
+    reg = landing.df("registry").select(
+        "nik", F.col("birth_date").alias("reg_birth"), F.col("sex").alias("reg_sex"), "death_date")
+    sh = landing.df("survey_households")
+    members = landing.df("survey_members").join(
+        sh.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
+        "household_id")
+    provinces, as_of = ref.provinces["province_code"], synthetic.REFERENCE_DATE
+    problems = {r[0]: r[1] for r in members.groupBy(nik.problem(F.col("nik"), provinces, as_of)).count().collect()}
+    assert problems.get(nik.MISSING, 0) == expected["nik_missing"]
+    assert problems.get(nik.NOT_16_DIGITS, 0) == expected["nik_malformed"]
+    assert problems.get(nik.PLACEHOLDER, 0) == expected["nik_placeholder"]
+    valid = members.filter(nik.problem(F.col("nik"), provinces, as_of).isNull())
+    assert valid.count() == problems[None]
+    assert valid.join(reg, "nik", "left_anti").count() == expected["nik_not_in_registry"]
+    found = valid.join(reg, "nik")
+    future = F.col("birth_date") > F.col("interview_date")
+    assert members.filter(future).count() == expected["future_birth_date"]
+    differs = (F.col("birth_date") != F.col("reg_birth")) | (F.col("sex") != F.col("reg_sex"))
+    assert found.filter(differs & ~future).count() == expected["birth_date_sex_mismatch"]
+    dead = found.filter(F.col("death_date") < F.col("interview_date"))
+    assert dead.count() == expected["deceased_listed"]
+    # Duplicates: a registry NIK listed twice; truth points at the listing with the older interview.
+    listings = found.groupBy("nik").agg(F.count(F.lit(1)).alias("n"), F.min("interview_start").alias("first"))
+    assert listings.filter("n > 2").count() == 0
+    dups = listings.filter("n = 2")
+    assert dups.count() == expected["duplicate_person"]
+    older = found.join(dups, "nik").filter(F.col("interview_start") == F.col("first")).select(
+        "household_id", "member_no")
+    flagged = truth.filter(F.col("defect") == "duplicate_person").select("household_id", "member_no")
+    assert older.exceptAll(flagged).count() == 0 and flagged.exceptAll(older).count() == 0
+    assert sh.filter(F.col("floor_area") < 0).count() == expected["negative_floor_area"]
+    # Curbstoning: an enumerator whose households all give one and the same answer pattern.
+    answers = [c for c in synthetic.PROXIES if c != "floor_area"]
+    patterns = sh.groupBy("enumerator_id").agg(
+        F.count(F.lit(1)).alias("n"), F.countDistinct(F.concat_ws("|", *answers)).alias("patterns"))
+    copied = patterns.filter("patterns = 1 AND n >= 5").agg(F.sum("n")).first()[0]
+    assert copied == expected["curbstoning"]
+    # Every member defect row in truth exists in the roster.
+    member_truth = truth.filter("source = 'survey_members'")
+    assert member_truth.join(members, ["household_id", "member_no"], "left_anti").count() == 0
+
+
+def test_same_seed_same_data_other_seed_other_data(landing, spark, tmp_path):
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "3")  # other partitioning must not change any value
+    try:
+        config, _ = _run(spark, tmp_path)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+    again = Path(config.landing.root)
+    for name in FOLDERS:
+        a, b = landing.df(name), spark.read.parquet(str(again / name))
+        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, name
+    assert json.loads((again / "manifest.json").read_text()) == landing.manifest
+    # Another seed: another village plan and other households.
+    ref = regions.load(config)
+    pop = synthetic.read_population(config.conf_file(generate.POPULATION_FILE))
+    plan_a = synthetic.village_plan(ref, pop, HOUSEHOLDS, SEED, 0.005).villages
+    plan_b = synthetic.village_plan(ref, pop, HOUSEHOLDS, SEED + 1, 0.005).villages
+    assert not plan_a.equals(plan_b)
+    rates = config.generate.defects
+    first = [synthetic.households(spark, synthetic.village_plan(ref, pop, HOUSEHOLDS, s, 0.0), s, rates, 10.0, 2)
+             .filter("hh_idx < 20").orderBy("hh_idx").select("wealth", "size").collect() for s in (SEED, SEED + 1)]
+    assert first[0] != first[1]
+
+
+def test_arguments_and_run_options():
+    parser = argparse.ArgumentParser()
+    generate.add_arguments(parser)
+    args = parser.parse_args(["--households", "500", "--seed", "3", "--format", "csv", "--out", "x"])
+    assert (args.households, args.seed, args.format, args.out) == (500, 3, "csv", "x")
+    run_parser = argparse.ArgumentParser()
+    generate.add_run_arguments(run_parser)
+    assert vars(run_parser.parse_args([])) == {"households": None, "seed": None}
