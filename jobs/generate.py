@@ -49,14 +49,16 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     ref = regions.load(config)
     population = synthetic.read_population(config.conf_file(POPULATION_FILE))
     parameters = {
-        "households": n, "seed": seed, "format": fmt, "files_per_folder": synthetic.output_files(n),
+        "households": n, "seed": seed, "training_rate": config.generate.training_rate,
+        "format": fmt, "files_per_folder": synthetic.output_files(n),
         "defect_rates": rates.model_dump(), "min_interview_minutes": config.thresholds.min_interview_minutes,
         "reference_date": synthetic.REFERENCE_DATE.isoformat(),
         "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
         "region_reference_version": ref.version,
     }
     with synthetic.generation_settings(ctx.spark):
-        nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes)
+        nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
+                                 config.generate.training_rate)
         try:
             manifest = write_landing(ctx.spark, nation, out, fmt, parameters | nation.plan.parameters, ctx.run_id)
         finally:

@@ -99,9 +99,9 @@ def transform(
     provinces = sorted(ref.provinces["province_code"])
     reg = validation.registry(raw[landing.REGISTRY], provinces, villages, as_of)
     hh = validation.households(raw[landing.SURVEY_HOUSEHOLDS], q, villages)
-    mem = validation.members(raw[landing.SURVEY_MEMBERS], q, hh)
+    mem = validation.members(raw[landing.SURVEY_MEMBERS], q, hh, provinces, as_of)
     thh = _training_rules(validation.households(raw[landing.TRAINING_HOUSEHOLDS], q, villages))
-    tmem = validation.members(raw[landing.TRAINING_MEMBERS], q, thh)
+    tmem = validation.members(raw[landing.TRAINING_MEMBERS], q, thh, provinces, as_of)
     checked = {
         landing.REGISTRY: reg,
         landing.SURVEY_HOUSEHOLDS: hh,
@@ -199,9 +199,7 @@ def _nest(
     tok = pseudonym.tokenise(mem, key, provinces, as_of)
     roster = tok.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
     base = hh.drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS)
-    base = pseudonym.tokenise(base.withColumn("nik", F.lit(None).cast("string")), key, provinces, as_of).drop(
-        "nik_problem", "nik_token"
-    )
+    base = base.select(*[c for c in base.columns if c != "kk_number"], pseudonym.kk_token(key))
     return (
         base.join(roster, "household_id", "left")
         .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))
@@ -338,7 +336,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     fmt = args.format or config.landing.format
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
     raw = {s: landing.read_source(spark, landing_root, s, fmt, q) for s in landing.SOURCES}
-    villages = F.broadcast(regions.villages_df(spark, ref))
+    villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
     batch = transform(raw, q, ref, villages, key, as_of, ctx.run_id)
     counts = reconcile(batch, raw)
     written = write(spark, config, batch, q, ctx.run_id)

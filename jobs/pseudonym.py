@@ -22,18 +22,23 @@ def tokenise(df: DataFrame, key: bytes, province_codes: list[str], as_of: dt.dat
 
     A malformed NIK is not tokenised: it would only ever match by accident.
     """
-    problem = nik.problem(F.col("nik"), province_codes, as_of)
-    out = df.withColumn("nik_problem", problem).withColumn(
-        "nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"), key))
-    )
+    problem = F.col("nik_problem") if "nik_problem" in df.columns else nik.problem(F.col("nik"), province_codes, as_of)
+    extra = [F.when(problem.isNull(), nik.token(F.col("nik"), key)).alias("nik_token")]
     if "kk_number" in df.columns:
-        out = out.withColumn("kk_token", F.when(F.col("kk_number").isNotNull(), nik.token(F.col("kk_number"), key)))
-    return out.drop(*PERSONAL_COLUMNS)
+        extra.append(kk_token(key))
+    keep = [c for c in df.columns if c not in PERSONAL_COLUMNS and c != "nik_problem"]
+    return df.select(*keep, problem.alias("nik_problem"), *extra)
+
+
+def kk_token(key: bytes) -> Column:
+    """The family-card number is personal data too: analytical tables carry its keyed token."""
+    return F.when(F.col("kk_number").isNotNull(), nik.token(F.col("kk_number"), key)).alias("kk_token")
 
 
 def vault_rows(df: DataFrame, key: bytes, province_codes: list[str], as_of: dt.date) -> DataFrame:
     """token -> NIK rows for every well-formed NIK seen (for the restricted identity_vault)."""
-    valid = df.where(nik.problem(F.col("nik"), province_codes, as_of).isNull())
+    problem = F.col("nik_problem") if "nik_problem" in df.columns else nik.problem(F.col("nik"), province_codes, as_of)
+    valid = df.where(problem.isNull())
     return valid.select(nik.token(F.col("nik"), key).alias("nik_token"), F.col("nik")).dropDuplicates(["nik_token"])
 
 

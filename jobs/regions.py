@@ -104,11 +104,15 @@ def load(config: DtksConfig) -> RegionReference:
     return load_reference(reference_dir(config))
 
 
-def villages_df(spark: SparkSession, ref: RegionReference) -> DataFrame:
-    """The village list as a small Spark DataFrame (broadcast it in joins)."""
-    return spark.createDataFrame(
-        ref.villages[["village_code", "district_code", "regency_code", "province_code", "is_urban"]]
-    )
+def villages_df(spark: SparkSession, folder: Path) -> DataFrame:
+    """The village codes as a Spark DataFrame read from the reference file (broadcast it in joins).
+
+    Read as a file scan rather than built from pandas: a plan that carries 83,762 literal rows is
+    slow to analyse and is copied into every query that joins it.
+    """
+    raw = spark.read.option("header", True).csv(str(folder / "villages.csv"))
+    code = F.regexp_replace(F.col("code"), r"\.", "")
+    return raw.select(code.alias("village_code"))
 
 
 def region_columns(village_code: Column) -> list[Column]:

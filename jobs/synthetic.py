@@ -41,7 +41,7 @@ INTERVIEWS_PER_DAY = 6
 KELURAHAN_WEIGHT = 3.0  # a kelurahan (urban village) holds about three times the people of a desa
 MIGRANT_SHARE = 0.05  # persons whose NIK was first issued in another province
 MISSING_KK_SHARE = 0.02  # survey households that do not report their KK number (allowed, not a defect)
-TRAINING_RATE = 0.04  # mean inclusion probability of the consumption-module sample
+TRAINING_RATE = 0.04  # default mean inclusion probability of the consumption-module sample
 NOISE_SD = 0.35  # sd of log consumption around the oracle formula
 DEATH_SHARE = 0.009  # approximate share of survey-household persons who died (calibrates deceased_listed)
 MEMBERS_PER_HOUSEHOLD = 3.9  # approximate living members per household (calibrates duplicate_person)
@@ -347,7 +347,7 @@ def villages_frame(spark: SparkSession, plan: Plan, seed: int) -> DataFrame:
 
 
 def households(spark: SparkSession, plan: Plan, seed: int, rates: DefectRates, min_minutes: float,
-               partitions: int) -> DataFrame:
+               partitions: int, training_rate: float = TRAINING_RATE) -> DataFrame:
     """One row per household of the nation: region, composition, true proxies, listing, schedule, defects."""
     r = Draws(seed)
     v = F.broadcast(villages_frame(spark, plan, seed))
@@ -364,7 +364,7 @@ def households(spark: SparkSession, plan: Plan, seed: int, rates: DefectRates, m
         "n_other": f"CAST({r.u('other', h)} < 0.08D AS INT)",
         "head_age_drawn": "CAST(" + _clamp("round(44 + 12 * " + r.normal("hage", h) + ")", 18, 85) + " AS INT)",
     })
-    pi = f"CASE WHEN is_urban THEN {_d(0.7 * TRAINING_RATE)} ELSE {_d(1.25 * TRAINING_RATE)} END"
+    pi = f"CASE WHEN is_urban THEN {_d(0.7 * training_rate)} ELSE {_d(min(1.25 * training_rate, 1.0))} END"
     hh = _add(hh, {
         "n_kids": "CAST(" + _clamp(f"round(1.7D - 0.35D * wealth + 1.1D * {r.normal('kids', h)}"
                                    " - CASE WHEN has_spouse THEN 0.0D ELSE 0.8D END)", 0, 6) + " AS INT)",
@@ -750,11 +750,11 @@ class Nation:
 
 
 def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, households_n: int, seed: int,
-          rates: DefectRates, min_interview_minutes: float) -> Nation:
+          rates: DefectRates, min_interview_minutes: float, training_rate: float = TRAINING_RATE) -> Nation:
     """The whole synthetic nation as DataFrames; nothing that grows with N reaches the driver."""
     plan = village_plan(ref, population, households_n, seed, rates.curbstoning)
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(households_n / 50_000))
-    hh = households(spark, plan, seed, rates, min_interview_minutes, partitions).persist()
+    hh = households(spark, plan, seed, rates, min_interview_minutes, partitions, training_rate).persist()
     people = persons(hh, spark.createDataFrame(plan.districts), seed, rates).persist()
     hh_full = with_consumption(hh, people, seed).persist()
     cached = [hh, people, hh_full]

@@ -42,12 +42,13 @@ class Rules:
         return self
 
     def apply(self, df: DataFrame) -> DataFrame:
-        reason, detail = F.lit(None).cast("string"), F.lit(None).cast("string")
-        for condition, code, text in reversed(self._rules):
+        """One CASE per output column, added in one projection (plan building is not free)."""
+        reason, detail = F.when(F.lit(False), F.lit(None)), F.when(F.lit(False), F.lit(None))
+        for condition, code, text in self._rules:
             hit = F.coalesce(condition, F.lit(False))
-            reason = F.when(hit, F.lit(code)).otherwise(reason)
-            detail = F.when(hit, text).otherwise(detail)
-        return df.withColumn(REASON, reason).withColumn(DETAIL, detail)
+            reason = reason.when(hit, F.lit(code))
+            detail = detail.when(hit, text)
+        return df.select("*", reason.cast("string").alias(REASON), detail.cast("string").alias(DETAIL))
 
 
 def _bad_values(rules: Rules) -> None:
@@ -76,14 +77,12 @@ def _answers(rules: Rules, variables: tuple[Variable, ...]) -> None:
 def _keep_latest(df: DataFrame, keys: list[str], order: list[Column]) -> DataFrame:
     """Rows sharing a key beyond the first (by `order`) become DUPLICATE_RECORD."""
     w = Window.partitionBy(*keys).orderBy(*order)
-    rank = F.row_number().over(w)
-    return df.withColumn(
-        REASON, F.when(F.col(REASON).isNull() & (rank > 1), F.lit(DUPLICATE_RECORD)).otherwise(F.col(REASON))
-    ).withColumn(
-        DETAIL,
-        F.when(F.col(REASON) == DUPLICATE_RECORD, F.lit("key listed more than once; latest kept")).otherwise(
-            F.col(DETAIL)
-        ),
+    dup = F.col(REASON).isNull() & (F.row_number().over(w) > 1)
+    others = [c for c in df.columns if c not in (REASON, DETAIL)]
+    return df.select(
+        *others,
+        F.when(dup, F.lit(DUPLICATE_RECORD)).otherwise(F.col(REASON)).alias(REASON),
+        F.when(dup, F.lit("key listed more than once; latest kept")).otherwise(F.col(DETAIL)).alias(DETAIL),
     )
 
 
@@ -110,14 +109,19 @@ def households(df: DataFrame, q: Questionnaire, villages: DataFrame) -> DataFram
     return _keep_latest(out, ["household_id"], [F.col(REASON).asc_nulls_first(), F.col("interview_start").desc()])
 
 
-def members(df: DataFrame, q: Questionnaire, households_checked: DataFrame) -> DataFrame:
-    """Member rows with _reason/_detail; linked to their household's verdict and interview date."""
+def members(
+    df: DataFrame, q: Questionnaire, households_checked: DataFrame, province_codes: list[str], as_of: dt.date
+) -> DataFrame:
+    """Member rows with _reason/_detail and nik_problem (a bad NIK is a match status, not a rejection);
+    linked to their household's verdict and interview date."""
     hh = households_checked.select(
         F.col("household_id").alias("_hh"),
         F.col(REASON).alias("_hh_reason"),
         F.to_date("interview_start").alias("interview_date"),
     ).where(F.col("_hh_reason").isNull() | (F.col("_hh_reason") != DUPLICATE_RECORD))
-    df = df.join(hh, df.household_id == hh._hh, "left")
+    df = df.join(hh, df.household_id == hh._hh, "left").withColumn(
+        "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
+    )
     rules = Rules()
     _bad_values(rules)
     _required(rules, ["household_id", "member_no", "birth_date"])
@@ -138,11 +142,12 @@ def members(df: DataFrame, q: Questionnaire, households_checked: DataFrame) -> D
 def registry(df: DataFrame, province_codes: list[str], villages: DataFrame, as_of: dt.date) -> DataFrame:
     """Registry rows: a person needs a valid NIK and a known address; one row per NIK (latest)."""
     known = villages.select(F.col("village_code").alias("_ref_village")).distinct()
-    df = df.join(F.broadcast(known), df.village_code == known._ref_village, "left")
+    df = df.join(F.broadcast(known), df.village_code == known._ref_village, "left").withColumn(
+        "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
+    )
     rules = Rules()
     _bad_values(rules)
-    problem = nik.problem(F.col("nik"), province_codes, as_of)
-    rules.add(problem.isNotNull(), INVALID_NIK, problem)
+    rules.add(F.col("nik_problem").isNotNull(), INVALID_NIK, F.col("nik_problem"))
     _required(rules, ["birth_date", "sex", "village_code"])
     rules.add(~F.col("sex").isin("L", "P"), OUT_OF_RANGE, F.concat(F.lit("sex="), F.col("sex")))
     rules.add(F.col("_ref_village").isNull(), UNKNOWN_VILLAGE, "village_code not in the region reference")

@@ -111,20 +111,6 @@ def test_no_raw_nik_or_name_outside_the_vault(spark, ingested):
         assert not {n for n in names if f" {n} " in f" {text} "}, f"name in {table_dir.name}"
 
 
-def test_rerun_same_input_changes_nothing(spark, ingested):
-    config, landing, _ = ingested
-    before = {t: tables.version(spark, config, t) for t in (tables.HOUSEHOLDS, tables.MEMBERS, tables.QUARANTINE)}
-    snapshot = sorted(map(tuple, tables.read(spark, config, tables.MEMBERS).drop("updated_run_id").collect()))
-    run_ingest(spark, config, landing, run_id="r2")
-    after = sorted(map(tuple, tables.read(spark, config, tables.MEMBERS).drop("updated_run_id").collect()))
-    assert after == snapshot
-    assert tables.read(spark, config, tables.QUARANTINE).count() == 7
-    # The MERGE wrote no changed rows: households and members keep their content.
-    hist = spark.sql(f"DESCRIBE HISTORY delta.`{config.table_path(tables.HOUSEHOLDS)}`").first()
-    assert hist.version == before[tables.HOUSEHOLDS] + 1
-    assert int(hist.operationMetrics.get("numTargetRowsUpdated", "0")) == 0
-
-
 def test_missing_column_fails_before_any_write(spark, ingested, tmp_path):
     import shutil
 

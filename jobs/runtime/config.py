@@ -104,6 +104,7 @@ class DefectRates(_Strict):
 class GenerateConfig(_Strict):
     households: int = Field(default=20_000, ge=10)
     seed: int = 42
+    training_rate: float = Field(default=0.04, gt=0.0, le=0.5, description="mean inclusion in the training sample")
     defects: DefectRates = DefectRates()
 
 
