@@ -41,8 +41,33 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_run_arguments"):
             module.add_run_arguments(p)
     sub.add_parser("jars", help="print Delta's JAR paths, comma-separated, for spark-submit --jars")
+    p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
+    add_common_arguments(p)
+    p.add_argument("--from-version", type=int, help="first program_eligibility version to include (default: latest)")
+    p.add_argument("--to-version", type=int, help="last version to include (default: latest)")
     add_model_commands(sub)
     return parser
+
+
+def eligibility_diff(args: argparse.Namespace) -> None:
+    from jobs import eligibility
+    from jobs.runtime import tables
+    from jobs.runtime.errors import UserError
+
+    ctx = context_from_args(args)
+    spark, config = ctx.spark, ctx.config
+    latest = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
+    if latest is None:
+        raise UserError(f"{config.table_path(tables.PROGRAM_ELIGIBILITY)} not found: run `dtks publish` first")
+    start = args.from_version if args.from_version is not None else latest
+    end = args.to_version if args.to_version is not None else latest
+    feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
+            .option("endingVersion", end).load(config.table_path(tables.PROGRAM_ELIGIBILITY)))
+    rows = eligibility.changes(feed).orderBy("program", "province_code").collect()  # programmes x provinces
+    print(f"program_eligibility versions {start}..{end}: {len(rows)} programme/province pairs changed")
+    print(f"{'program':<10} {'province':<9} {'entered':>9} {'left':>9}")
+    for r in rows:
+        print(f"{r.program:<10} {r.province_code:<9} {r.entered:>9,} {r.left:>9,}")
 
 
 def run_all(args: argparse.Namespace) -> None:
@@ -66,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         from jobs.runtime.spark import delta_jars
 
         return guarded(lambda: print(",".join(delta_jars())))
+    if args.command == "diff":
+        return guarded(lambda: eligibility_diff(args))
     if args.command == "model":
         return run_model_command(args)
     if args.command == "run":

@@ -70,3 +70,22 @@ def eligibility(ranked: DataFrame, programs: Programs) -> DataFrame:
     for df in rows[1:]:
         out = out.unionByName(df)
     return out
+
+
+def changes(change_feed: DataFrame) -> DataFrame:
+    """Who entered and who left, per programme and province, from program_eligibility's change feed.
+
+    Pre- and post-images of one household in one commit are paired, so a rule-version change that
+    leaves a household eligible is neither an entry nor an exit.
+    """
+    kind = F.col("_change_type")
+    pre = F.when(kind.isin("update_preimage", "delete"), F.col("eligible"))
+    post = F.when(kind.isin("insert", "update_postimage"), F.col("eligible"))
+    per = change_feed.groupBy("program", "household_id", "_commit_version").agg(
+        F.max(pre).alias("pre"), F.max(post).alias("post"), F.first("province_code").alias("province_code")
+    )
+    entered = ~F.coalesce(F.col("pre"), F.lit(False)) & F.coalesce(F.col("post"), F.lit(False))
+    left = F.coalesce(F.col("pre"), F.lit(False)) & ~F.coalesce(F.col("post"), F.lit(False))
+    return per.groupBy("program", "province_code").agg(
+        F.sum(entered.cast("int")).alias("entered"), F.sum(left.cast("int")).alias("left")
+    ).where("entered > 0 OR left > 0")

@@ -11,6 +11,7 @@ import calendar
 import datetime as dt
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 from pyspark.sql import Column
@@ -23,6 +24,7 @@ PLACEHOLDER = "NIK_PLACEHOLDER"
 UNKNOWN_PROVINCE = "NIK_UNKNOWN_PROVINCE"
 BAD_DATE = "NIK_BAD_DATE"
 SERIAL_ZERO = "NIK_SERIAL_ZERO"
+BLANK = r"[ \t\n\r\f\x0b]*"  # what counts as an empty answer, the same class in Java and Python regex
 REASONS = (MISSING, NOT_16_DIGITS, PLACEHOLDER, UNKNOWN_PROVINCE, BAD_DATE, SERIAL_ZERO)
 
 
@@ -47,7 +49,7 @@ def birth_year(yy: int, as_of: dt.date) -> int:
 
 def problem_py(nik: str | None, province_codes: Iterable[str], as_of: dt.date) -> str | None:
     """Reason code for an invalid NIK, or None when the NIK passes every format rule."""
-    if nik is None or nik.strip() == "":
+    if nik is None or re.fullmatch(BLANK, nik):
         return MISSING
     if len(nik) != 16 or not all("0" <= c <= "9" for c in nik):
         return NOT_16_DIGITS
@@ -121,7 +123,7 @@ def sex(nik: Column) -> Column:
 def problem(nik: Column, province_codes: Iterable[str], as_of: dt.date) -> Column:
     """Reason code for an invalid NIK, or null: the same rules as `problem_py`."""
     return (
-        F.when(nik.isNull() | (F.trim(nik) == ""), F.lit(MISSING))
+        F.when(nik.isNull() | nik.rlike(f"^{BLANK}$"), F.lit(MISSING))
         .when(~nik.rlike(r"^[0-9]{16}$"), F.lit(NOT_16_DIGITS))
         .when(nik.isin(*sorted(PLACEHOLDERS)), F.lit(PLACEHOLDER))
         .when(~nik.substr(1, 2).isin(*sorted(set(province_codes))), F.lit(UNKNOWN_PROVINCE))
