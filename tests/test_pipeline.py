@@ -29,7 +29,14 @@ def run(spark, config, name, **values):
 
 @pytest.fixture(scope="module")
 def nation(spark, tmp_path_factory):
+    import logging
+
     root = tmp_path_factory.mktemp("nation")
+    # Everything the pipeline logs goes to a file too, so the personal-data scan can read it.
+    handler = logging.FileHandler(root / "pipeline.log")
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
     config = make_config(root)
     # A larger training share than the default 4 %, so a small nation still trains a model.
     config = config.model_copy(update={"generate": config.generate.model_copy(update={"training_rate": 0.3})})
@@ -39,6 +46,7 @@ def nation(spark, tmp_path_factory):
     for stage in ("ingest", "train", "score", "publish"):
         results[stage], _ = run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
     manifest = json.loads((landing / "manifest.json").read_text())
+    handler.flush()
     return config, landing, results, manifest
 
 
@@ -97,6 +105,29 @@ def test_injected_defects_end_with_the_right_status(spark, nation):
         (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600
     )
     assert short.count() == counts["short_interview"]
+
+
+def test_no_raw_nik_or_name_in_tables_logs_or_mlflow(spark, nation):
+    """Personal data stays in identity_vault: every other table, the logs and the MLflow store are clean."""
+    config, landing, _, _ = nation
+    registry = spark.read.parquet(str(landing / "registry")).select("nik", "full_name").toPandas()  # small nation
+    niks = set(registry["nik"])
+    names = {n for n in registry["full_name"] if len(n) >= 8}  # long names only: short ones occur by chance
+    root = config.path(config.lakehouse)
+    for table_dir in sorted(p for p in root.iterdir() if (p / "_delta_log").exists()):
+        if table_dir.name == tables.IDENTITY_VAULT:
+            continue
+        df = tables.read(spark, config, table_dir.name)
+        strings = [c for c, t in df.dtypes if t == "string"]
+        values = {v for row in df.select(*strings).collect() for v in row if v} if strings else set()
+        assert not values & niks, f"raw NIK in {table_dir.name}"
+        assert not values & names, f"name in {table_dir.name}"
+    texts = [root.parent / "pipeline.log", root.parent / "mlflow.db"]
+    texts += [p for p in (root.parent / "mlartifacts").rglob("*") if p.is_file()]
+    blob = b"\n".join(p.read_bytes() for p in texts if p.exists())
+    assert len(blob) > 10_000
+    assert not [n for n in niks if n.encode() in blob]
+    assert not [n for n in names if n.encode() in blob]
 
 
 def test_reconciliation_recorded(spark, nation):
