@@ -65,7 +65,7 @@ def main() -> None:
     columns = schema.input_names()
     dtypes = {
         c.name: {"long": "long", "integer": "integer", "boolean": "boolean", "string": "string"}.get(
-            str(c.type).lower(), "double"
+            c.type.name, "double"
         )
         for c in schema.inputs
     }
