@@ -44,7 +44,6 @@ MEMBER_FIELDS = (
     "pregnant",
     "in_school",
 )
-QUARANTINE_COLUMNS = ("source", "record_key", "reason_code", "detail", "run_id")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +154,7 @@ def transform(
         "birth_date",
         "sex",
         "village_code",
-        F.col("village_code").substr(1, 2).alias("province_code"),
+        regions.province_code(F.col("village_code")),
         "relationship",
         "death_date",
         "updated_at",
@@ -203,7 +202,7 @@ def _nest(
     return (
         base.join(roster, "household_id", "left")
         .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))
-        .withColumn("province_code", F.col("village_code").substr(1, 2))
+        .withColumn("province_code", regions.province_code(F.col("village_code")))
         .withColumn("ingest_run_id", F.lit(run_id))
     )
 
@@ -240,8 +239,8 @@ def rematch(survey: DataFrame, registry: DataFrame, q: questionnaire.Questionnai
         "pregnant",
         "in_school",
         "interview_date",
-        F.col("village_code").substr(1, 2).alias("province_code"),
-        F.col("village_code").substr(1, 4).alias("regency_code"),
+        regions.province_code(F.col("village_code")),
+        regions.regency_code(F.col("village_code")),
     )
     return households, member_out
 

@@ -186,12 +186,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     gold_hh = _with_run(gold_hh, ctx.run_id).persist(StorageLevel.MEMORY_AND_DISK)
     gold_members = _with_run(gold_members, ctx.run_id).persist(StorageLevel.MEMORY_AND_DISK)
 
-    versions = [r.model_version for r in gold_hh.select("model_name", "model_version").distinct().collect()]
+    # Distinct (model name, version) pairs: one or two rows, whatever the nation's size.
+    models_used = sorted(tuple(r) for r in gold_hh.select("model_name", "model_version").distinct().collect())
+    versions = [v for _, v in models_used]
     results = [gates.reconciliation(last_ingest(spark, config))]
     results += gates.match_rates(gold_members, config.thresholds)
     results.append(gates.regions_covered(households, gold_hh))
-    names = {r.model_name for r in gold_hh.select("model_name").distinct().collect()} or {config.mlflow.model_name}
-    results += [gates.model_registered(n, v) for n in names for v in versions] or [
+    results += [gates.model_registered(n, v) for n, v in models_used] or [
         gates.GateResult("model_registered", False, "no scored household")
     ]
     failed = [g for g in results if not g.passed]

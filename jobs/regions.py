@@ -115,11 +115,19 @@ def villages_df(spark: SparkSession, folder: Path) -> DataFrame:
     return raw.select(code.alias("village_code"))
 
 
+def province_code(village_code: Column) -> Column:
+    return village_code.substr(1, 2).alias("province_code")
+
+
+def regency_code(village_code: Column) -> Column:
+    return village_code.substr(1, 4).alias("regency_code")
+
+
 def region_columns(village_code: Column) -> list[Column]:
     """Province, regency and district codes read off a 10-digit village code, plus urban flag."""
     return [
-        village_code.substr(1, 2).alias("province_code"),
-        village_code.substr(1, 4).alias("regency_code"),
+        province_code(village_code),
+        regency_code(village_code),
         village_code.substr(1, 6).alias("district_code"),
         (village_code.substr(7, 1) == F.lit("1")).alias("is_urban"),
     ]
