@@ -74,6 +74,9 @@ def run_all(args: argparse.Namespace) -> None:
     ctx: StageContext = context_from_args(args)
     stages = available_stages()
     print(f"dtks run {ctx.run_id}: {len(stages)} stages, env={ctx.config.env}, lakehouse={ctx.config.lakehouse}")
+    if ctx.config.is_trial:
+        print(f"verval trial of {', '.join(ctx.config.trial.regions)}: landing {ctx.config.landing.root}, "
+              f"model {ctx.config.mlflow.model_name}; ranking is within these regions only")
     t0 = time.perf_counter()
     summary: list[str] = []
     for name in stages:

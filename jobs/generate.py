@@ -47,6 +47,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     out = out if "://" in out and not out.startswith("file://") else str(config.path(out))
     rates = config.generate.defects
     ref = regions.load(config)
+    regions.check_scope(ref, config.trial.regions)
     population = synthetic.read_population(config.conf_file(POPULATION_FILE))
     parameters = {
         "households": n, "seed": seed, "training_rate": config.generate.training_rate,
@@ -54,11 +55,11 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "defect_rates": rates.model_dump(), "min_interview_minutes": config.thresholds.min_interview_minutes,
         "reference_date": synthetic.REFERENCE_DATE.isoformat(),
         "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
-        "region_reference_version": ref.version,
+        "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
     with synthetic.generation_settings(ctx.spark):
         nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
-                                 config.generate.training_rate)
+                                 config.generate.training_rate, config.trial.regions)
         try:
             manifest = write_landing(ctx.spark, nation, out, fmt, parameters | nation.plan.parameters, ctx.run_id)
         finally:

@@ -256,6 +256,26 @@ def training_features(batch: Batch, registry: DataFrame) -> DataFrame:
     return feats.withColumn("log_consumption_per_capita", F.log(F.col("consumption_per_capita")))
 
 
+def restrict(raw: dict[str, DataFrame], codes: tuple[str, ...]) -> tuple[dict[str, DataFrame], dict[str, int]]:
+    """A trial's share of each source and how many rows fell outside it.
+
+    Registry persons and households by their village code; members with their household, so a
+    member whose household is outside the trial (or missing) is outside it too.
+    """
+    scoped = {landing.REGISTRY: raw[landing.REGISTRY].where(regions.in_scope(F.col("village_code"), codes))}
+    for hh_source, member_source in (
+        (landing.SURVEY_HOUSEHOLDS, landing.SURVEY_MEMBERS),
+        (landing.TRAINING_HOUSEHOLDS, landing.TRAINING_MEMBERS),
+    ):
+        hh = raw[hh_source].where(regions.in_scope(F.col("village_code"), codes))
+        scoped[hh_source] = hh
+        ids = hh.where(F.col("household_id").isNotNull()).select("household_id").distinct()
+        members = raw[member_source]
+        scoped[member_source] = members.join(ids, "household_id", "left_semi").select(*members.columns)
+    outside = {s: raw[s].count() - scoped[s].count() for s in landing.SOURCES}
+    return scoped, outside
+
+
 def reconcile(batch: Batch, raw: dict[str, DataFrame]) -> dict[str, dict[str, int]]:
     """rows read = rows accepted + rows quarantined, per source; the run fails if it does not hold."""
     quarantined = {r.source: r.n for r in batch.quarantine.groupBy("source").agg(F.count("*").alias("n")).collect()}
@@ -335,9 +355,15 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     fmt = args.format or config.landing.format
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
     raw = {s: landing.read_source(spark, landing_root, s, fmt, q) for s in landing.SOURCES}
+    out_of_scope: dict[str, int] = {}
+    if config.is_trial:
+        regions.check_scope(ref, config.trial.regions)
+        raw, out_of_scope = restrict(raw, config.trial.regions)
     villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
     batch = transform(raw, q, ref, villages, key, as_of, ctx.run_id)
     counts = reconcile(batch, raw)
+    for source, n in out_of_scope.items():
+        counts[source]["out_of_scope"] = n
     written = write(spark, config, batch, q, ctx.run_id)
     for df in batch.checked.values():
         df.unpersist()

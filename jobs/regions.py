@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime.config import DtksConfig
+from jobs.runtime.errors import UserError
 
 LEVELS = ("provinces", "regencies", "districts", "villages")
 DOTTED_FORMAT = {
@@ -131,6 +132,33 @@ def region_columns(village_code: Column) -> list[Column]:
         village_code.substr(1, 6).alias("district_code"),
         (village_code.substr(7, 1) == F.lit("1")).alias("is_urban"),
     ]
+
+
+def check_scope(ref: RegionReference, codes: tuple[str, ...]) -> None:
+    """Every trial code must name a province or regency of the reference: a typo is an error, not an empty run."""
+    known = set(ref.provinces["province_code"]) | set(ref.regencies["regency_code"])
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise UserError(
+            f"--regions / trial.regions: {', '.join(unknown)} not in the region reference {ref.version} "
+            "(2-digit province or 4-digit regency codes)"
+        )
+
+
+def in_scope(village_code: Column, codes: tuple[str, ...]) -> Column:
+    """True for villages inside any of the trial's provinces or regencies (always true for the nation)."""
+    if not codes:
+        return F.lit(True)
+    provinces = [c for c in codes if len(c) == 2]
+    regencies = [c for c in codes if len(c) == 4]
+    return village_code.substr(1, 2).isin(provinces) | village_code.substr(1, 4).isin(regencies)
+
+
+def scope_mask(village_codes: pd.Series, codes: tuple[str, ...]) -> pd.Series:
+    """in_scope for pandas (the generator's village plan)."""
+    if not codes:
+        return pd.Series(True, index=village_codes.index)
+    return village_codes.str[:2].isin(codes) | village_codes.str[:4].isin(codes)
 
 
 def valid_village_code_format(village_code: Column) -> Column:

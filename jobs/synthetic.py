@@ -25,7 +25,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from jobs import nik
+from jobs import nik, regions
 from jobs.regions import RegionReference
 from jobs.runtime.config import DefectRates
 
@@ -220,8 +220,11 @@ def output_files(households: int) -> int:
 
 
 def village_plan(ref: RegionReference, population: pd.DataFrame, households: int, seed: int,
-                 curbstoning_rate: float) -> Plan:
-    """Pick districts (weighted by population, urban and rural strata), ~10 villages each, split N."""
+                 curbstoning_rate: float, scope: tuple[str, ...] = ()) -> Plan:
+    """Pick districts (weighted by population, urban and rural strata), ~10 villages each, split N.
+
+    With a trial scope only villages in those provinces or regencies are populated.
+    """
     rng = np.random.default_rng([seed, 20250701])
     missing = set(ref.provinces["province_code"]) - set(population["province_code"])
     if missing:
@@ -230,6 +233,7 @@ def village_plan(ref: RegionReference, population: pd.DataFrame, households: int
     vil = ref.villages[["village_code", "district_code", "province_code", "is_urban"]].copy()
     vil["w"] = np.where(vil["is_urban"], KELURAHAN_WEIGHT, 1.0)
     vil["people"] = vil["province_code"].map(pop) * vil["w"] / vil.groupby("province_code")["w"].transform("sum")
+    vil = vil[regions.scope_mask(vil["village_code"], scope)]
     dist = (
         vil.groupby("district_code")
         .agg(people=("people", "sum"), n=("village_code", "size"), urban=("is_urban", "mean"))
@@ -750,9 +754,10 @@ class Nation:
 
 
 def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, households_n: int, seed: int,
-          rates: DefectRates, min_interview_minutes: float, training_rate: float = TRAINING_RATE) -> Nation:
+          rates: DefectRates, min_interview_minutes: float, training_rate: float = TRAINING_RATE,
+          scope: tuple[str, ...] = ()) -> Nation:
     """The whole synthetic nation as DataFrames; nothing that grows with N reaches the driver."""
-    plan = village_plan(ref, population, households_n, seed, rates.curbstoning)
+    plan = village_plan(ref, population, households_n, seed, rates.curbstoning, scope)
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(households_n / 50_000))
     hh = households(spark, plan, seed, rates, min_interview_minutes, partitions, training_rate).persist()
     people = persons(hh, spark.createDataFrame(plan.districts), seed, rates).persist()

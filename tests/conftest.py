@@ -22,8 +22,8 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-def make_config(tmp_path: Path):
-    """Test config with a lakehouse, landing zone and SQLite MLflow store under tmp_path."""
+def make_config(tmp_path: Path, **extra):
+    """Test config with a lakehouse, landing zone and SQLite MLflow store under tmp_path (+ extra keys)."""
     from jobs.runtime.config import load_config
 
     return load_config(
@@ -35,7 +35,8 @@ def make_config(tmp_path: Path):
                 "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
                 "artifact_root": str(tmp_path / "mlartifacts"),
             },
-        },
+        }
+        | extra,
     )
 
 

@@ -86,3 +86,23 @@ def test_local_demo_creates_owner_only_key_once(tmp_path, monkeypatch):
     path.chmod(0o644)
     with pytest.raises(ConfigError, match="owner only"):
         nik_key(cfg)
+
+
+def test_regions_make_a_trial_apart_from_the_nation(tmp_path, monkeypatch):
+    from jobs.cli import build_parser
+    from jobs.runtime.stage import context_from_args
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["ingest", "--env", "test", "--regions", "3201, 31"])
+    cfg = context_from_args(args).config
+    assert cfg.trial.regions == ("31", "3201") and cfg.is_trial
+    assert cfg.lakehouse == str(tmp_path / "trials" / "31-3201" / "lakehouse")
+    assert cfg.landing.root == "trials/31-3201/landing"
+    assert cfg.mlflow.model_name == "dtks_pmt_trial_31_3201"
+    assert cfg.mlflow.experiment == "dtks-ranking-trial-31-3201"
+    national = load_config("test")
+    assert not national.is_trial and national.mlflow.model_name == "dtks_pmt"
+    with pytest.raises(ConfigError, match=r"command line: key 'trial.regions'.*2-digit provinces"):
+        load_config("test", overrides=['trial.regions=["3x"]'])
+    with pytest.raises(ConfigError, match="would put the trial on the national tables"):
+        load_config("test", overrides=['trial.regions=["31"]', "trial.root=.", "lakehouse_root=lakehouse"])

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from jobs import regions
 from jobs.runtime import tables
 from jobs.runtime.errors import GateFailed
 from jobs.runtime.runs import new_run_id
@@ -140,34 +141,86 @@ def test_reconciliation_recorded(spark, nation):
     assert runs.status == "SUCCEEDED" and runs.details["survey_members.read"] == d["survey_members.read"]
 
 
-def test_deciles_and_coverage_equal_pandas(spark, nation):
-    config, _, results, _ = nation
-    gold = (
-        tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
-        .select(
-            "household_id",
-            "welfare_score",
-            "hh_size",
-            "national_rank",
-            "cum_population_share",
-            "decile",
-            "within_coverage",
-            "coverage_target",
-            "model_version",
-        )
-        .toPandas()
-    )
-    population = int(results["publish"].details["population"])
-    registry = tables.read(spark, config, tables.REGISTRY).where("death_date IS NULL").count()
-    assert population == registry
+def assert_ranking_equals_pandas(gold: pd.DataFrame, population: int, coverage: float) -> None:
+    """Ranks, shares, deciles and coverage recomputed from scores and household sizes alone."""
     df = gold.sort_values(["welfare_score", "household_id"]).reset_index(drop=True)
     share = df["hh_size"].cumsum() / float(population)
     assert (df["national_rank"] == range(1, len(df) + 1)).all()
     assert (df["cum_population_share"] == share).all()
     assert (df["decile"] == share.map(lambda s: min(max(math.ceil(10 * s), 1), 10))).all()
-    assert (df["within_coverage"] == (share <= 0.6)).all()
-    assert set(df["coverage_target"]) == {0.6} and set(df["model_version"]) == {"1"}
+    assert (df["within_coverage"] == (share <= coverage)).all()
+    assert set(df["coverage_target"]) == {coverage}
     assert df["decile"].min() == 1 and df["within_coverage"].any() and not df["within_coverage"].all()
+
+
+RANK_COLUMNS = ("household_id", "province_code", "regency_code", "welfare_score", "hh_size", "national_rank",
+                "cum_population_share", "decile", "within_coverage", "coverage_target", "model_name", "model_version")
+
+
+def test_deciles_and_coverage_equal_pandas(spark, nation):
+    config, _, results, _ = nation
+    gold = tables.read(spark, config, tables.DTKS_HOUSEHOLDS).select(*RANK_COLUMNS).toPandas()
+    population = int(results["publish"].details["population"])
+    registry = tables.read(spark, config, tables.REGISTRY).where("death_date IS NULL").count()
+    assert population == registry
+    assert_ranking_equals_pandas(gold, population, 0.6)
+    assert set(gold["model_version"]) == {"1"}
+
+
+def test_verval_trial_runs_on_its_regions_only(spark, nation, tmp_path):
+    """`--regions` in its own lakehouse, beside the nation (the test nation has two districts: one trial regency)."""
+    from mlflow import MlflowClient
+
+    from jobs.runtime.errors import UserError
+
+    config, landing, _, manifest = nation
+    national_hh = tables.read(spark, config, tables.HOUSEHOLDS)
+    regency = national_hh.groupBy("regency_code").count().orderBy(F.desc("count"), "regency_code").first()[0]
+    before = versions(spark, config, GOLD + SILVER)
+    champion = MlflowClient().get_model_version_by_alias(config.mlflow.model_name, "champion").version
+    nation_root = config.path(config.lakehouse_root).parent
+    as_of = pd.Timestamp("2026-06-30").date()
+
+    typo = make_config(nation_root, trial={"regions": ["99"], "root": str(tmp_path / "typo")})
+    with pytest.raises(UserError, match="99 not in the region reference"):
+        run(spark, typo, "ingest", landing=str(landing), as_of=as_of)
+    assert tables.version(spark, typo, tables.HOUSEHOLDS) is None
+
+    trial = make_config(nation_root, trial={"regions": [regency], "root": str(tmp_path / "trial")})
+    assert trial.lakehouse == str(tmp_path / "trial" / "lakehouse") and trial.trial.regions == (regency,)
+    assert trial.mlflow.model_name == f"{config.mlflow.model_name}_trial_{regency}"
+    results = {}
+    for stage in ("ingest", "train", "score", "publish"):
+        results[stage], _ = run(spark, trial, stage, landing=str(landing), as_of=as_of)
+
+    # The nation is untouched: its tables and its champion.
+    assert versions(spark, config, GOLD + SILVER) == before
+    assert MlflowClient().get_model_version_by_alias(config.mlflow.model_name, "champion").version == champion
+    # Every source row is in the trial or counted outside it.
+    d = results["ingest"].details
+    for source in ("registry", "survey_households", "survey_members"):
+        assert int(d[f"{source}.read"]) + int(d[f"{source}.out_of_scope"]) == manifest["row_counts"][source]
+        assert 0 < int(d[f"{source}.read"]) < manifest["row_counts"][source]
+    # Same households and the same member outcomes as the national run, for these regions only.
+    in_scope = F.col("regency_code") == regency
+    national_members = tables.read(spark, config, tables.MEMBERS).where(in_scope)
+    trial_members = tables.read(spark, trial, tables.MEMBERS)
+    keys = ["household_id", "member_no", "match_status"]
+    assert sorted(map(tuple, trial_members.select(*keys).collect())) == sorted(
+        map(tuple, national_members.select(*keys).collect())
+    )
+    gold = tables.read(spark, trial, tables.DTKS_HOUSEHOLDS).select(*RANK_COLUMNS).toPandas()
+    national_gold = tables.read(spark, config, tables.DTKS_HOUSEHOLDS).where(in_scope).select("household_id")
+    assert set(gold["household_id"]) == {r.household_id for r in national_gold.collect()}
+    assert (gold["regency_code"] == regency).all()
+    # Ranked within the trial: P is the living registry persons of these regions.
+    population = int(results["publish"].details["population"])
+    living = "death_date IS NULL"
+    national_living = tables.read(spark, config, tables.REGISTRY).where(living)
+    national_living = national_living.where(regions.in_scope(F.col("village_code"), trial.trial.regions))
+    assert population == national_living.count() == tables.read(spark, trial, tables.REGISTRY).where(living).count()
+    assert_ranking_equals_pandas(gold, population, 0.6)
+    assert set(gold["model_name"]) == {trial.mlflow.model_name} and set(gold["model_version"]) == {"1"}
 
 
 def test_scores_equal_pyfunc_predict(spark, nation):

@@ -1,5 +1,9 @@
+import pandas as pd
+import pytest
+
 from jobs import regions
 from jobs.runtime.config import load_config
+from jobs.runtime.errors import UserError
 
 
 def test_reference_counts_and_formats():
@@ -43,3 +47,20 @@ def test_region_columns_read_off_village_code(spark):
     df = spark.createDataFrame([("3273011001",), ("9471022005",)], "village_code string")
     rows = df.select(*regions.region_columns(df.village_code)).collect()
     assert [tuple(r) for r in rows] == [("32", "3273", "327301", True), ("94", "9471", "947102", False)]
+
+
+def test_trial_scope_keeps_listed_provinces_and_regencies(spark):
+    codes = ("3201", "33")
+    villages = ["3201010001", "3202010001", "3301010001", "3522010001"]
+    df = spark.createDataFrame([(v,) for v in villages], "village_code string")
+    kept = [r.village_code for r in df.where(regions.in_scope(df.village_code, codes)).collect()]
+    assert kept == ["3201010001", "3301010001"]
+    assert regions.scope_mask(pd.Series(villages), codes).tolist() == [True, False, True, False]
+    assert df.where(regions.in_scope(df.village_code, ())).count() == 4  # no trial: the nation
+
+
+def test_unknown_trial_region_is_named():
+    ref = regions.load(load_config("test"))
+    regions.check_scope(ref, ("31", "3201"))
+    with pytest.raises(UserError, match="3299, 99 not in the region reference"):
+        regions.check_scope(ref, ("3201", "3299", "99"))

@@ -6,7 +6,9 @@ falling back to a default. Errors name the key and the file that set it.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -137,6 +139,34 @@ class PromotionConfig(_Strict):
     min_improvement: float = Field(default=0.0, ge=0.0)
 
 
+class TrialConfig(_Strict):
+    """A verval trial: the whole pipeline on some provinces or regencies only, apart from the nation.
+
+    With regions set, the lakehouse and landing zone move under `root` and MLflow experiment and
+    model names get a trial suffix, so a trial can never write national tables or promote the
+    national champion. Ranking is then within the trial's regions (P = their living registry persons).
+    """
+
+    regions: tuple[str, ...] = ()
+    root: str | None = Field(default=None, description="null: trials/<region codes>")
+
+    @field_validator("regions")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in value if not re.fullmatch(r"\d{2}|\d{4}", c)]
+        if bad:
+            raise ValueError(f"region codes are 2-digit provinces or 4-digit regencies without dots, got {bad}")
+        return tuple(sorted(set(value)))
+
+    @property
+    def tag(self) -> str:
+        """Short name of the trial used in paths and MLflow names."""
+        if len(self.regions) <= 6:
+            return "-".join(self.regions)
+        digest = hashlib.sha1(",".join(self.regions).encode()).hexdigest()[:8]
+        return f"{len(self.regions)}regions-{digest}"
+
+
 class DtksConfig(_Strict):
     env: Literal["local", "test", "cluster"] = "local"
     lakehouse_root: str = "lakehouse"
@@ -149,6 +179,7 @@ class DtksConfig(_Strict):
     generate: GenerateConfig = GenerateConfig()
     model: ModelConfig = ModelConfig()
     promotion: PromotionConfig = PromotionConfig()
+    trial: TrialConfig = TrialConfig()
     questionnaire_file: str = "questionnaire.yaml"
     programs_file: str = "programs.yaml"
     regions_dir: str = "reference/idn-area-data"
@@ -178,6 +209,36 @@ class DtksConfig(_Strict):
 
     def table_path(self, table: str) -> str:
         return f"{self.lakehouse.rstrip('/')}/{table}"
+
+    @property
+    def is_trial(self) -> bool:
+        return bool(self.trial.regions)
+
+
+def _apply_trial(config: DtksConfig, source: str) -> DtksConfig:
+    """Move a trial's lakehouse, landing zone and MLflow names away from the national ones."""
+    if not config.trial.regions:
+        return config
+    tag = config.trial.tag
+    root = (config.trial.root or f"trials/{tag}").rstrip("/")
+    lakehouse, landing = f"{root}/lakehouse", f"{root}/landing"
+    national = {config.lakehouse, str(config.path(config.landing.root))}
+    resolved = {p if "://" in p else str(config.path(p)) for p in (lakehouse, landing)}
+    if resolved & national:
+        raise ConfigError(f"{source}: key 'trial.root': {root!r} would put the trial on the national tables")
+    return config.model_copy(
+        update={
+            "lakehouse_root": lakehouse,
+            "landing": config.landing.model_copy(update={"root": landing}),
+            "mlflow": config.mlflow.model_copy(
+                update={
+                    "experiment": f"{config.mlflow.experiment}-trial-{tag}",
+                    "model_name": f"{config.mlflow.model_name}_trial_{tag.replace('-', '_')}",
+                }
+            ),
+            "ranking": config.ranking.model_copy(update={"official_population": None}),
+        }
+    )
 
 
 def _deep_merge(base: dict, overlay: dict, origin: dict, source: str, prefix: str = "") -> dict:
@@ -251,7 +312,7 @@ def load_config(
     merged["env"] = env
     merged.setdefault("conf_dir", str(conf))
     try:
-        return DtksConfig.model_validate(merged)
+        config = DtksConfig.model_validate(merged)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -259,6 +320,7 @@ def load_config(
             source = origin.get(key) or _closest_origin(key, origin) or "defaults"
             problems.append(f"{source}: key '{key}': {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    return _apply_trial(config, origin.get("trial.regions") or origin.get("trial.root") or "defaults")
 
 
 def _closest_origin(key: str, origin: dict[str, str]) -> str | None:

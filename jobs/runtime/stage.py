@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import importlib
 import importlib.util
+import json
 import logging
 import sys
 import time
@@ -78,6 +79,16 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a config key, e.g. --set ranking.coverage_target=0.4 (repeatable)",
     )
     parser.add_argument("--run-id", help="run id to record (default: a new one)")
+    parser.add_argument(
+        "--regions",
+        type=_region_list,
+        help="verval trial: only these provinces or regencies (comma-separated codes, e.g. 31,3201), "
+        "in their own lakehouse under trial.root",
+    )
+
+
+def _region_list(text: str) -> list[str]:
+    return [code.strip().replace(".", "") for code in text.split(",") if code.strip()]
 
 
 def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool = True) -> runs.StageResult:
@@ -112,7 +123,10 @@ def _short(exc: BaseException) -> str:
 
 
 def context_from_args(args: argparse.Namespace) -> StageContext:
-    config = load_config(env=args.env, overrides=args.overrides)
+    overrides = list(args.overrides)
+    if getattr(args, "regions", None):
+        overrides.append("trial.regions=" + json.dumps(args.regions))
+    config = load_config(env=args.env, overrides=overrides)
     return StageContext(config=config, run_id=args.run_id or runs.new_run_id())
 
 
