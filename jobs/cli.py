@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from jobs.runtime import lock
 from jobs.runtime.stage import (
     StageContext,
     add_common_arguments,
@@ -43,10 +44,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("jars", help="print Delta's JAR paths, comma-separated, for spark-submit --jars")
     p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
     add_common_arguments(p)
-    p.add_argument("--from-version", type=int, help="first program_eligibility version to include (default: latest)")
-    p.add_argument("--to-version", type=int, help="last version to include (default: latest)")
+    p.add_argument(
+        "--from-version", type=int, help="first program_eligibility version to include (default: latest published)"
+    )
+    p.add_argument("--to-version", type=int, help="last version to include (default: latest published)")
+    p = sub.add_parser("export", help="one province's or regency's slice of the published tables, for its office")
+    add_common_arguments(p)
+    p.add_argument("region", help="province (2 digits) or regency (4 digits) code, e.g. 31 or 32.01")
+    p.add_argument("--out", required=True, help="new local folder to write (never overwritten)")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     add_model_commands(sub)
     return parser
+
+
+def region_export(args: argparse.Namespace) -> None:
+    from jobs.export import export_region
+
+    ctx = context_from_args(args)
+    manifest = export_region(ctx.spark, ctx.config, args.region, args.out, args.format)
+    counts = manifest["row_counts"]
+    print(f"exported {manifest['region_code']} {manifest['region_name']} (publication {manifest['publication_id']}) "
+          f"to {args.out}: " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))
 
 
 def eligibility_diff(args: argparse.Namespace) -> None:
@@ -56,7 +74,8 @@ def eligibility_diff(args: argparse.Namespace) -> None:
 
     ctx = context_from_args(args)
     spark, config = ctx.spark, ctx.config
-    latest = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
+    # Up to the latest complete publish: a publish interrupted half-way is not shown.
+    latest = (tables.published_versions(spark, config) or {}).get(tables.PROGRAM_ELIGIBILITY)
     if latest is None:
         raise UserError(f"{config.table_path(tables.PROGRAM_ELIGIBILITY)} not found: run `dtks publish` first")
     start = args.from_version if args.from_version is not None else latest
@@ -79,10 +98,11 @@ def run_all(args: argparse.Namespace) -> None:
               f"model {ctx.config.mlflow.model_name}; ranking is within these regions only")
     t0 = time.perf_counter()
     summary: list[str] = []
-    for name in stages:
-        stage_args = stage_arguments(name, **{k: v for k, v in vars(args).items() if v is not None})
-        result = execute(ctx, name, stage_args)
-        summary.extend(result.summary)
+    with lock.hold(ctx.config, ctx.run_id, "run"):  # one lock for the whole run: no other run interleaves
+        for name in stages:
+            stage_args = stage_arguments(name, **{k: v for k, v in vars(args).items() if v is not None})
+            result = execute(ctx, name, stage_args)
+            summary.extend(result.summary)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     for line in summary:
         print(line)
@@ -96,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return guarded(lambda: print(",".join(delta_jars())))
     if args.command == "diff":
         return guarded(lambda: eligibility_diff(args))
+    if args.command == "export":
+        return guarded(lambda: region_export(args))
     if args.command == "model":
         return run_model_command(args)
     if args.command == "run":

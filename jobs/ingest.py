@@ -347,10 +347,10 @@ def write(
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    key = nik_key(ctx.config)  # a missing key stops the run before Spark starts
     config, spark = ctx.config, ctx.spark
     q = questionnaire.load(config)
     ref = regions.load(config)
-    key = nik_key(config)
     landing_root = str(config.path(args.landing or config.landing.root))
     fmt = args.format or config.landing.format
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from jobs import eligibility, gates, ranking
 from jobs.households import FEATURE_COLUMNS
 from jobs.questionnaire import load as load_questionnaire
-from jobs.runtime import tables
+from jobs.runtime import faults, tables
 from jobs.runtime.config import DtksConfig
 from jobs.runtime.errors import GateFailed, UserError
 from jobs.runtime.runs import StageResult
@@ -148,6 +148,24 @@ def merge_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) 
     )
 
 
+def record_publication(
+    spark: SparkSession, config: DtksConfig, run_id: str, coverage: float, models_used: list[tuple[str, str]]
+) -> int:
+    """Append the versions the three gold tables now have: the one commit that makes them published."""
+    versions = {name: tables.version(spark, config, name) for name in tables.GOLD}
+    previous = tables.read(spark, config, tables.PUBLICATIONS) if tables.exists(
+        spark, config, tables.PUBLICATIONS) else None
+    number = (previous.agg(F.max("publication_id")).first()[0] or 0) + 1 if previous is not None else 1
+    row = spark.createDataFrame(
+        [(number, run_id, dt.datetime.now(dt.UTC), coverage, ",".join(f"{n}:{v}" for n, v in models_used), versions)],
+        "publication_id long, run_id string, published_at timestamp, coverage_target double, models string, "
+        "versions map<string,long>",
+    )
+    tables.append(row, config, tables.PUBLICATIONS)
+    log.info("publication %d: %s", number, ", ".join(f"{n} v{v}" for n, v in versions.items()))
+    return number
+
+
 def last_ingest(spark: SparkSession, config: DtksConfig) -> dict | None:
     if not tables.exists(spark, config, tables.PIPELINE_RUNS):
         return None
@@ -229,9 +247,11 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         update_condition=update,
         delete_missing=True,
     )
+    faults.failpoint("publish.between_gold_tables")
     merge_eligibility(spark, config, elig)
+    record_publication(spark, config, ctx.run_id, coverage, models_used)
 
-    published = tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
+    published = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
     stats = published.agg(
         F.count(F.lit(1)).alias("households"),
         F.sum("hh_size").alias("persons"),
@@ -240,7 +260,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     deciles = {r.decile: r.n for r in published.groupBy("decile").agg(F.sum("hh_size").alias("n")).collect()}
     programs = {
         r.program: r.n
-        for r in tables.read(spark, config, tables.PROGRAM_ELIGIBILITY)
+        for r in tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
         .where("eligible")
         .groupBy("program")
         .agg(F.count(F.lit(1)).alias("n"))

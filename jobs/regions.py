@@ -134,13 +134,13 @@ def region_columns(village_code: Column) -> list[Column]:
     ]
 
 
-def check_scope(ref: RegionReference, codes: tuple[str, ...]) -> None:
-    """Every trial code must name a province or regency of the reference: a typo is an error, not an empty run."""
+def check_scope(ref: RegionReference, codes: tuple[str, ...], what: str = "--regions / trial.regions") -> None:
+    """Every code must name a province or regency of the reference: a typo is an error, not an empty run."""
     known = set(ref.provinces["province_code"]) | set(ref.regencies["regency_code"])
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise UserError(
-            f"--regions / trial.regions: {', '.join(unknown)} not in the region reference {ref.version} "
+            f"{what}: {', '.join(unknown)} not in the region reference {ref.version} "
             "(2-digit province or 4-digit regency codes)"
         )
 

@@ -146,7 +146,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     members = tables.read(spark, config, tables.MEMBERS)
     quarantine = tables.read(spark, config, tables.QUARANTINE)
     gold = (
-        tables.read(spark, config, tables.DTKS_HOUSEHOLDS)
+        tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
         if tables.exists(spark, config, tables.DTKS_HOUSEHOLDS)
         else None
     )

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Submit one pipeline stage with spark-submit, the project's Python and Delta's JARs.
+# Submit one pipeline stage with spark-submit: the project's code as dist/dtks.zip (--py-files), Delta's
+# JARs (--jars) and the cluster configuration (--env cluster unless the stage options say otherwise).
 #   scripts/submit.sh STAGE [spark-submit options --] [stage options]
-# e.g. scripts/submit.sh ingest --master local[2] -- --env local --landing landing
+# e.g. scripts/submit.sh ingest --master spark://127.0.0.1:7077 --total-executor-cores 2 -- --landing /data/landing
+#      scripts/submit.sh publish --master local[2] -- --env local --coverage 0.4
 # Master and resources given here are kept by the job (the session factory never overrides them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,8 +15,14 @@ if [[ " $* " == *" -- "* ]]; then
   while [[ $# -gt 0 && "$1" != "--" ]]; do SUBMIT_OPTS+=("$1"); shift; done
   shift
 fi
+STAGE_OPTS=("$@")
+if [[ " ${STAGE_OPTS[*]} " != *" --env "* && " ${STAGE_OPTS[*]} " != *" --help "* ]]; then
+  STAGE_OPTS+=(--env cluster)
+fi
 export PATH="$VENV/bin:$PATH"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$VENV/bin/python}"
 export SPARK_HOME="${SPARK_HOME:-$("$VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
-exec "$SPARK_HOME/bin/spark-submit" --jars "$("$VENV/bin/dtks" jars)" "${SUBMIT_OPTS[@]}" "$ROOT/jobs/$STAGE.py" "$@"
+ZIP="$("$ROOT/scripts/package.sh")"
+exec "$SPARK_HOME/bin/spark-submit" --jars "$("$VENV/bin/dtks" jars)" --py-files "$ZIP" \
+  --conf "spark.pyspark.python=$PYSPARK_PYTHON" "${SUBMIT_OPTS[@]}" "$ROOT/jobs/$STAGE.py" "${STAGE_OPTS[@]}"

@@ -3,7 +3,6 @@ ranking recomputed in pandas, idempotent re-runs, an update round, the gates and
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import subprocess
@@ -15,40 +14,7 @@ from pyspark.sql import functions as F
 from jobs import regions
 from jobs.runtime import tables
 from jobs.runtime.errors import GateFailed
-from jobs.runtime.runs import new_run_id
-from jobs.runtime.stage import StageContext, execute, stage_arguments
-from tests.conftest import make_config
-
-HOUSEHOLDS = 1500
-
-
-def run(spark, config, name, **values):
-    ctx = StageContext(config=config, run_id=new_run_id(), _spark=spark)
-    args = stage_arguments(name, **values)
-    return execute(ctx, name, args, echo=False), ctx.run_id
-
-
-@pytest.fixture(scope="module")
-def nation(spark, tmp_path_factory):
-    import logging
-
-    root = tmp_path_factory.mktemp("nation")
-    # Everything the pipeline logs goes to a file too, so the personal-data scan can read it.
-    handler = logging.FileHandler(root / "pipeline.log")
-    handler.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.INFO)
-    config = make_config(root)
-    # A larger training share than the default 4 %, so a small nation still trains a model.
-    config = config.model_copy(update={"generate": config.generate.model_copy(update={"training_rate": 0.3})})
-    landing = root / "landing"
-    run(spark, config, "generate", households=HOUSEHOLDS, seed=7, out=str(landing))
-    results = {}
-    for stage in ("ingest", "train", "score", "publish"):
-        results[stage], _ = run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
-    manifest = json.loads((landing / "manifest.json").read_text())
-    handler.flush()
-    return config, landing, results, manifest
+from tests.conftest import make_config, run
 
 
 def versions(spark, config, names):
@@ -108,12 +74,21 @@ def test_injected_defects_end_with_the_right_status(spark, nation):
     assert short.count() == counts["short_interview"]
 
 
+def personal_data(spark, landing):
+    """Raw NIKs and (long) names of the small nation's registry: what must never leave the vault."""
+    registry = spark.read.parquet(str(landing / "registry")).select("nik", "full_name").toPandas()  # small nation
+    return set(registry["nik"]), {n for n in registry["full_name"] if len(n) >= 8}  # short names occur by chance
+
+
+def assert_no_personal_data(blob: bytes, niks: set[str], names: set[str]) -> None:
+    assert not [n for n in niks if n.encode() in blob]
+    assert not [n for n in names if n.encode() in blob]
+
+
 def test_no_raw_nik_or_name_in_tables_logs_or_mlflow(spark, nation):
     """Personal data stays in identity_vault: every other table, the logs and the MLflow store are clean."""
     config, landing, _, _ = nation
-    registry = spark.read.parquet(str(landing / "registry")).select("nik", "full_name").toPandas()  # small nation
-    niks = set(registry["nik"])
-    names = {n for n in registry["full_name"] if len(n) >= 8}  # long names only: short ones occur by chance
+    niks, names = personal_data(spark, landing)
     root = config.path(config.lakehouse)
     for table_dir in sorted(p for p in root.iterdir() if (p / "_delta_log").exists()):
         if table_dir.name == tables.IDENTITY_VAULT:
@@ -127,8 +102,7 @@ def test_no_raw_nik_or_name_in_tables_logs_or_mlflow(spark, nation):
     texts += [p for p in (root.parent / "mlartifacts").rglob("*") if p.is_file()]
     blob = b"\n".join(p.read_bytes() for p in texts if p.exists())
     assert len(blob) > 10_000
-    assert not [n for n in niks if n.encode() in blob]
-    assert not [n for n in names if n.encode() in blob]
+    assert_no_personal_data(blob, niks, names)
 
 
 def test_reconciliation_recorded(spark, nation):
@@ -223,6 +197,122 @@ def test_verval_trial_runs_on_its_regions_only(spark, nation, tmp_path):
     assert set(gold["model_name"]) == {trial.mlflow.model_name} and set(gold["model_version"]) == {"1"}
 
 
+def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_path):
+    from jobs.export import export_region
+    from jobs.runtime.errors import UserError
+
+    config, landing, _, _ = nation
+    gold = {t: tables.read_published(spark, config, t) for t in GOLD}
+    regency = gold[tables.DTKS_HOUSEHOLDS].groupBy("regency_code").count().orderBy("count", "regency_code").first()[0]
+    out = tmp_path / "export"
+    manifest = export_region(spark, config, regency[:2] + "." + regency[2:], str(out))
+    assert manifest["region_code"] == regency and manifest["table_versions"] == tables.published_versions(spark, config)
+    hh = spark.read.parquet(str(out / tables.DTKS_HOUSEHOLDS))
+    members = spark.read.parquet(str(out / tables.DTKS_MEMBERS))
+    elig = spark.read.parquet(str(out / tables.PROGRAM_ELIGIBILITY))
+    expected_hh = gold[tables.DTKS_HOUSEHOLDS].where(F.col("regency_code") == regency)
+    assert sorted(map(tuple, hh.collect())) == sorted(map(tuple, expected_hh.collect()))
+    assert {r.regency_code for r in members.select("regency_code").distinct().collect()} == {regency}
+    ids = {r.household_id for r in expected_hh.select("household_id").collect()}
+    assert {r.household_id for r in elig.select("household_id").distinct().collect()} == ids
+    assert manifest["row_counts"] == {tables.DTKS_HOUSEHOLDS: hh.count(), tables.DTKS_MEMBERS: members.count(),
+                                      tables.PROGRAM_ELIGIBILITY: elig.count()}
+    # Tokens of this region's persons only; no raw NIK or name anywhere in the export.
+    tokens = {r.nik_token for r in members.select("nik_token").collect() if r.nik_token}
+    others = gold[tables.DTKS_MEMBERS].where(F.col("regency_code") != regency).select("nik_token").collect()
+    assert tokens and not tokens & {r.nik_token for r in others if r.nik_token}
+    niks, names = personal_data(spark, landing)
+    blob = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert_no_personal_data(blob, niks, names)
+    files = manifest["files_sha256"]
+    assert files and all(len(h) == 64 for h in files.values()) and (out / "manifest.json").exists()
+    with pytest.raises(UserError, match="already exists"):
+        export_region(spark, config, regency, str(out))
+    with pytest.raises(UserError, match="99 not in the region reference"):
+        export_region(spark, config, "99", str(tmp_path / "other"))
+    assert not (tmp_path / "other").exists()
+
+
+def _cli(config, *args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "jobs.cli", *args, "--env", "test", "--set", f"lakehouse_root={config.lakehouse}",
+            "--set", f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
+            "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
+
+
+def _paused(config, folder, *args: str) -> subprocess.Popen:
+    """A dtks process that stops between the gold tables' commits and waits there (jobs/runtime/faults.py)."""
+    import os
+    import sys
+    import time
+
+    folder.mkdir()
+    env = os.environ | {"DTKS_FAILPOINT": "publish.between_gold_tables", "DTKS_FAILPOINT_DIR": str(folder),
+                        "PYSPARK_PYTHON": sys.executable}
+    with open(folder / "output.log", "w") as log:  # a file, not a pipe: a full pipe would block the process
+        proc = subprocess.Popen(_cli(config, *args), env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while not (folder / "reached").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"never reached the failpoint: {(folder / 'output.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc
+
+
+def published_content(spark, config):
+    """Gold tables as published, without the columns that say which run wrote a row."""
+    drop = ("run_id", "updated_run_id")
+    return {t: sorted(map(tuple, tables.read_published(spark, config, t).drop(*drop).collect())) for t in GOLD}
+
+
+def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, tmp_path):
+    """A second run while one holds the lakehouse stops cleanly; SIGKILL between the gold commits leaves
+    the previous publication readable; the re-run completes and equals an uninterrupted publish."""
+    import os
+    import signal
+    import sys
+
+    config, landing, _, _ = nation
+    copies = {}
+    for name in ("a", "b"):
+        shutil.copytree(config.path(config.lakehouse), tmp_path / name / "lake")
+        copies[name] = config.model_copy(update={"lakehouse_root": str(tmp_path / name / "lake")})
+    a = copies["a"]
+    env = os.environ | {"PYSPARK_PYTHON": sys.executable}
+
+    # Two runs at once: the one holding the lakehouse completes, the other stops before writing.
+    first = _paused(a, tmp_path / "fp1", "publish", "--coverage", "0.4")
+    held = versions(spark, a, GOLD + SILVER + (tables.PIPELINE_RUNS,))
+    second = subprocess.run(_cli(a, "ingest", "--landing", str(landing)), env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode == 2 and "is in use by run" in second.stderr and "nothing was written" in second.stderr
+    assert versions(spark, a, GOLD + SILVER + (tables.PIPELINE_RUNS,)) == held
+    (tmp_path / "fp1" / "release").touch()
+    assert first.wait(timeout=600) == 0, (tmp_path / "fp1" / "output.log").read_text()[-3000:]
+    after_first = published_content(spark, a)
+    assert {r[-1] for r in tables.read_published(spark, a, tables.DTKS_HOUSEHOLDS).select("coverage_target")
+            .distinct().collect()} == {0.4}
+
+    # Killed between the gold tables' commits: the half-written publish is not visible.
+    killed = _paused(a, tmp_path / "fp2", "publish", "--coverage", "0.5")
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=60)
+    latest = tables.read(spark, a, tables.DTKS_HOUSEHOLDS).select("coverage_target").distinct().collect()
+    assert {r[0] for r in latest} == {0.5}, "the kill should have come after dtks_households was written"
+    assert published_content(spark, a) == after_first
+
+    # The re-run takes over the dead run's lock and completes; it equals an uninterrupted publish.
+    rerun = subprocess.run(_cli(a, "publish", "--coverage", "0.5"), env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "took over the lakehouse lock" in rerun.stderr
+    run(spark, copies["b"], "publish", coverage=0.5)
+    assert published_content(spark, a) == published_content(spark, copies["b"])
+    assert not (tmp_path / "a" / "lake" / "_dtks.lock").exists()
+
+
 def test_scores_equal_pyfunc_predict(spark, nation):
     import mlflow
 
@@ -239,11 +329,15 @@ def test_scores_equal_pyfunc_predict(spark, nation):
 
 
 def test_second_run_is_identical_with_empty_change_feed(spark, nation):
+    from mlflow import MlflowClient
+
     config, landing, _, _ = nation
     before = {t: sorted(map(tuple, tables.read(spark, config, t).collect())) for t in GOLD + SILVER}
     v_before = versions(spark, config, GOLD)
-    for stage in ("ingest", "score", "publish"):
+    for stage in ("ingest", "train", "score", "publish"):
         run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
+    # train registered an equal version 2, which does not beat the champion: nothing downstream moves.
+    assert str(MlflowClient().get_model_version_by_alias(config.mlflow.model_name, "champion").version) == "1"
     for t in GOLD + SILVER:
         assert sorted(map(tuple, tables.read(spark, config, t).collect())) == before[t], t
     changes = (
@@ -378,8 +472,14 @@ def test_each_gate_failure_keeps_the_published_tables(spark, nation):
 
 
 def test_report_finds_the_curbstoner_and_renders(spark, nation, tmp_path):
-    config, _, _, manifest = nation
+    config, landing, _, manifest = nation
     run(spark, config, "report", reports_dir=str(tmp_path / "reports"), no_mlflow=True)
+    _, second_run = run(spark, config, "report", reports_dir=str(tmp_path / "again"), no_mlflow=True)
+    for name in (tables.QUALITY_BY_REGION, "quality_enumerators"):  # a second report says the same
+        df = tables.read(spark, config, name)
+        first, again = (sorted(map(tuple, df.where(cond).drop("run_id").collect()))
+                        for cond in (F.col("run_id") != second_run, F.col("run_id") == second_run))
+        assert first == again and first, name
     enum = tables.read(spark, config, "quality_enumerators").orderBy(F.col("revisit_score").desc()).limit(3).collect()
     curbstoners = set(manifest["parameters"]["curbstoning_enumerators"])
     assert curbstoners & {r.enumerator_id for r in enum}
@@ -430,6 +530,9 @@ def test_report_finds_the_curbstoner_and_renders(spark, nation, tmp_path):
         timeout=120,
     ).stdout
     assert "Enumerators to re-visit" in dom
-    regions = tables.read(spark, config, tables.QUALITY_BY_REGION)
-    assert regions.select("run_id").distinct().count() == 1
-    assert regions.agg(F.sum("households_accepted")).first()[0] == tables.read(spark, config, tables.HOUSEHOLDS).count()
+    niks, names = personal_data(spark, landing)
+    assert_no_personal_data(b"".join(p.read_bytes() for p in (tmp_path / "reports").rglob("*") if p.is_file()),
+                            niks, names)
+    by_region = tables.read(spark, config, tables.QUALITY_BY_REGION).where(F.col("run_id") == second_run)
+    accepted = by_region.agg(F.sum("households_accepted")).first()[0]
+    assert accepted == tables.read(spark, config, tables.HOUSEHOLDS).count()

@@ -113,3 +113,42 @@ def test_mlflow_register_alias_and_load_by_alias(config):
     assert loaded.predict(frame).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert client.get_run(run.info.run_id).data.metrics["r2"] == 0.5
     assert client.get_model_version_by_alias("runtime_check", "champion").version in (1, "1")
+
+
+def test_missing_key_in_cluster_mode_stops_before_spark(monkeypatch, tmp_path):
+    from jobs.runtime.config import ConfigError
+    from jobs.runtime.stage import StageContext, execute, stage_arguments
+
+    monkeypatch.delenv("DTKS_NIK_KEY")
+    config = load_config("cluster", {"lakehouse_root": str(tmp_path / "lake")})
+    ctx = StageContext(config=config, run_id="r1")
+    with pytest.raises(ConfigError, match="DTKS_NIK_KEY is not set"):
+        execute(ctx, "ingest", stage_arguments("ingest"), echo=False)
+    assert ctx._spark is None  # no Spark session was started, nothing written
+    assert not any(p.name != "_dtks.lock" for p in (tmp_path / "lake").iterdir())
+    assert not (tmp_path / "lake" / "_dtks.lock").exists()
+
+
+def test_lakehouse_lock_names_its_holder_and_takes_over_a_dead_one(tmp_path):
+    import json
+    import os
+    import socket
+
+    from jobs.runtime import lock
+
+    config = load_config("test", {"lakehouse_root": str(tmp_path / "lake")})
+    with lock.hold(config, "run-1", "ingest"):
+        with lock.hold(config, "run-1", "score"):  # re-entrant: `dtks run` holds it across stages
+            pass
+        holder = json.loads((tmp_path / "lake" / "_dtks.lock").read_text())
+        assert holder["run_id"] == "run-1" and holder["pid"] == os.getpid()
+    assert not (tmp_path / "lake" / "_dtks.lock").exists()
+    # Another live process holds it: refused, naming the holder.
+    other = {"run_id": "run-2", "stage": "publish", "pid": os.getppid(), "host": socket.gethostname(), "since": "x"}
+    (tmp_path / "lake" / "_dtks.lock").write_text(json.dumps(other))
+    with pytest.raises(lock.LakehouseBusyError, match="in use by run run-2 .stage publish"):
+        lock.acquire(config, "run-3", "ingest")
+    # Its process is gone (a pid that cannot exist): the lock is taken over.
+    (tmp_path / "lake" / "_dtks.lock").write_text(json.dumps(other | {"pid": 2**22 + 7}))
+    with lock.hold(config, "run-3", "ingest"):
+        assert json.loads((tmp_path / "lake" / "_dtks.lock").read_text())["run_id"] == "run-3"

@@ -20,7 +20,7 @@ from types import ModuleType
 
 from pyspark.sql import SparkSession
 
-from jobs.runtime import runs
+from jobs.runtime import lock, runs
 from jobs.runtime.config import ConfigError, DtksConfig, load_config
 
 # Pipeline order. A stage is offered only once its module exists: absent, never a stub.
@@ -94,18 +94,19 @@ def _region_list(text: str) -> list[str]:
 def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool = True) -> runs.StageResult:
     """Run one stage, time it, record it in pipeline_runs (also when it fails)."""
     module = stage_module(name)
-    started = dt.datetime.now(dt.UTC)
-    t0 = time.perf_counter()
-    try:
-        result = module.run(ctx, args)
-    except Exception as exc:
+    with lock.hold(ctx.config, ctx.run_id, name):  # a second run stops here, before any work
+        started = dt.datetime.now(dt.UTC)
+        t0 = time.perf_counter()
+        try:
+            result = module.run(ctx, args)
+        except Exception as exc:
+            finished = dt.datetime.now(dt.UTC)
+            if ctx._spark is not None and getattr(module, "RECORD_RUN", True):
+                runs.record(ctx.spark, ctx.config, ctx.run_id, name, "FAILED", started, finished, None, _short(exc))
+            raise
         finished = dt.datetime.now(dt.UTC)
-        if ctx._spark is not None and getattr(module, "RECORD_RUN", True):
-            runs.record(ctx.spark, ctx.config, ctx.run_id, name, "FAILED", started, finished, None, _short(exc))
-        raise
-    finished = dt.datetime.now(dt.UTC)
-    if getattr(module, "RECORD_RUN", True):
-        runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
+        if getattr(module, "RECORD_RUN", True):
+            runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
     if echo:
         print(progress_line(name, result, time.perf_counter() - t0), flush=True)
     return result

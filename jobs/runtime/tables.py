@@ -23,6 +23,8 @@ DTKS_HOUSEHOLDS = "dtks_households"
 DTKS_MEMBERS = "dtks_members"
 PROGRAM_ELIGIBILITY = "program_eligibility"
 QUALITY_BY_REGION = "quality_by_region"
+PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
+GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)
 
 
 def exists(spark: SparkSession, config: DtksConfig, name: str) -> bool:
@@ -109,3 +111,24 @@ def upsert(
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete()
     merge.execute()
+
+
+def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int] | None:
+    """The gold table versions of the latest complete publish, or None before the first one.
+
+    Publish MERGEs three tables in three commits and then appends one `publications` row: that last
+    commit is the switch. A publish killed in between leaves this pointing at the previous set, so a
+    reader going through it sees the previous publication or the new one, never a mix.
+    """
+    if not exists(spark, config, PUBLICATIONS):
+        return None
+    from pyspark.sql import functions as F
+
+    row = read(spark, config, PUBLICATIONS).orderBy(F.col("publication_id").desc()).select("versions").first()
+    return dict(row.versions) if row else None
+
+
+def read_published(spark: SparkSession, config: DtksConfig, name: str) -> DataFrame:
+    """A gold table as of the latest complete publish (the table's latest version when none recorded)."""
+    versions = published_versions(spark, config) or {}
+    return read(spark, config, name, versions.get(name))
