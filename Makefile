@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 
-.PHONY: setup demo test lint bench clean browser
+.PHONY: setup demo test test-cluster package lint bench clean browser
 setup: $(STAMP) .cache/jars/.complete
 
 $(STAMP): setup.py
@@ -25,10 +25,17 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: setup browser
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q -m "not cluster" tests
+
+# The pipeline on a two-worker standalone cluster with an MLflow server, compared with a local run.
+test-cluster: setup
+	$(VENV)/bin/python -m pytest -q -m cluster tests
+
+package: setup
+	scripts/package.sh
 
 lint: setup
 	$(VENV)/bin/ruff check jobs models tests scripts
 
 clean:
-	rm -rf $(VENV) .cache lakehouse landing mlruns reports
+	rm -rf $(VENV) .cache lakehouse landing mlruns reports trials dist .cluster .mlflow-server

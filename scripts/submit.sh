@@ -23,6 +23,9 @@ export PATH="$VENV/bin:$PATH"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$VENV/bin/python}"
 export SPARK_HOME="${SPARK_HOME:-$("$VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
+# The driver reads conf/ from this checkout (the code itself comes from the zip); the zip carries the commit.
+export DTKS_CONF_DIR="${DTKS_CONF_DIR:-$ROOT/conf}"
 ZIP="$("$ROOT/scripts/package.sh")"
+export DTKS_CODE_VERSION="${DTKS_CODE_VERSION:-$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
 exec "$SPARK_HOME/bin/spark-submit" --jars "$("$VENV/bin/dtks" jars)" --py-files "$ZIP" \
   --conf "spark.pyspark.python=$PYSPARK_PYTHON" "${SUBMIT_OPTS[@]}" "$ROOT/jobs/$STAGE.py" "${STAGE_OPTS[@]}"

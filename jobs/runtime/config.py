@@ -296,7 +296,7 @@ def load_config(
     merged: dict = {}
     for path in (conf / "base.yaml", conf / f"{env}.yaml"):
         if not path.exists():
-            raise ConfigError(f"{path}: config file not found")
+            raise ConfigError(f"{path}: config file not found (set DTKS_CONF_DIR to the folder holding base.yaml)")
         merged = _deep_merge(merged, _read_yaml(path), origin, str(path))
     if isinstance(overrides, dict):
         merged = _deep_merge(merged, overrides, origin, "overrides")
