@@ -2,7 +2,8 @@
 
 A missing file or mandatory column is a contract breach: the run stops before anything is written.
 A value of the wrong type is a row problem: the value becomes null and the row is marked so that
-validation quarantines it, naming the column. Nothing is silently coerced or dropped.
+validation quarantines it, naming the column; so is a date outside the years 1-9999, a NaN or infinite
+number, and a CSV line whose field count differs from the header's. Nothing is silently coerced or dropped.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -27,6 +29,7 @@ TRAINING_HOUSEHOLDS = "training_households"
 TRAINING_MEMBERS = "training_members"
 SOURCES = (REGISTRY, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
 BAD_COLUMNS = "_bad_columns"  # names of columns whose raw value could not be read as its type
+MALFORMED = "_malformed_line"  # CSV: raw text of a line with more or fewer fields than the header; in BAD_COLUMNS
 
 _REGISTRY = {
     "nik": S,
@@ -90,16 +93,52 @@ def read_source(spark: SparkSession, landing_root: str, source: str, fmt: str, q
         reader = reader.option("header", True).option("inferSchema", False).option("mode", "PERMISSIVE")
     try:
         raw = reader.load(path)
+        if fmt == "csv" and raw.columns:
+            # Read again with the header's columns plus one for lines whose field count is wrong:
+            # PERMISSIVE alone pads a short line with nulls and drops a long line's extra fields.
+            schema = T.StructType([T.StructField(c, S) for c in raw.columns] + [T.StructField(MALFORMED, S)])
+            raw = reader.schema(schema).option("columnNameOfCorruptRecord", MALFORMED).load(path)
     except Exception as exc:  # an empty folder or unreadable file: a contract breach, not a bug
-        raise InputContractError(f"{path}: cannot read source '{source}' as {fmt}: {str(exc).splitlines()[0]}") from exc
+        raise InputContractError(f"{path}: cannot read source '{source}' as {fmt}: {_cause(exc)}") from exc
+    if not raw.columns:
+        raise InputContractError(f"{path}: source '{source}' is empty: no header line, no columns")
     wanted = contract(source, q)
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
         raise InputContractError(f"{path}: source '{source}' lacks mandatory column(s): {', '.join(missing)}")
-    extra = sorted(set(raw.columns) - set(wanted))
+    extra = sorted(set(raw.columns) - set(wanted) - {MALFORMED})
     if extra:
-        log.warning("%s: ignoring columns not in the contract: %s", path, ", ".join(extra))
-    return apply_types(raw, wanted)
+        log.warning("%s: source '%s' has columns not in the contract, ignored: %s", path, source, ", ".join(extra))
+    try:
+        return apply_types(raw, wanted)
+    except AnalysisException as exc:  # a column stored as a type that cannot be cast (e.g. a date as int)
+        wrong = [
+            f"{c} is {raw.schema[c].dataType.simpleString()}, expected {t.simpleString()}"
+            for c, t in wanted.items()
+            if not _castable(raw, c, t)
+        ]
+        if not wrong:
+            raise
+        message = f"{path}: source '{source}' has column(s) of a type that cannot be read: {'; '.join(wrong)}"
+        raise InputContractError(message) from exc
+
+
+def _cause(exc: Exception) -> str:
+    """The first line of the innermost cause: a JVM error's own first line only names the Py4J call."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None and type(exc).__name__ == "Py4JJavaError":
+        while java.getCause() is not None:
+            java = java.getCause()
+        return str(java.toString()).splitlines()[0]
+    return str(exc).splitlines()[0]
+
+
+def _castable(raw: DataFrame, name: str, dtype: T.DataType) -> bool:
+    try:
+        raw.select(F.col(f"`{name}`").try_cast(dtype))
+    except AnalysisException:
+        return False
+    return True
 
 
 def apply_types(raw: DataFrame, wanted: dict[str, T.DataType]) -> DataFrame:
@@ -108,14 +147,36 @@ def apply_types(raw: DataFrame, wanted: dict[str, T.DataType]) -> DataFrame:
     for name, dtype in wanted.items():
         col = F.col(f"`{name}`")
         source_type = raw.schema[name].dataType
-        if source_type == dtype:
+        valid = _valid(dtype)
+        if source_type == dtype and valid is None:
             typed.append(col.alias(name))
             continue
-        value = F.trim(col) if isinstance(source_type, T.StringType) else col
-        cast = value.try_cast(dtype)
-        if isinstance(source_type, T.StringType):
-            cast = F.when(F.trim(col) == "", F.lit(None).cast(dtype)).otherwise(cast)
+        if source_type == dtype:
+            cast = col
+        else:
+            value = F.trim(col) if isinstance(source_type, T.StringType) else col
+            cast = value.try_cast(dtype)
+            if isinstance(source_type, T.StringType):
+                cast = F.when(F.trim(col) == "", F.lit(None).cast(dtype)).otherwise(cast)
+        if valid is not None:
+            cast = F.when(valid(cast), cast)
         typed.append(cast.alias(name))
         bad.append(F.when(col.isNotNull() & (F.trim(col.cast("string")) != "") & cast.isNull(), F.lit(name)))
+    if MALFORMED in raw.columns:
+        # Spark counts a line's fields only when the query reads every column of the file, so every
+        # column (those outside the contract too) stays in the plan through a test that is never true.
+        every = [F.col(f"`{c}`") for c in raw.columns if c != MALFORMED]
+        unpruned = F.length(F.concat_ws("", *every)) < 0
+        bad.append(F.when(F.col(MALFORMED).isNotNull() | unpruned, F.lit(MALFORMED)))
     marks = F.filter(F.array(*bad), lambda x: x.isNotNull()) if bad else F.array().cast("array<string>")
     return raw.select(*typed, marks.alias(BAD_COLUMNS))
+
+
+def _valid(dtype: T.DataType):
+    """Values a type can hold that the contract does not accept: dates outside the years 1-9999
+    (no ISO 8601 or Python date has them), NaN and infinite numbers. None when all values are fine."""
+    if isinstance(dtype, T.DateType | T.TimestampType):
+        return lambda c: F.year(c).between(1, 9999)
+    if isinstance(dtype, T.DoubleType):
+        return lambda c: ~F.isnan(c) & (F.abs(c) != F.lit(float("inf")))
+    return None

@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import nik
-from jobs.landing import BAD_COLUMNS
+from jobs.landing import BAD_COLUMNS, MALFORMED
 from jobs.questionnaire import Questionnaire, Variable
 
 REASON, DETAIL = "_reason", "_detail"
@@ -52,6 +52,11 @@ class Rules:
 
 
 def _bad_values(rules: Rules) -> None:
+    rules.add(
+        F.array_contains(F.col(BAD_COLUMNS), MALFORMED),
+        BAD_VALUE,
+        "malformed CSV line: more or fewer fields than the header",
+    )
     rules.add(
         F.size(F.col(BAD_COLUMNS)) > 0,
         BAD_VALUE,
@@ -114,17 +119,25 @@ def members(
 ) -> DataFrame:
     """Member rows with _reason/_detail and nik_problem (a bad NIK is a match status, not a rejection);
     linked to their household's verdict and interview date."""
-    hh = households_checked.select(
-        F.col("household_id").alias("_hh"),
-        F.col(REASON).alias("_hh_reason"),
-        F.to_date("interview_start").alias("interview_date"),
-    ).where(F.col("_hh_reason").isNull() | (F.col("_hh_reason") != DUPLICATE_RECORD))
+    # One verdict per household_id, or a member would be listed once per row of its household: the
+    # accepted row if there is one, else the first rejection (a key may come with several bad rows).
+    verdict = F.min_by(
+        F.struct(F.col(REASON).alias("_hh_reason"), F.to_date("interview_start").alias("interview_date")),
+        F.struct(F.col(REASON).isNotNull(), F.col(REASON), F.col("interview_start")),
+    )
+    hh = (
+        households_checked.where(F.col("household_id").isNotNull())
+        .groupBy(F.col("household_id").alias("_hh"))
+        .agg(verdict.alias("_v"))
+        .select("_hh", "_v._hh_reason", "_v.interview_date")
+    )
     df = df.join(hh, df.household_id == hh._hh, "left").withColumn(
         "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
     )
     rules = Rules()
     _bad_values(rules)
     _required(rules, ["household_id", "member_no", "birth_date"])
+    rules.add(F.col("member_no") < 1, OUT_OF_RANGE, F.concat(F.lit("member_no="), F.col("member_no").cast("string")))
     _answers(rules, q.member)
     rules.add(F.col("_hh").isNull(), UNKNOWN_HOUSEHOLD, "household_id not among the survey households")
     rules.add(
