@@ -38,6 +38,8 @@ setup(
             "ipykernel==7.4.0",
             "ruff==0.17.5",
         ],
+        # scripts/bench_pipeline.py and scripts/bench_duckdb.py: the single-node baseline
+        "bench": ["duckdb==2.0.1"],
     },
     entry_points={"console_scripts": ["dtks=jobs.cli:main"]},
 )
