@@ -328,14 +328,18 @@ def baseline(args: argparse.Namespace) -> dict[str, Any]:
                 ("household_id IS NULL", "MISSING_VALUE"),
                 ("member_no IS NULL", "MISSING_VALUE"),
                 ("birth_date IS NULL", "MISSING_VALUE"),
+                ("member_no < 1", "OUT_OF_RANGE"),
                 *_answers(q.member),
                 ("_hh IS NULL", "UNKNOWN_HOUSEHOLD"),
                 ("_hh_reason IS NOT NULL", "HOUSEHOLD_REJECTED"),
                 ("birth_date > interview_date", "BIRTH_IN_FUTURE"),
             ]) + " AS _reason FROM (SELECT m.*, h._hh, h._hh_reason, h.interview_date, "
             f"{nik_problem('m.nik', provinces, as_of)} AS nik_problem FROM {src['survey_members']} m "
-            "LEFT JOIN (SELECT household_id AS _hh, _reason AS _hh_reason, CAST(interview_start AS DATE) "
-            "AS interview_date FROM hh_checked WHERE _reason IS NULL OR _reason <> 'DUPLICATE_RECORD') h "
+            # one verdict per household_id: the accepted row if any, else the first rejection
+            "LEFT JOIN (SELECT _hh, _v._hh_reason, _v.interview_date FROM (SELECT household_id AS _hh, "
+            "arg_min({'_hh_reason': _reason, 'interview_date': CAST(interview_start AS DATE)}, "
+            "{'bad': _reason IS NOT NULL, 'reason': _reason, 'start': interview_start}) AS _v "
+            "FROM hh_checked WHERE household_id IS NOT NULL GROUP BY household_id)) h "
             "ON m.household_id = h._hh) m)",
             "household_id, member_no", "nik ASC NULLS LAST"),
     )

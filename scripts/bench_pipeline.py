@@ -831,8 +831,8 @@ def goals_section(by_size: dict, sizes: list[int], scoring: dict | None) -> list
         if noop and native and udf:
             speed = (native["rows"] / native["seconds"]) / (udf["rows"] / udf["seconds"])
             ok = speed >= GOALS["native_vs_udf"]
-            cause = "" if ok else (f"one run, while other processes took {scoring['others_cpu_share']:.0%} of the "
-                                   "CPU; see Notes for an earlier run")
+            cause = "" if ok else (f"measured while other processes took {scoring['others_cpu_share']:.0%} of the "
+                                   "CPU; see Notes for the other runs")
             lines.append(f"| native ≥ 10x spark_udf | {speed:.1f}x (rows/s) | {verdict(ok)} | {cause} |")
             rel = native["seconds"] / noop["seconds"]
             ok = rel <= GOALS["native_vs_noop"]
