@@ -25,9 +25,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: setup browser
-	$(VENV)/bin/python -m pytest -q -m "not cluster" tests
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
-# The pipeline on a two-worker standalone cluster with an MLflow server, compared with a local run.
+# The cluster test alone (it is also part of `make test`): the pipeline on a two-worker standalone cluster
+# with an MLflow server, compared with a local run.
 test-cluster: setup
 	$(VENV)/bin/python -m pytest -q -m cluster tests
 

@@ -31,6 +31,7 @@ setup(
     extras_require={
         "dev": [
             "pytest==9.2.0",
+            "pytest-xdist==3.8.0",  # the suite on both cores (make test)
             "hypothesis==6.170.17",
             "chispa==0.12.0",
             "nbclient==0.11.0",

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)
     p = sub.add_parser("run", help="run every stage end to end (" + ", ".join(stages) + ")")
     add_common_arguments(p)
+    p.add_argument(
+        "--stages",
+        type=_stage_list,
+        help="only these stages, in pipeline order (comma-separated), e.g. ingest,train,score,publish "
+        "when the landing files are delivered rather than generated",
+    )
     for name in stages:
         # Each stage's own options are accepted by `run` too, where they do not clash.
         module = stage_module(name)
@@ -89,9 +95,19 @@ def eligibility_diff(args: argparse.Namespace) -> None:
         print(f"{r.program:<10} {r.province_code:<9} {r.entered:>9,} {r.left:>9,}")
 
 
+def _stage_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = available_stages()
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown stage(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"stages are {', '.join(known)}")
+    return [n for n in known if n in names]  # pipeline order, whatever order they were given in
+
+
 def run_all(args: argparse.Namespace) -> None:
     ctx: StageContext = context_from_args(args)
-    stages = available_stages()
+    stages = args.stages or available_stages()
     print(f"dtks run {ctx.run_id}: {len(stages)} stages, env={ctx.config.env}, lakehouse={ctx.config.lakehouse}")
     if ctx.config.is_trial:
         print(f"verval trial of {', '.join(ctx.config.trial.regions)}: landing {ctx.config.landing.root}, "
@@ -100,7 +116,8 @@ def run_all(args: argparse.Namespace) -> None:
     summary: list[str] = []
     with lock.hold(ctx.config, ctx.run_id, "run"):  # one lock for the whole run: no other run interleaves
         for name in stages:
-            stage_args = stage_arguments(name, **{k: v for k, v in vars(args).items() if v is not None})
+            values = {k: v for k, v in vars(args).items() if v is not None and k != "stages"}
+            stage_args = stage_arguments(name, **values)
             result = execute(ctx, name, stage_args)
             summary.extend(result.summary)
     print(f"done in {time.perf_counter() - t0:.1f} s")

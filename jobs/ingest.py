@@ -49,6 +49,11 @@ MEMBER_FIELDS = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landing", help="landing folder (default: config landing.root)")
     parser.add_argument("--format", choices=("parquet", "csv"), help="input format (default: config landing.format)")
+    add_run_arguments(parser)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options `dtks run` accepts too (its landing folder is landing.root: --set landing.root=PATH)."""
     parser.add_argument(
         "--as-of", type=dt.date.fromisoformat, help="date NIK birth dates are checked against (default: today, UTC)"
     )

@@ -4,6 +4,7 @@
 #   scripts/submit.sh STAGE [spark-submit options --] [stage options]
 # e.g. scripts/submit.sh ingest --master spark://127.0.0.1:7077 --total-executor-cores 2 -- --landing /data/landing
 #      scripts/submit.sh publish --master local[2] -- --env local --coverage 0.4
+#      scripts/submit.sh run --master spark://127.0.0.1:7077 -- --stages ingest,train,score,publish  (one application)
 # Master and resources given here are kept by the job (the session factory never overrides them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,6 +20,9 @@ STAGE_OPTS=("$@")
 if [[ " ${STAGE_OPTS[*]} " != *" --env "* && " ${STAGE_OPTS[*]} " != *" --help "* ]]; then
   STAGE_OPTS+=(--env cluster)
 fi
+# `run` (several stages in one application) goes through the dtks command; a stage through its own file.
+if [[ "$STAGE" == "run" ]]; then MAIN=("$ROOT/jobs/cli.py" run); else MAIN=("$ROOT/jobs/$STAGE.py"); fi
+[[ -f "${MAIN[0]}" ]] || { echo "submit.sh: no stage $STAGE (jobs/$STAGE.py)" >&2; exit 2; }
 export PATH="$VENV/bin:$PATH"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$VENV/bin/python}"
@@ -28,4 +32,4 @@ export DTKS_CONF_DIR="${DTKS_CONF_DIR:-$ROOT/conf}"
 ZIP="$("$ROOT/scripts/package.sh")"
 export DTKS_CODE_VERSION="${DTKS_CODE_VERSION:-$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
 exec "$SPARK_HOME/bin/spark-submit" --jars "$("$VENV/bin/dtks" jars)" --py-files "$ZIP" \
-  --conf "spark.pyspark.python=$PYSPARK_PYTHON" "${SUBMIT_OPTS[@]}" "$ROOT/jobs/$STAGE.py" "${STAGE_OPTS[@]}"
+  --conf "spark.pyspark.python=$PYSPARK_PYTHON" "${SUBMIT_OPTS[@]}" "${MAIN[@]}" "${STAGE_OPTS[@]}"

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 os.environ.setdefault("DTKS_NIK_KEY", "test-key-0123456789abcdef0123456789abcdef")
+
+
+# `make test` runs two xdist workers with --dist loadfile --no-loadscope-reorder: a module is a unit of
+# work, handed out in this order. The nation's module (about half the suite) and the cluster test start at
+# once, one per worker; two light modules are queued behind them (each worker holds two units), then the
+# heaviest of the rest first, so that the workers finish together.
+MODULE_ORDER = ("test_pipeline", "test_cluster", "test_config", "test_regions", "test_fuzz_ingest", "test_ingest",
+                "test_generate", "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+
+    items.sort(key=rank)  # stable: file order within a module
 
 
 @pytest.fixture(scope="session")
@@ -63,26 +82,78 @@ def run(spark, config, name, **values):
     return execute(ctx, name, args, echo=False), ctx.run_id
 
 
-@pytest.fixture(scope="session")
-def nation(spark, tmp_path_factory):
-    """A small generated nation through ingest, train, score and publish (local mode): shared by the
-    pipeline tests and the cluster test, which compares its own run with this one."""
-    import logging
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """An inter-process lock (flock): the xdist workers of one session build shared data once."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    root = tmp_path_factory.mktemp("nation")
-    # Everything the pipeline logs goes to a file too, so the personal-data scan can read it.
-    handler = logging.FileHandler(root / "pipeline.log")
-    handler.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.INFO)
+
+def _shared_dir(tmp_path_factory, worker_id: str) -> Path:
+    """This pytest session's folder that all its xdist workers see (their basetemps' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+def _once(shared: Path, name: str, build):
+    """Build `name` once per session, whichever worker asks first; the others wait and load it."""
+    done = shared / f"{name}.pickle"
+    with _exclusive(shared / f"{name}.lock"):
+        if done.exists():
+            return pickle.loads(done.read_bytes())
+        value = build(shared / name)
+        done.write_bytes(pickle.dumps(value))
+        return value
+
+
+def _nation_config(root: Path):
     config = make_config(root)
     # A larger training share than the default 4 %, so a small nation still trains a model.
-    config = config.model_copy(update={"generate": config.generate.model_copy(update={"training_rate": 0.3})})
-    landing = root / "landing"
-    run(spark, config, "generate", households=HOUSEHOLDS, seed=7, out=str(landing))
-    results = {}
-    for stage in ("ingest", "train", "score", "publish"):
-        results[stage], _ = run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp(AS_OF).date())
-    manifest = json.loads((landing / "manifest.json").read_text())
-    handler.flush()
-    return config, landing, results, manifest
+    return config.model_copy(update={"generate": config.generate.model_copy(update={"training_rate": 0.3})})
+
+
+@pytest.fixture(scope="session")
+def nation_landing(spark, tmp_path_factory, worker_id):
+    """The small nation's landing files (generated once per session): the cluster test needs only these
+    to start its own run."""
+
+    def build(root: Path) -> Path:
+        landing = root / "landing"
+        run(spark, _nation_config(root), "generate", households=HOUSEHOLDS, seed=7, out=str(landing))
+        return landing
+
+    return _once(_shared_dir(tmp_path_factory, worker_id), "nation", build)
+
+
+@pytest.fixture(scope="session")
+def nation(spark, nation_landing, tmp_path_factory, worker_id):
+    """The small nation through ingest, train, score and publish (local mode), built once per session:
+    the pipeline tests use it (and change it, in file order); the cluster test compares its own run with
+    this one's first publication."""
+    import logging
+
+    def build(_) -> tuple:
+        root = nation_landing.parent
+        # Everything the pipeline logs goes to a file too, so the personal-data scan can read it.
+        handler = logging.FileHandler(root / "pipeline.log")
+        handler.setLevel(logging.DEBUG)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+        config = _nation_config(root)
+        results = {}
+        for stage in ("ingest", "train", "score", "publish"):
+            results[stage], _ = run(spark, config, stage, landing=str(nation_landing),
+                                    as_of=pd.Timestamp(AS_OF).date())
+        manifest = json.loads((nation_landing / "manifest.json").read_text())
+        handler.flush()
+        return config, nation_landing, results, manifest
+
+    built = _once(_shared_dir(tmp_path_factory, worker_id), "nation_run", build)
+    from jobs.runtime.tracking import setup_mlflow
+
+    setup_mlflow(built[0])  # the pipeline tests talk to its MLflow store, whichever worker built it
+    return built

@@ -27,7 +27,7 @@ def test_shipped_envs_load():
         cfg = load_config(env)
         assert cfg.env == env
     assert load_config("cluster").security.local_key_file is None
-    assert load_config("test").spark.shuffle_partitions == 4
+    assert load_config("test").spark.shuffle_partitions == 2
 
 
 def test_unknown_key_names_key_and_file(tmp_path):

@@ -351,7 +351,7 @@ def test_fuzzed_sources_are_accounted_for(spark, env, caplog, tmp_path_factory):
     results = []  # what each example did, printed with -s
 
     @settings(
-        max_examples=5,
+        max_examples=3,
         deadline=None,
         derandomize=True,
         database=None,

@@ -21,7 +21,8 @@ def test_session_is_configured(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.extensions") == spark_runtime.DELTA_EXTENSION
     assert conf.get("spark.master") == "local[2]"
-    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.conf.get("spark.sql.codegen.wholeStage") == "false"
     assert conf.get("spark.ui.enabled") == "false"
     assert all(jar.startswith(str(spark_runtime.jars_dir())) for jar in conf.get("spark.jars").split(","))
     assert spark.sparkContext.pythonExec == sys.executable
@@ -152,3 +153,14 @@ def test_lakehouse_lock_names_its_holder_and_takes_over_a_dead_one(tmp_path):
     (tmp_path / "lake" / "_dtks.lock").write_text(json.dumps(other | {"pid": 2**22 + 7}))
     with lock.hold(config, "run-3", "ingest"):
         assert json.loads((tmp_path / "lake" / "_dtks.lock").read_text())["run_id"] == "run-3"
+
+
+def test_run_stages_are_checked_and_put_in_pipeline_order(capsys):
+    from jobs.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--stages", "publish, ingest,score", "--as-of", "2026-06-30"])
+    assert args.stages == ["ingest", "score", "publish"] and str(args.as_of) == "2026-06-30"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--stages", "ingest,pubish"])
+    err = capsys.readouterr().err
+    assert "unknown stage(s) pubish; stages are generate, ingest, train, score, publish, report" in err
