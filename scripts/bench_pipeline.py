@@ -397,6 +397,19 @@ def tables_layout(lakehouse: Path) -> dict[str, dict]:
     return {p.name: file_layout(p) for p in sorted(lakehouse.iterdir()) if (p / "_delta_log").is_dir()}
 
 
+def run_round(kind: str, stages, d: Path, landing: Path, args, out: dict) -> bool:
+    """Run `stages` one process each, recording results under out[kind]; False at the first failure."""
+    for stage in stages:
+        result = run_stage(stage, d, landing, args.as_of, kind, args.event_log)
+        out[kind].append(result)
+        save(d, out)
+        if result["rc"] != 0:
+            out["failed"] = f"{kind} {stage}"
+            return False
+    out[f"layout_{kind}"] = tables_layout(d / "lakehouse")
+    return True
+
+
 def bench_size(args: argparse.Namespace, households: int) -> dict[str, Any]:
     d = Path(args.work).resolve() / str(households)
     d.mkdir(parents=True, exist_ok=True)
@@ -423,14 +436,9 @@ def bench_size(args: argparse.Namespace, households: int) -> dict[str, Any]:
         out["full"] = done_stages
         out["resumed_after"] = [x["name"] for x in done_stages]
         out.update({k: resumed[k] for k in ("duckdb", "generate") if k in resumed})
-    for stage in [s for s in STAGES if s in args.stages and s not in out.get("resumed_after", [])]:
-        result = run_stage(stage, d, landing, args.as_of, "full", args.event_log)
-        out["full"].append(result)
-        save(d, out)
-        if result["rc"] != 0:
-            out["failed"] = f"full {stage}"
-            return save(d, out)
-    out["layout_full"] = tables_layout(d / "lakehouse")
+    stages = [s for s in STAGES if s in args.stages and s not in out.get("resumed_after", [])]
+    if not run_round("full", stages, d, landing, args, out):
+        return save(d, out)
     save(d, out)
     try:
         if args.duckdb:
@@ -442,14 +450,7 @@ def bench_size(args: argparse.Namespace, households: int) -> dict[str, Any]:
     if not args.update:
         return save(d, out)
     out["update_batch"] = make_update_landing(landing, d / "update_landing", args.update_share, args.seed)
-    for stage in UPDATE_STAGES:
-        result = run_stage(stage, d, d / "update_landing", args.as_of, "update", args.event_log)
-        out["update"].append(result)
-        save(d, out)
-        if result["rc"] != 0:
-            out["failed"] = f"update {stage}"
-            return save(d, out)
-    out["layout_update"] = tables_layout(d / "lakehouse")
+    run_round("update", UPDATE_STAGES, d, d / "update_landing", args, out)
     return save(d, out)
 
 

@@ -450,12 +450,17 @@ def test_extra_columns_are_ignored_with_a_warning(spark, env, tmp_path, caplog, 
     assert marked == (1 if fmt == "csv" else 0)
 
 
-def test_header_only_csv_completes_with_nothing_read(spark, env, tmp_path):
-    q = env[1]
+def empty_zone(q):
+    """Every source with its header (or schema) and no rows."""
     sources = zone(q)
     for src in sources.values():
         src.rows.clear()
-    root = write_zone(tmp_path, sources, "csv", q)
+    return sources
+
+
+def test_header_only_csv_completes_with_nothing_read(spark, env, tmp_path):
+    q = env[1]
+    root = write_zone(tmp_path, empty_zone(q), "csv", q)
     counts, quarantine = ingest_pure(spark, env, root, "csv")
     assert {s: tuple(c.values()) for s, c in counts.items()} == {s: (0, 0, 0) for s in SOURCES}
     assert quarantine == []
@@ -464,10 +469,7 @@ def test_header_only_csv_completes_with_nothing_read(spark, env, tmp_path):
 def test_zero_row_parquet_beside_a_zero_byte_file_reads_nothing(spark, env, tmp_path):
     """A parquet file with a schema and no rows is an empty source; a zero-byte file beside it is skipped."""
     q = env[1]
-    sources = zone(q)
-    for src in sources.values():
-        src.rows.clear()
-    root = write_zone(tmp_path, sources, "parquet", q)
+    root = write_zone(tmp_path, empty_zone(q), "parquet", q)
     for s in SOURCES:
         (root / s / "part-00001.parquet").write_bytes(b"")
         assert landing.read_source(spark, str(root), s, "parquet", q).count() == 0, s
