@@ -30,6 +30,8 @@ export SPARK_HOME="${SPARK_HOME:-$("$VENV/bin/python" -c 'import os, pyspark; pr
 # The driver reads conf/ from this checkout (the code itself comes from the zip); the zip carries the commit.
 export DTKS_CONF_DIR="${DTKS_CONF_DIR:-$ROOT/conf}"
 ZIP="$("$ROOT/scripts/package.sh")"
+# The driver JVM starts before the job's session factory runs: give it the factory's JVM options here.
+JVM_OPTIONS="$("$VENV/bin/python" -c 'from jobs.runtime.spark import JVM_OPTIONS; print(JVM_OPTIONS)')"
 export DTKS_CODE_VERSION="${DTKS_CODE_VERSION:-$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
 exec "$SPARK_HOME/bin/spark-submit" --jars "$("$VENV/bin/dtks" jars)" --py-files "$ZIP" \
-  --conf "spark.pyspark.python=$PYSPARK_PYTHON" "${SUBMIT_OPTS[@]}" "${MAIN[@]}" "${STAGE_OPTS[@]}"
+  --conf "spark.pyspark.python=$PYSPARK_PYTHON" --driver-java-options "$JVM_OPTIONS" "${SUBMIT_OPTS[@]}" "${MAIN[@]}" "${STAGE_OPTS[@]}"

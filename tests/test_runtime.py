@@ -35,6 +35,10 @@ def test_spark_submit_settings_are_not_overridden(monkeypatch):
     assert submitted["spark.sql.x"] == "y"
     local = spark_runtime.build_conf(load_config("local"), submitted=False, cores=8)
     assert local["spark.master"] == "local[*]" and local["spark.sql.shuffle.partitions"] == "16"
+    # large generated methods (a compiled model) must be JIT-compiled on driver and executors alike
+    for conf in (submitted, local):
+        for role in ("driver", "executor"):
+            assert "-XX:-DontCompileHugeMethods" in conf[f"spark.{role}.extraJavaOptions"].split()
 
 
 def test_missing_delta_jars_say_what_to_run(monkeypatch, tmp_path):

@@ -29,6 +29,11 @@ SUBMIT_OWNED = (
     "spark.cores.max",
     "spark.jars",
 )
+# JVM options for driver and executors. Whole-stage code generation turns a compiled model (one Add
+# over ~50 CASE chains) into a method above HotSpot's 8,000-byte JIT limit, which then runs interpreted:
+# scoring 1M rows took 11.7 s with the default and 0.87 s with -XX:-DontCompileHugeMethods (same data,
+# scripts/bench_scoring.py model, docs/BENCHMARKS.md). UTC keeps the JVM's default zone out of dates.
+JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
 
 
 def jars_dir() -> Path:
@@ -68,8 +73,8 @@ def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) ->
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.sources.partitionOverwriteMode": "static",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": JVM_OPTIONS,
+        "spark.executor.extraJavaOptions": JVM_OPTIONS,
         "spark.sql.warehouse.dir": str(Path(config.lakehouse) / "_warehouse")
         if "://" not in config.lakehouse
         else f"{config.lakehouse}/_warehouse",
