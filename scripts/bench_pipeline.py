@@ -628,7 +628,7 @@ def build_doc(results: list[dict], scoring: dict | None, args: argparse.Namespac
             f"({r['persons'] / (cpu / CORES) / CORES:,.0f} persons/s/core at that floor).", ""]
         complete_update = len(r.get("update", [])) == len(UPDATE_STAGES) and "layout_update" in r
         if not complete_update:
-            out += ["### Update round", "", f"Not completed: {r.get('failed', 'not run')}.", ""]
+            out += ["### Update round", "", f"Not completed: {r.get('failed', r.get('update_note', 'not run'))}.", ""]
         if complete_update:
             b = r["update_batch"]
             full_same = total(r["full"], "wall_s", UPDATE_STAGES)

@@ -161,6 +161,10 @@ def test_compiled_expression_equals_pyfunc(trained, spark):
     spec = load_spec(config)
     frame = make_training_frame(150, seed=99, prefix="S")
     frame.loc[:9, "province_code"] = "99"  # a province unseen in training: national average effect
+    seen = frame.loc[20, "province_code"]
+    frame.loc[10, "province_code"] = "0" + seen  # not the code, though it reads as the same number
+    frame.loc[11, "province_code"] = seen + " "
+    frame.loc[12, "province_code"] = None
     sdf = spark.createDataFrame(frame[["household_id", *spec.input_columns]])
     expr = spark_expression(uri)
     assert expr is not None and spark_expression(model) is not None
