@@ -35,10 +35,13 @@ def test_spark_submit_settings_are_not_overridden(monkeypatch):
     assert submitted["spark.sql.x"] == "y"
     local = spark_runtime.build_conf(load_config("local"), submitted=False, cores=8)
     assert local["spark.master"] == "local[*]" and local["spark.sql.shuffle.partitions"] == "16"
-    # large generated methods (a compiled model) must be JIT-compiled on driver and executors alike
-    for conf in (submitted, local):
+    # large generated methods (a compiled model) must be JIT-compiled on driver and executors alike,
+    # except in the test config, which generates no code
+    cluster = spark_runtime.build_conf(load_config("cluster"), submitted=True, cores=8)
+    for conf in (cluster, local):
         for role in ("driver", "executor"):
             assert "-XX:-DontCompileHugeMethods" in conf[f"spark.{role}.extraJavaOptions"].split()
+    assert "DontCompileHugeMethods" not in submitted["spark.driver.extraJavaOptions"]
 
 
 def test_missing_delta_jars_say_what_to_run(monkeypatch, tmp_path):
