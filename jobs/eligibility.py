@@ -47,25 +47,32 @@ def load(path: Path) -> Programs:
     return Programs(str(data["rule_version"]), tuple(out))
 
 
-def eligibility(ranked: DataFrame, programs: Programs) -> DataFrame:
-    """One row per household and programme: eligible now or not, with the rule version."""
-    rows = []
+def conditions(programs: Programs) -> dict[str, F.Column]:
+    """Each programme's rule as a boolean Column over a ranked household (decile and member counts)."""
+    out = {}
     for program in programs.programs:
         lo, hi = program.deciles
         cond = F.col("decile").between(lo, hi)
         if program.any_component:
             cond = cond & F.greatest(*[F.col(c) > 0 for c in program.any_component] + [F.lit(False)])
-        rows.append(
-            ranked.select(
-                F.lit(program.name).alias("program"),
-                "household_id",
-                "province_code",
-                "regency_code",
-                "decile",
-                cond.alias("eligible"),
-                F.lit(programs.rule_version).alias("rule_version"),
-            )
+        out[program.name] = cond
+    return out
+
+
+def eligibility(ranked: DataFrame, programs: Programs) -> DataFrame:
+    """One row per household and programme: eligible now or not, with the rule version."""
+    rows = [
+        ranked.select(
+            F.lit(name).alias("program"),
+            "household_id",
+            "province_code",
+            "regency_code",
+            "decile",
+            cond.alias("eligible"),
+            F.lit(programs.rule_version).alias("rule_version"),
         )
+        for name, cond in conditions(programs).items()
+    ]
     out = rows[0]
     for df in rows[1:]:
         out = out.unionByName(df)

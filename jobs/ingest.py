@@ -1,9 +1,12 @@
 """Stage `ingest`: validate every input row, match members to the registry, quarantine with reasons.
 
-read (all sources, contract checked before any write) -> transform (pure) -> reconcile -> write:
-identity_vault, silver_registry, quarantine, silver_survey (current interview per household, its
-roster nested so one MERGE replaces it), then the national re-match into silver_households and
-silver_members (MERGE: only changed rows are rewritten), and silver_training.
+read (all sources, contract checked before any write) -> transform (pure) -> stage -> reconcile -> write.
+Each source is validated and tokenised once, in one pass that also counts it (rows read, accepted,
+quarantined: `Observation`s on that pass); the checked rows are kept for the writes that follow, and
+the run stops before writing anything if a count does not balance. Then: identity_vault and quarantine
+(insert-only), silver_registry (replaced: the registry is delivered whole), silver_survey (only new or
+newer interviews; each roster nested so one row carries it), the national re-match into
+silver_households and silver_members (replaced: derived from the whole current survey), silver_training.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import datetime as dt
 import logging
 import sys
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import households as hh_features
-from jobs import landing, matching, pseudonym, questionnaire, regions, validation
+from jobs import landing, matching, nik, pseudonym, questionnaire, regions, validation
 from jobs.runtime import tables
 from jobs.runtime.config import DtksConfig, nik_key
 from jobs.runtime.errors import UserError
@@ -29,6 +33,7 @@ from jobs.runtime.stage import StageContext, main_for
 NAME = "ingest"
 HELP = "validate landing files, match members to the registry by NIK, write silver tables and quarantine"
 log = logging.getLogger(__name__)
+RECORD_KEY = "_record_key"
 
 MEMBER_FIELDS = (
     "member_no",
@@ -61,33 +66,50 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Batch:
-    """The transformed batch: checked rows (with _reason) per source and what goes where."""
+    """The transformed batch: checked rows per source (staged once), what goes where, and the counts."""
 
     checked: dict[str, DataFrame]
-    accepted: dict[str, DataFrame]
+    read: dict[str, Observation]
+    verdicts: dict[str, Observation]
     quarantine: DataFrame
     registry: DataFrame
     vault: DataFrame
     survey: DataFrame
     training_members: DataFrame
+    training_households: DataFrame
+
+    def unpersist(self) -> None:
+        for df in self.checked.values():
+            df.unpersist()
 
 
-def _quarantine_rows(df: DataFrame, source: str, key: DataFrame | F.Column, run_id: str) -> DataFrame:
-    return df.where(F.col(validation.REASON).isNotNull()).select(
-        F.lit(source).alias("source"),
-        key.alias("record_key"),
-        F.col(validation.REASON).alias("reason_code"),
-        F.col(validation.DETAIL).alias("detail"),
-        F.lit(run_id).alias("run_id"),
-    )
-
-
-def _member_key(df: DataFrame, key: bytes) -> F.Column:
+def _member_key(raw: DataFrame, key: bytes) -> Column:
     both = F.col("household_id").isNotNull() & F.col("member_no").isNotNull()
     return F.coalesce(
         F.when(both, F.concat_ws(":", F.col("household_id"), F.col("member_no").cast("string"))),
-        pseudonym.row_token(df, key),
+        pseudonym.row_token(raw, key),
     )
+
+
+def _stage(
+    checked: DataFrame, raw: DataFrame, record_key: Column, key: bytes, drop: tuple[str, ...]
+) -> tuple[DataFrame, Observation]:
+    """Tokens once, a record key for rejected rows only, personal columns other than the NIK dropped;
+    counted by an Observation on the same pass and kept (memory, then disk) for the writes."""
+    out = checked.withColumn(RECORD_KEY, F.when(F.col(validation.REASON).isNotNull(), record_key))
+    if "nik_problem" in out.columns:
+        out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"), key)))
+    if "kk_number" in out.columns:
+        out = out.withColumn("kk_token", pseudonym.kk_token(key))
+    out = out.drop(*[c for c in drop if c in out.columns])
+    verdict = Observation()
+    out = out.observe(
+        verdict,
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.col(validation.REASON).isNull()).alias("accepted"),
+        F.count_if(F.col(validation.REASON).isNotNull()).alias("quarantined"),
+    )
+    return out.persist(StorageLevel.MEMORY_AND_DISK), verdict
 
 
 def transform(
@@ -101,59 +123,52 @@ def transform(
 ) -> Batch:
     """Pure: DataFrames in, DataFrames out. Every input row ends accepted or in quarantine."""
     provinces = sorted(ref.provinces["province_code"])
-    reg = validation.registry(raw[landing.REGISTRY], provinces, villages, as_of)
-    hh = validation.households(raw[landing.SURVEY_HOUSEHOLDS], q, villages)
-    mem = validation.members(raw[landing.SURVEY_MEMBERS], q, hh, provinces, as_of)
-    thh = _training_rules(validation.households(raw[landing.TRAINING_HOUSEHOLDS], q, villages))
-    tmem = validation.members(raw[landing.TRAINING_MEMBERS], q, thh, provinces, as_of)
-    checked = {
-        landing.REGISTRY: reg,
+    reads = {s: Observation() for s in landing.SOURCES}
+    counted = {s: df.observe(reads[s], F.count(F.lit(1)).alias("rows")) for s, df in raw.items()}
+    hh = validation.households(counted[landing.SURVEY_HOUSEHOLDS], q, villages)
+    thh = _training_rules(validation.households(counted[landing.TRAINING_HOUSEHOLDS], q, villages))
+    checked_raw = {
+        landing.REGISTRY: validation.registry(counted[landing.REGISTRY], provinces, villages, as_of),
         landing.SURVEY_HOUSEHOLDS: hh,
-        landing.SURVEY_MEMBERS: mem,
+        landing.SURVEY_MEMBERS: validation.members(counted[landing.SURVEY_MEMBERS], q, hh, provinces, as_of),
         landing.TRAINING_HOUSEHOLDS: thh,
-        landing.TRAINING_MEMBERS: tmem,
+        landing.TRAINING_MEMBERS: validation.members(counted[landing.TRAINING_MEMBERS], q, thh, provinces, as_of),
     }
-    checked = {s: df.persist(StorageLevel.MEMORY_AND_DISK) for s, df in checked.items()}
+    registry_key = F.coalesce(
+        F.when(F.col(validation.REASON) != validation.INVALID_NIK, nik.token(F.col("nik"), key)),
+        pseudonym.row_token(raw[landing.REGISTRY], key),
+    )
+    record_keys = {
+        landing.REGISTRY: registry_key,
+        landing.SURVEY_HOUSEHOLDS: F.coalesce(
+            F.col("household_id"), pseudonym.row_token(raw[landing.SURVEY_HOUSEHOLDS], key)
+        ),
+        landing.SURVEY_MEMBERS: _member_key(raw[landing.SURVEY_MEMBERS], key),
+        landing.TRAINING_HOUSEHOLDS: F.coalesce(
+            F.col("household_id"), pseudonym.row_token(raw[landing.TRAINING_HOUSEHOLDS], key)
+        ),
+        landing.TRAINING_MEMBERS: _member_key(raw[landing.TRAINING_MEMBERS], key),
+    }
+    drop = ("full_name", "kk_number", landing.BAD_COLUMNS)
+    checked, verdicts = {}, {}
+    for source, df in checked_raw.items():
+        checked[source], verdicts[source] = _stage(df, raw[source], record_keys[source], key, drop)
     accepted = {s: df.where(F.col(validation.REASON).isNull()) for s, df in checked.items()}
 
-    quarantine = (
-        _quarantine_rows(
-            checked[landing.REGISTRY],
-            landing.REGISTRY,
-            F.coalesce(
-                F.when(F.col(validation.REASON) != validation.INVALID_NIK, pseudonym.nik.token(F.col("nik"), key)),
-                pseudonym.row_token(checked[landing.REGISTRY], key),
-            ),
-            run_id,
-        )
-        .unionByName(
-            _quarantine_rows(
-                checked[landing.SURVEY_HOUSEHOLDS],
-                landing.SURVEY_HOUSEHOLDS,
-                F.coalesce(F.col("household_id"), pseudonym.row_token(hh, key)),
-                run_id,
+    quarantine = reduce(
+        DataFrame.unionByName,
+        [
+            df.where(F.col(validation.REASON).isNotNull()).select(
+                F.lit(source).alias("source"),
+                F.col(RECORD_KEY).alias("record_key"),
+                F.col(validation.REASON).alias("reason_code"),
+                F.col(validation.DETAIL).alias("detail"),
+                F.lit(run_id).alias("run_id"),
             )
-        )
-        .unionByName(
-            _quarantine_rows(checked[landing.SURVEY_MEMBERS], landing.SURVEY_MEMBERS, _member_key(mem, key), run_id)
-        )
-        .unionByName(
-            _quarantine_rows(
-                checked[landing.TRAINING_HOUSEHOLDS],
-                landing.TRAINING_HOUSEHOLDS,
-                F.coalesce(F.col("household_id"), pseudonym.row_token(thh, key)),
-                run_id,
-            )
-        )
-        .unionByName(
-            _quarantine_rows(
-                checked[landing.TRAINING_MEMBERS], landing.TRAINING_MEMBERS, _member_key(tmem, key), run_id
-            )
-        )
+            for source, df in checked.items()
+        ],
     )
-
-    reg_ok = accepted[landing.REGISTRY]
-    registry = pseudonym.tokenise(reg_ok, key, provinces, as_of).select(
+    registry = accepted[landing.REGISTRY].select(
         "nik_token",
         "kk_token",
         "birth_date",
@@ -164,17 +179,25 @@ def transform(
         "death_date",
         "updated_at",
     )
-    vault = (
-        pseudonym.vault_rows(reg_ok, key, provinces, as_of)
-        .unionByName(pseudonym.vault_rows(accepted[landing.SURVEY_MEMBERS], key, provinces, as_of))
-        .unionByName(pseudonym.vault_rows(accepted[landing.TRAINING_MEMBERS], key, provinces, as_of))
-        .dropDuplicates(["nik_token"])
+    vault = reduce(
+        DataFrame.unionByName,
+        [
+            accepted[s].where(F.col("nik_token").isNotNull()).select("nik_token", "nik")
+            for s in (landing.REGISTRY, landing.SURVEY_MEMBERS, landing.TRAINING_MEMBERS)
+        ],
+    ).dropDuplicates(["nik_token"])
+    survey = _nest(accepted[landing.SURVEY_HOUSEHOLDS], accepted[landing.SURVEY_MEMBERS], run_id)
+    return Batch(
+        checked,
+        reads,
+        verdicts,
+        quarantine,
+        registry,
+        vault,
+        survey,
+        accepted[landing.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, RECORD_KEY),
+        accepted[landing.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_token"),
     )
-    survey = _nest(
-        accepted[landing.SURVEY_HOUSEHOLDS], accepted[landing.SURVEY_MEMBERS], key, provinces, as_of, q, run_id
-    )
-    training_members = pseudonym.tokenise(accepted[landing.TRAINING_MEMBERS], key, provinces, as_of)
-    return Batch(checked, accepted, quarantine, registry, vault, survey, training_members)
 
 
 def _training_rules(df: DataFrame) -> DataFrame:
@@ -190,20 +213,10 @@ def _training_rules(df: DataFrame) -> DataFrame:
     return df
 
 
-def _nest(
-    hh: DataFrame,
-    mem: DataFrame,
-    key: bytes,
-    provinces: list[str],
-    as_of: dt.date,
-    q: questionnaire.Questionnaire,
-    run_id: str,
-) -> DataFrame:
-    """One row per household with its roster as an array, so a MERGE swaps the whole roster."""
-    tok = pseudonym.tokenise(mem, key, provinces, as_of)
-    roster = tok.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
-    base = hh.drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS)
-    base = base.select(*[c for c in base.columns if c != "kk_number"], pseudonym.kk_token(key))
+def _nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
+    """One row per household with its roster as an array, so one row replaces the whole roster."""
+    roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
+    base = hh.drop(validation.REASON, validation.DETAIL, RECORD_KEY)
     return (
         base.join(roster, "household_id", "left")
         .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))
@@ -223,10 +236,14 @@ def current_members(survey: DataFrame) -> DataFrame:
     ).select("household_id", "interview_start", "interview_date", "village_code", "m.*")
 
 
-def rematch(survey: DataFrame, registry: DataFrame, q: questionnaire.Questionnaire) -> tuple[DataFrame, DataFrame]:
-    """National re-match of every current roster: (households with features, members with status)."""
-    members = matching.match(current_members(survey), registry)
+def rematch(survey: DataFrame, registry: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """National re-match of every current roster: (households with features, members with status, and
+    the matched rows both are made from, kept so that the two writes match once; unpersist it after)."""
+    members = matching.match(current_members(survey), registry).persist(StorageLevel.MEMORY_AND_DISK)
     households = hh_features.features(survey.drop("members"), members)
+    households = households.withColumn(
+        "row_hash", tables.row_hash([c for c in households.columns if c != "ingest_run_id"])
+    )
     member_out = members.select(
         "household_id",
         "member_no",
@@ -247,17 +264,16 @@ def rematch(survey: DataFrame, registry: DataFrame, q: questionnaire.Questionnai
         regions.province_code(F.col("village_code")),
         regions.regency_code(F.col("village_code")),
     )
-    return households, member_out
+    return households, member_out, members
 
 
-def training_features(batch: Batch, registry: DataFrame) -> DataFrame:
-    thh = batch.accepted[landing.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS)
-    members = batch.training_members.drop("interview_date").join(
-        thh.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
+def training_features(households: DataFrame, members: DataFrame, registry: DataFrame) -> DataFrame:
+    dated = members.drop("interview_date").join(
+        households.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
         "household_id",
     )
-    matched = matching.match(members.drop(validation.REASON, validation.DETAIL, landing.BAD_COLUMNS), registry)
-    feats = hh_features.features(thh.drop("kk_number"), matched)
+    matched = matching.match(dated, registry)
+    feats = hh_features.features(households, matched)
     return feats.withColumn("log_consumption_per_capita", F.log(F.col("consumption_per_capita")))
 
 
@@ -281,74 +297,39 @@ def restrict(raw: dict[str, DataFrame], codes: tuple[str, ...]) -> tuple[dict[st
     return scoped, outside
 
 
-def reconcile(batch: Batch, raw: dict[str, DataFrame]) -> dict[str, dict[str, int]]:
-    """rows read = rows accepted + rows quarantined, per source; the run fails if it does not hold."""
-    quarantined = {r.source: r.n for r in batch.quarantine.groupBy("source").agg(F.count("*").alias("n")).collect()}
+def reconcile(batch: Batch) -> dict[str, dict[str, int]]:
+    """rows read = rows accepted + rows quarantined, per source; the run fails if it does not hold.
+
+    One action stages every source (validation, tokens, the counts); the writes then read the staged rows.
+    """
+    reduce(DataFrame.unionByName, [df.select(F.lit(1).alias("_")) for df in batch.checked.values()]).write.format(
+        "noop"
+    ).mode("overwrite").save()
     counts = {}
     for source in landing.SOURCES:
-        read = raw[source].count()
-        accepted = batch.accepted[source].count()
-        q = quarantined.get(source, 0)
+        read = int(batch.read[source].get["rows"])
+        verdict = batch.verdicts[source].get
+        accepted, q = int(verdict["accepted"]), int(verdict["quarantined"])
         counts[source] = {"read": read, "accepted": accepted, "quarantined": q}
         if read != accepted + q:
             raise UserError(f"reconciliation failed for {source}: read {read} != accepted {accepted} + quarantined {q}")
     return counts
 
 
-def write(
-    spark: SparkSession, config: DtksConfig, batch: Batch, q: questionnaire.Questionnaire, run_id: str
-) -> dict[str, int]:
-    tables.upsert(spark, config, tables.IDENTITY_VAULT, batch.vault, ["nik_token"], update_condition="false")
-    tables.overwrite(batch.registry, config, tables.REGISTRY, partition_by=["province_code"])
-    tables.upsert(
-        spark,
-        config,
-        tables.QUARANTINE,
-        batch.quarantine,
-        ["source", "record_key", "reason_code"],
-        partition_by=["source"],
-        update_condition="false",
-    )
-    # Latest interview wins; an equal or older re-delivery changes nothing.
-    tables.upsert(
-        spark,
-        config,
-        tables.SURVEY,
-        batch.survey,
-        ["household_id"],
-        partition_by=["province_code"],
-        update_condition="s.interview_start > t.interview_start",
-    )
+def write(spark: SparkSession, config: DtksConfig, batch: Batch) -> dict[str, int]:
+    tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault)
+    tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine)
+    tables.overwrite(batch.registry, config, tables.REGISTRY)
+    tables.merge_newer(spark, config, tables.SURVEY, batch.survey)
     survey = tables.read(spark, config, tables.SURVEY)
-    registry = tables.read(spark, config, tables.REGISTRY)
-    households, members = rematch(survey, registry, q)
-    hh_cols = [c for c in households.columns if c != "ingest_run_id"]
-    households = households.withColumn("row_hash", tables.row_hash(hh_cols))
-    mem_cols = members.columns
-    members = members.withColumn("row_hash", tables.row_hash(mem_cols)).withColumn("updated_run_id", F.lit(run_id))
-    tables.upsert(
-        spark,
-        config,
-        tables.HOUSEHOLDS,
-        households,
-        ["household_id"],
-        ["province_code", "regency_code"],
-        update_condition="s.row_hash <> t.row_hash",
-        delete_missing=True,
-    )
-    tables.upsert(
-        spark,
-        config,
-        tables.MEMBERS,
-        members,
-        ["household_id", "member_no"],
-        ["province_code", "regency_code"],
-        update_condition="s.row_hash <> t.row_hash",
-        delete_missing=True,
-    )
-    training = training_features(batch, registry)
+    households, members, matched = rematch(survey, batch.registry)
+    current = Observation()
+    tables.overwrite(households.observe(current, F.count(F.lit(1)).alias("rows")), config, tables.HOUSEHOLDS)
+    tables.overwrite(members, config, tables.MEMBERS)
+    training = training_features(batch.training_households, batch.training_members, batch.registry)
     tables.overwrite(training, config, tables.TRAINING)
-    return {"households": tables.read(spark, config, tables.HOUSEHOLDS).count()}
+    matched.unpersist()
+    return {"households": int(current.get["rows"])}
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
@@ -366,12 +347,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         raw, out_of_scope = restrict(raw, config.trial.regions)
     villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
     batch = transform(raw, q, ref, villages, key, as_of, ctx.run_id)
-    counts = reconcile(batch, raw)
-    for source, n in out_of_scope.items():
-        counts[source]["out_of_scope"] = n
-    written = write(spark, config, batch, q, ctx.run_id)
-    for df in batch.checked.values():
-        df.unpersist()
+    try:
+        counts = reconcile(batch)
+        for source, n in out_of_scope.items():
+            counts[source]["out_of_scope"] = n
+        written = write(spark, config, batch)
+    finally:
+        batch.unpersist()
     details = {f"{s}.{k}": str(v) for s, c in counts.items() for k, v in c.items()}
     rows_in = sum(c["read"] for c in counts.values())
     rows_out = sum(c["accepted"] for c in counts.values())

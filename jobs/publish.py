@@ -1,9 +1,11 @@
 """Stage `publish`: national ranking, deciles, coverage, programme eligibility; gates, then gold tables.
 
-Write-audit-publish: the outputs are computed and staged (persisted), the gates run on them, and only
-when every gate passes are dtks_households, dtks_members and program_eligibility written, each by a
-single MERGE so a reader sees the previous version or the new one. Unchanged rows are not rewritten,
-so a re-run on unchanged inputs leaves the tables identical and the eligibility change feed empty.
+Write-audit-publish: the ranked households and their members are computed once and kept, the gates run
+on small aggregates of them, and only when every gate passes are dtks_households and dtks_members
+replaced (one commit each) and program_eligibility MERGEd with its change set (who entered, who left,
+what changed), so its change feed holds exactly that. A row keeps the run id of the run that last changed
+it, so a re-run on unchanged inputs leaves every table identical and the change feed empty. The
+`publications` row appended last is the switch that makes the three versions the published set.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from jobs.runtime.tracking import setup_mlflow
 NAME = "publish"
 HELP = "rank households nationally into deciles, apply coverage and programme rules, publish gold tables"
 log = logging.getLogger(__name__)
-CDF = {"delta.enableChangeDataFeed": "true"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +61,8 @@ def build(
     scored = households.where("rankable").join(
         scores.select("household_id", "welfare_score", "model_name", "model_version"), "household_id"
     )
-    ranked = ranking.rank_nationally(scored, pop, coverage)
+    # Kept, so the range partitioning's sample and its shuffle read the join once.
+    ranked = ranking.rank_nationally(scored.persist(StorageLevel.MEMORY_AND_DISK), pop, coverage)
     keep = [
         "household_id",
         "province_code",
@@ -107,12 +109,19 @@ def build(
     return gold_hh, gold_members
 
 
-def _with_run(df: DataFrame, run_id: str) -> DataFrame:
-    return df.withColumn("row_hash", tables.row_hash(df.columns)).withColumn("run_id", F.lit(run_id))
+def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id: str) -> DataFrame:
+    """Add row_hash and run_id: the run that last changed the row (this one unless the previous
+    publication holds the same content)."""
+    hashed = df.withColumn("row_hash", tables.row_hash(df.columns))
+    if previous is None:
+        return hashed.withColumn("run_id", F.lit(run_id))
+    prev = previous.select(*keys, "row_hash", F.col("run_id").alias("_prev_run"))
+    return hashed.join(prev, [*keys, "row_hash"], "left").select(
+        *hashed.columns, F.coalesce(F.col("_prev_run"), F.lit(run_id)).alias("run_id")
+    )
 
 
-def eligibility_rows(gold_hh: DataFrame, config: DtksConfig, run_id: str, run_date: dt.date) -> DataFrame:
-    rules = eligibility.load(config.conf_file(config.programs_file))
+def eligibility_rows(gold_hh: DataFrame, rules: eligibility.Programs, run_id: str, run_date: dt.date) -> DataFrame:
     return (
         eligibility.eligibility(gold_hh, rules)
         .drop("decile")
@@ -121,30 +130,49 @@ def eligibility_rows(gold_hh: DataFrame, config: DtksConfig, run_id: str, run_da
     )
 
 
-def merge_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) -> None:
-    """MERGE so the change feed holds exactly who entered and who left (and rule changes)."""
-    from delta.tables import DeltaTable
+def eligibility_changes(rows: DataFrame, current: DataFrame) -> DataFrame:
+    """The change set against the published table: new rows, rows whose eligibility or rule changed,
+    and rows to delete (households no longer ranked), flagged by `_delete`."""
+    keys = ["program", "household_id"]
+    cur = current.select(*keys, F.col("eligible").alias("_t_eligible"), F.col("rule_version").alias("_t_rule"),
+                         F.col("province_code").alias("_t_province"), F.col("regency_code").alias("_t_regency"))
+    joined = rows.withColumn("_s", F.lit(True)).join(cur, keys, "full")
+    gone = F.col("_s").isNull()
+    changed = (
+        F.col("_t_eligible").isNull()
+        | (F.col("eligible") != F.col("_t_eligible"))
+        | (F.col("rule_version") != F.col("_t_rule"))
+    )
+    return (
+        joined.where(gone | changed)
+        .withColumn("province_code", F.coalesce(F.col("province_code"), F.col("_t_province")))
+        .withColumn("regency_code", F.coalesce(F.col("regency_code"), F.col("_t_regency")))
+        .withColumn("_delete", gone)
+        .select(*rows.columns, "_delete")
+    )
 
-    if not tables.exists(spark, config, tables.PROGRAM_ELIGIBILITY):
-        empty = rows.limit(0)
-        tables.overwrite(empty, config, tables.PROGRAM_ELIGIBILITY, ["program", "province_code"], properties=CDF)
-    target = DeltaTable.forPath(spark, config.table_path(tables.PROGRAM_ELIGIBILITY)).alias("t")
-    changed = "s.eligible <> t.eligible OR s.rule_version <> t.rule_version"
-    (
-        target.merge(rows.alias("s"), "t.program = s.program AND t.household_id = s.household_id")
-        .whenMatchedUpdate(
-            condition=changed,
-            set={
-                "eligible": "s.eligible",
-                "eligible_since": "CASE WHEN s.eligible AND NOT t.eligible THEN s.eligible_since "
-                "WHEN s.eligible THEN t.eligible_since END",
-                "rule_version": "s.rule_version",
-                "updated_run_id": "s.updated_run_id",
-            },
-        )
-        .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete()
-        .execute()
+
+def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) -> None:
+    """Only what changed goes in, so the change feed holds exactly who entered and who left."""
+    name = tables.PROGRAM_ELIGIBILITY
+    if not tables.exists(spark, config, name):
+        tables.create_empty(spark, config, name, rows)  # change feed on from the first commit
+        tables.append(rows, config, name)
+        return
+    current = tables.read_published(spark, config, name)
+    tables.merge_changes(
+        spark,
+        config,
+        name,
+        eligibility_changes(rows, current),
+        update={
+            "eligible": "s.eligible",
+            "eligible_since": "CASE WHEN s.eligible AND NOT t.eligible THEN s.eligible_since "
+            "WHEN s.eligible THEN t.eligible_since END",
+            "rule_version": "s.rule_version",
+            "updated_run_id": "s.updated_run_id",
+        },
+        delete="_delete",
     )
 
 
@@ -178,6 +206,10 @@ def last_ingest(spark: SparkSession, config: DtksConfig) -> dict | None:
     return row.asDict() if row else None
 
 
+def _published(spark: SparkSession, config: DtksConfig, name: str) -> DataFrame | None:
+    return tables.read_published(spark, config, name) if tables.exists(spark, config, name) else None
+
+
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     spark, config = ctx.spark, ctx.config
     for needed, stage in ((tables.HOUSEHOLDS, "ingest"), (tables.SCORES, "score")):
@@ -187,6 +219,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     if not 0 < coverage <= 1:
         raise UserError(f"--coverage must be in (0, 1], got {coverage}")
     setup_mlflow(config)
+    rules = eligibility.load(config.conf_file(config.programs_file))
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     scores = tables.read(spark, config, tables.SCORES)
     members = tables.read(spark, config, tables.MEMBERS)
@@ -201,15 +234,52 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         coverage,
         ctx.run_id,
     )
-    gold_hh = _with_run(gold_hh, ctx.run_id).persist(StorageLevel.MEMORY_AND_DISK)
-    gold_members = _with_run(gold_members, ctx.run_id).persist(StorageLevel.MEMORY_AND_DISK)
+    # Computed once and kept: the gates read aggregates of these, the writes read them again.
+    gold_hh = with_run(gold_hh, _published(spark, config, tables.DTKS_HOUSEHOLDS), ["household_id"], ctx.run_id)
+    gold_hh = gold_hh.persist(StorageLevel.MEMORY_AND_DISK)
+    gold_members = with_run(
+        gold_members, _published(spark, config, tables.DTKS_MEMBERS), ["household_id", "member_no"], ctx.run_id
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _gate_and_write(ctx, households, gold_hh, gold_members, rules, pop, coverage)
+    finally:
+        spark.catalog.clearCache()
 
-    # Distinct (model name, version) pairs: one or two rows, whatever the nation's size.
-    models_used = sorted(tuple(r) for r in gold_hh.select("model_name", "model_version").distinct().collect())
+
+def _gate_and_write(
+    ctx: StageContext,
+    households: DataFrame,
+    gold_hh: DataFrame,
+    gold_members: DataFrame,
+    rules: eligibility.Programs,
+    pop: int,
+    coverage: float,
+) -> StageResult:
+    spark, config = ctx.spark, ctx.config
+    size = F.col("hh_size")
+    programs = eligibility.conditions(rules)
+    # One pass over the ranked households: everything the gates and the summary need (small).
+    stats = gold_hh.agg(
+        F.count(F.lit(1)).alias("households"),
+        F.sum(size).alias("persons"),
+        F.sum(F.when(F.col("within_coverage"), size).otherwise(0)).alias("covered"),
+        *[F.sum(F.when(F.col("decile") == d, size).otherwise(0)).alias(f"d{d}") for d in range(1, 11)],
+        *[F.count_if(cond).alias(f"p_{name}") for name, cond in programs.items()],
+        F.collect_set(F.struct("model_name", "model_version")).alias("models"),
+        F.collect_set("regency_code").alias("regencies"),
+    ).first()
+    by_province = {
+        r.province_code: (int(r.matched), int(r.listed))
+        for r in gold_members.groupBy("province_code")
+        .agg(F.count_if(gates.matched()).alias("matched"), F.count(F.lit(1)).alias("listed"))
+        .collect()
+    }
+    surveyed = households.agg(F.collect_set("regency_code").alias("regencies"), F.count(F.lit(1)).alias("n")).first()
+    models_used = sorted((m.model_name, m.model_version) for m in stats.models)
     versions = [v for _, v in models_used]
     results = [gates.reconciliation(last_ingest(spark, config))]
-    results += gates.match_rates(gold_members, config.thresholds)
-    results.append(gates.regions_covered(households, gold_hh))
+    results += gates.match_rates(by_province, config.thresholds)
+    results.append(gates.regions_covered(surveyed.regencies, stats.regencies))
     results += [gates.model_registered(n, v) for n, v in models_used] or [
         gates.GateResult("model_registered", False, "no scored household")
     ]
@@ -217,66 +287,28 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     for g in results:
         log.info("gate %-20s %s: %s", g.name, "PASS" if g.passed else "FAIL", g.detail)
     if failed:
-        gold_hh.unpersist()
-        gold_members.unpersist()
         raise GateFailed(
             "publish stopped, gold tables unchanged; failed gate(s): "
             + "; ".join(f"{g.name}: {g.detail}" for g in failed)
         )
 
     run_date = dt.datetime.now(dt.UTC).date()
-    elig = eligibility_rows(gold_hh, config, ctx.run_id, run_date)
-    update = "s.row_hash <> t.row_hash"
-    tables.upsert(
-        spark,
-        config,
-        tables.DTKS_HOUSEHOLDS,
-        gold_hh,
-        ["household_id"],
-        ["province_code", "regency_code"],
-        update_condition=update,
-        delete_missing=True,
-    )
-    tables.upsert(
-        spark,
-        config,
-        tables.DTKS_MEMBERS,
-        gold_members,
-        ["household_id", "member_no"],
-        ["province_code", "regency_code"],
-        update_condition=update,
-        delete_missing=True,
-    )
+    elig = eligibility_rows(gold_hh, rules, ctx.run_id, run_date)
+    tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
+    tables.overwrite(gold_members, config, tables.DTKS_MEMBERS)
     faults.failpoint("publish.between_gold_tables")
-    merge_eligibility(spark, config, elig)
+    write_eligibility(spark, config, elig)
     record_publication(spark, config, ctx.run_id, coverage, models_used)
 
-    published = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
-    stats = published.agg(
-        F.count(F.lit(1)).alias("households"),
-        F.sum("hh_size").alias("persons"),
-        F.sum(F.when(F.col("within_coverage"), F.col("hh_size")).otherwise(0)).alias("covered"),
-    ).first()
-    deciles = {r.decile: r.n for r in published.groupBy("decile").agg(F.sum("hh_size").alias("n")).collect()}
-    programs = {
-        r.program: r.n
-        for r in tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
-        .where("eligible")
-        .groupBy("program")
-        .agg(F.count(F.lit(1)).alias("n"))
-        .collect()
-    }
-    gold_hh.unpersist()
-    gold_members.unpersist()
     covered = stats.covered or 0
     summary = [
         f"publish: {stats.households:,} households ranked ({stats.persons:,} persons; national population P = {pop:,})",
         f"  within coverage: {covered:,} persons = {covered / pop:.1%} of P (target {coverage:.0%})",
-        "  persons by decile: " + ", ".join(f"{d}: {deciles.get(d, 0):,}" for d in range(1, 11)),
-        "  eligible households: " + ", ".join(f"{p} {n:,}" for p, n in sorted(programs.items())),
+        "  persons by decile: " + ", ".join(f"{d}: {stats[f'd{d}']:,}" for d in range(1, 11)),
+        "  eligible households: " + ", ".join(f"{p} {stats[f'p_{p}']:,}" for p in sorted(programs)),
     ]
     return StageResult(
-        rows_in=households.count(),
+        rows_in=surveyed.n,
         rows_out=stats.households,
         model_version=",".join(versions),
         details={

@@ -21,54 +21,82 @@ def _share(cond: Column) -> Column:
     return F.avg(F.when(cond, 1.0).otherwise(0.0))
 
 
+def household_frame(
+    households: DataFrame, members: DataFrame, gold: DataFrame | None, q: Questionnaire, min_minutes: float
+) -> DataFrame:
+    """One row per accepted household with everything the quality measures need: its region and field
+    team, interview length, answer pattern, member counts by match status and, once published, its
+    decile and coverage. Members are read once, aggregated to their household."""
+    per_hh = members.groupBy("household_id").agg(
+        F.count(F.lit(1)).alias("_listed"),
+        *[F.count_if(F.col("match_status") == s).alias(f"_n_{s.lower()}") for s in matching.STATUSES],
+        F.count_if(F.col("match_status").isin(*FAILED_MATCH)).alias("_failed"),
+    )
+    minutes = (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) / 60.0
+    hh = households.select(
+        "household_id",
+        "province_code",
+        "regency_code",
+        "enumerator_id",
+        "supervisor_id",
+        "coordinator_id",
+        "rankable",
+        "hh_size",
+        minutes.alias("_minutes"),
+        (minutes < F.lit(min_minutes)).alias("_short"),
+        answer_pattern(q).alias("_pattern"),
+    ).join(per_hh, "household_id", "left")
+    if gold is not None:
+        hh = hh.join(gold.select("household_id", "decile", "within_coverage"), "household_id", "left")
+    return hh
+
+
 def region_quality(
     run_id: str,
-    quarantine: DataFrame,
-    households: DataFrame,
-    members: DataFrame,
-    gold: DataFrame | None,
+    hh: DataFrame,
+    quarantined_households: int,
+    published: bool,
     coverage_target: float,
     population: int,
 ) -> DataFrame:
-    """quality_by_region rows: one per regency (with its province), for this run."""
-    q_hh = quarantine.where("source = 'survey_households'").join(
-        households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti"
-    )
-    # Quarantined households have no trusted village; their raw id says nothing of the region either,
-    # so they are reported nationally (region '00'); per-region counts cover accepted households.
-    hh = households.groupBy("province_code", "regency_code").agg(
-        F.count(F.lit(1)).alias("households_accepted"),
-        F.sum(F.when(~F.col("rankable"), 1).otherwise(0)).alias("households_unrankable"),
-        F.sum("hh_size").alias("persons_counted"),
-        _share((F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600).alias(
-            "short_interview_share"
-        ),
-    )
-    m = members.groupBy("province_code", "regency_code").agg(
-        F.count(F.lit(1)).alias("members_listed"),
-        *[_share(F.col("match_status") == s).alias(f"share_{s.lower()}") for s in matching.STATUSES],
-        F.sum(F.when(F.col("match_status") == matching.DUPLICATE, 1).otherwise(0)).alias("duplicates"),
-        F.sum(F.when(F.col("match_status") == matching.DECEASED, 1).otherwise(0)).alias("deceased"),
-        _share(F.col("match_status").isin(matching.MATCHED, matching.MATCHED_WITH_DIFFERENCES)).alias("match_rate"),
-    )
-    out = hh.join(m, ["province_code", "regency_code"], "full")
-    if gold is not None:
-        g = gold.groupBy("province_code", "regency_code").agg(
-            F.count(F.lit(1)).alias("households_ranked"),
-            F.sum("hh_size").alias("persons_ranked"),
+    """quality_by_region rows: one per regency (with its province), for this run, from `household_frame`.
+
+    Quarantined households have no trusted village; their raw id says nothing of the region either,
+    so they are reported nationally; per-region counts cover accepted households.
+    """
+    listed = F.sum("_listed")
+    ranked_size = F.when(F.col("decile").isNotNull(), F.col("hh_size")).otherwise(0)
+    gold = (
+        [
+            F.count_if(F.col("decile").isNotNull()).alias("households_ranked"),
+            F.sum(ranked_size).alias("persons_ranked"),
             F.sum(F.when(F.col("within_coverage"), F.col("hh_size")).otherwise(0)).alias("persons_covered"),
             *[
                 F.sum(F.when(F.col("decile") == d, F.col("hh_size")).otherwise(0)).alias(f"persons_decile_{d}")
                 for d in range(1, 11)
             ],
-        )
-        out = out.join(g, ["province_code", "regency_code"], "left")
-    national_q = q_hh.count()
-    return (
-        out.withColumn("run_id", F.lit(run_id))
-        .withColumn("coverage_target", F.lit(coverage_target))
-        .withColumn("national_population", F.lit(population))
-        .withColumn("households_quarantined_nationally", F.lit(national_q))
+        ]
+        if published
+        else []
+    )
+    return hh.groupBy("province_code", "regency_code").agg(
+        F.count(F.lit(1)).alias("households_accepted"),
+        F.count_if(~F.col("rankable")).alias("households_unrankable"),
+        F.sum("hh_size").alias("persons_counted"),
+        _share(F.col("_short")).alias("short_interview_share"),
+        listed.alias("members_listed"),
+        *[(F.sum(f"_n_{s.lower()}") / listed).alias(f"share_{s.lower()}") for s in matching.STATUSES],
+        F.sum(f"_n_{matching.DUPLICATE.lower()}").alias("duplicates"),
+        F.sum(f"_n_{matching.DECEASED.lower()}").alias("deceased"),
+        ((F.sum(f"_n_{matching.MATCHED.lower()}") + F.sum(f"_n_{matching.MATCHED_WITH_DIFFERENCES.lower()}"))
+         / listed).alias("match_rate"),
+        *gold,
+    ).select(
+        "*",
+        F.lit(run_id).alias("run_id"),
+        F.lit(coverage_target).alias("coverage_target"),
+        F.lit(population).alias("national_population"),
+        F.lit(quarantined_households).alias("households_quarantined_nationally"),
     )
 
 
@@ -78,26 +106,19 @@ def answer_pattern(q: Questionnaire) -> Column:
     return F.sha2(F.concat_ws("|", *[F.col(c).cast("string") for c in coded]), 256)
 
 
-def enumerator_quality(households: DataFrame, members: DataFrame, q: Questionnaire, min_minutes: float) -> DataFrame:
-    """One row per enumerator with QA signals and a re-visit score (higher = visit first)."""
-    minutes = (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) / 60.0
-    hh = households.withColumn("_pattern", answer_pattern(q)).withColumn("_minutes", minutes)
+def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
+    """One row per enumerator with QA signals and a re-visit score (higher = visit first), from
+    `household_frame`."""
     pattern_counts = hh.groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n"))
     top = pattern_counts.groupBy("enumerator_id").agg(F.max("_n").alias("top_pattern_households"))
     per_hh = hh.groupBy("enumerator_id", "supervisor_id", "coordinator_id").agg(
         F.count(F.lit(1)).alias("households"),
         F.percentile_approx("_minutes", 0.5).alias("median_minutes"),
-        _share(F.col("_minutes") < F.lit(min_minutes)).alias("short_interview_share"),
+        _share(F.col("_short")).alias("short_interview_share"),
         F.first("province_code").alias("province_code"),
         F.first("regency_code").alias("regency_code"),
     )
-    m = (
-        members.join(households.select("household_id", "enumerator_id"), "household_id")
-        .groupBy("enumerator_id")
-        .agg(
-            _share(F.col("match_status").isin(*FAILED_MATCH)).alias("match_failure_share"),
-        )
-    )
+    m = hh.groupBy("enumerator_id").agg((F.sum("_failed") / F.sum("_listed")).alias("match_failure_share"))
     out = (
         per_hh.join(top, "enumerator_id")
         .join(m, "enumerator_id", "left")
@@ -132,14 +153,3 @@ def enumerator_quality(households: DataFrame, members: DataFrame, q: Questionnai
         ),
     )
     return out.drop("_med").withColumn("revisit_score", score).withColumn("revisit_reasons", reasons)
-
-
-def hierarchy_quality(enumerators: DataFrame, level: str) -> DataFrame:
-    """Roll enumerator signals up to supervisors or coordinators."""
-    return enumerators.groupBy(level).agg(
-        F.count(F.lit(1)).alias("enumerators"),
-        F.sum("households").alias("households"),
-        F.max("revisit_score").alias("worst_revisit_score"),
-        F.avg("short_interview_share").alias("short_interview_share"),
-        F.avg("match_failure_share").alias("match_failure_share"),
-    )

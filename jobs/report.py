@@ -18,6 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from pyspark import StorageLevel  # noqa: E402
+from pyspark.sql import Observation  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from jobs import quality, questionnaire  # noqa: E402
@@ -29,23 +31,12 @@ from jobs.runtime.stage import StageContext, main_for  # noqa: E402
 NAME = "report"
 HELP = "write quality_by_region, the enumerator re-visit list and an HTML quality report"
 log = logging.getLogger(__name__)
-QUALITY_ENUMERATORS = "quality_enumerators"
 TOP_ENUMERATORS = 25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports-dir", default="reports", help="folder for reports/<run_id>/ (default: reports)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
-
-
-def _replace_run(df, config, name: str, run_id: str) -> None:
-    """Replace this run's partition only: one commit, earlier runs untouched."""
-    path = config.table_path(name)
-    writer = df.write.format("delta").partitionBy("run_id")
-    if tables.exists(df.sparkSession, config, name):
-        writer.mode("overwrite").option("replaceWhere", f"run_id = '{run_id}'").save(path)
-    else:
-        writer.mode("overwrite").save(path)
 
 
 def _plot_deciles(by_prov: pd.DataFrame, out: Path) -> str:
@@ -137,34 +128,82 @@ table.t{{border-collapse:collapse;font-size:12px}} .t td,.t th{{padding:3px 8px;
 """
 
 
+WORST_COLUMNS = [
+    "province_code",
+    "regency_code",
+    "households_accepted",
+    "members_listed",
+    "match_rate",
+    "share_not_found",
+    "share_invalid_nik",
+    "share_missing_nik",
+    "duplicates",
+    "deceased",
+]
+ENUMERATOR_COLUMNS = [
+    "enumerator_id",
+    "supervisor_id",
+    "coordinator_id",
+    "regency_code",
+    "households",
+    "median_minutes",
+    "short_interview_share",
+    "repeated_answer_share",
+    "match_failure_share",
+    "revisit_score",
+    "revisit_reasons",
+]
+
+
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     spark, config = ctx.spark, ctx.config
     if not tables.exists(spark, config, tables.HOUSEHOLDS):
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")
     q = questionnaire.load(config)
+    min_minutes = config.thresholds.min_interview_minutes
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
     quarantine = tables.read(spark, config, tables.QUARANTINE)
-    gold = (
-        tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
-        if tables.exists(spark, config, tables.DTKS_HOUSEHOLDS)
-        else None
-    )
+    published = tables.published_versions(spark, config)
+    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS) if published else None
     target = config.ranking.coverage_target
-    if gold is not None:
-        target = gold.select(F.first("coverage_target")).first()[0] or target
+    if published:
+        row = tables.read(spark, config, tables.PUBLICATIONS).orderBy(F.col("publication_id").desc()).first()
+        target = row.coverage_target
     from jobs.publish import population
 
     pop = population(spark, config)
-    regions = quality.region_quality(ctx.run_id, quarantine, households, members, gold, target, pop)
-    enumerators = quality.enumerator_quality(
-        households, members, q, config.thresholds.min_interview_minutes
-    ).withColumn("run_id", F.lit(ctx.run_id))
-    _replace_run(regions, config, tables.QUALITY_BY_REGION, ctx.run_id)
-    _replace_run(enumerators, config, QUALITY_ENUMERATORS, ctx.run_id)
+    # One pass over the silver and published tables, to one row per household, kept for both measures.
+    hh = quality.household_frame(households, members, gold, q, min_minutes).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        quarantined = (
+            quarantine.where("source = 'survey_households'")
+            .join(households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti")
+            .count()
+        )
+        regions_df = quality.region_quality(ctx.run_id, hh, quarantined, gold is not None, target, pop)
+        # At most one row per regency (514): small enough for the driver, then written from there.
+        region_rows = regions_df.collect()
+        tables.replace_run(spark.createDataFrame(region_rows, regions_df.schema), config, tables.QUALITY_BY_REGION,
+                           ctx.run_id)
+        enumerators = quality.enumerator_quality(hh, min_minutes).withColumn("run_id", F.lit(ctx.run_id))
+        enumerators = enumerators.persist(StorageLevel.MEMORY_AND_DISK)
+        assessed = Observation()
+        tables.replace_run(enumerators.observe(assessed, F.count(F.lit(1)).alias("n")), config,
+                           tables.QUALITY_ENUMERATORS, ctx.run_id)
+        enum = (
+            enumerators.orderBy(F.col("revisit_score").desc(), "enumerator_id")
+            .limit(TOP_ENUMERATORS)
+            .select(*ENUMERATOR_COLUMNS)
+            .toPandas()
+        )
+        n_enum = int(assessed.get["n"])
+    finally:
+        hh.unpersist()
+        if "enumerators" in locals():
+            enumerators.unpersist()
 
-    # Aggregates only from here: 38 provinces, 514 regencies at most, the top enumerators.
-    reg = tables.read(spark, config, tables.QUALITY_BY_REGION).where(F.col("run_id") == ctx.run_id)
+    reg = pd.DataFrame([r.asDict() for r in region_rows])
     sum_cols = [
         "households_accepted",
         "members_listed",
@@ -172,55 +211,19 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "persons_covered",
         *[f"persons_decile_{d}" for d in range(1, 11)],
     ]
-    by_prov = (
-        reg.groupBy("province_code")
-        .agg(
-            *[F.sum(c).alias(c) for c in sum_cols],
-            (F.sum(F.col("match_rate") * F.col("members_listed")) / F.sum("members_listed")).alias("match_rate"),
-        )
-        .orderBy("province_code")
-        .toPandas()
-        .fillna(0)
-    )
+    for col in sum_cols:
+        if col not in reg:
+            reg[col] = 0
+    reg["_matched"] = reg["match_rate"].astype(float) * reg["members_listed"].astype(float)
+    by_prov = reg.groupby("province_code", as_index=False)[[*sum_cols, "_matched"]].sum(min_count=1).fillna(0)
+    by_prov["match_rate"] = (by_prov["_matched"] / by_prov["members_listed"]).fillna(0)
+    by_prov = by_prov.drop(columns="_matched").sort_values("province_code").reset_index(drop=True)
     worst = (
-        reg.where("members_listed >= 20")
-        .orderBy("match_rate")
-        .limit(15)
-        .select(
-            "province_code",
-            "regency_code",
-            "households_accepted",
-            "members_listed",
-            "match_rate",
-            "share_not_found",
-            "share_invalid_nik",
-            "share_missing_nik",
-            "duplicates",
-            "deceased",
-        )
-        .toPandas()
+        reg[reg["members_listed"].fillna(0) >= 20]
+        .sort_values(["match_rate", "province_code", "regency_code"])
+        .head(15)[WORST_COLUMNS]
+        .reset_index(drop=True)
     )
-    enum = (
-        tables.read(spark, config, QUALITY_ENUMERATORS)
-        .where(F.col("run_id") == ctx.run_id)
-        .orderBy(F.col("revisit_score").desc(), "enumerator_id")
-        .limit(TOP_ENUMERATORS)
-        .select(
-            "enumerator_id",
-            "supervisor_id",
-            "coordinator_id",
-            "regency_code",
-            "households",
-            "median_minutes",
-            "short_interview_share",
-            "repeated_answer_share",
-            "match_failure_share",
-            "revisit_score",
-            "revisit_reasons",
-        )
-        .toPandas()
-    )
-    n_enum = tables.read(spark, config, QUALITY_ENUMERATORS).where(F.col("run_id") == ctx.run_id).count()
 
     out = config.path(args.reports_dir) / ctx.run_id
     out.mkdir(parents=True, exist_ok=True)
@@ -246,7 +249,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     if not args.no_mlflow:
         _log_to_mlflow(config, ctx.run_id, out)
     return StageResult(
-        rows_in=households.count(),
+        rows_in=int(by_prov["households_accepted"].sum()),
         rows_out=len(by_prov),
         details={"report": str(page)},
         summary=[f"report: {page}", *[f"  {s}" for s in summary]],

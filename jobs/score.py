@@ -2,7 +2,8 @@
 
 A linear PMT is compiled into native Spark column expressions; any other pyfunc model runs through
 `mlflow.pyfunc.spark_udf`. Only households that are new, changed (row_hash) or scored by another
-model version are scored again; the rest keep their score. Written by MERGE into household_scores.
+model version are scored again; the rest keep their score (and the run that scored it). The table is
+replaced in one commit: it is derived from the whole of silver_households, so nothing else is kept.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import mlflow
 from mlflow import MlflowClient
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.runtime import tables
@@ -138,32 +139,19 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")
     model = resolve_model(config, args.model_version)
     predict, path = prediction(spark, model, args.scoring_path)
-    households = tables.read(spark, config, tables.HOUSEHOLDS)
+    read, written = Observation(), Observation()
+    households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
     previous = tables.read(spark, config, tables.SCORES) if tables.exists(spark, config, tables.SCORES) else None
-    scores = score(households, previous, model, predict, path, ctx.run_id, full=args.full)
-    rescored_before = tables.version(spark, config, tables.SCORES)
-    tables.upsert(
-        spark,
-        config,
-        tables.SCORES,
-        scores,
-        ["household_id"],
-        ["province_code"],
-        update_condition="s.scored_run_id <> t.scored_run_id",
-        delete_missing=True,
+    scores = score(households, previous, model, predict, path, ctx.run_id, full=args.full).observe(
+        written,
+        F.count(F.lit(1)).alias("total"),
+        F.count_if(F.col("scored_run_id") == ctx.run_id).alias("rescored"),
     )
-    total = tables.read(spark, config, tables.SCORES).count()
-    rescored = tables.read(spark, config, tables.SCORES).where(F.col("scored_run_id") == ctx.run_id).count()
-    log.info(
-        "scored %s households with %s via %s (%s rescored; previous table version %s)",
-        total,
-        model.uri,
-        path,
-        rescored,
-        rescored_before,
-    )
+    tables.overwrite(scores, config, tables.SCORES)
+    total, rescored = int(written.get["total"]), int(written.get["rescored"])
+    log.info("scored %s households with %s via %s (%s rescored)", total, model.uri, path, rescored)
     return StageResult(
-        rows_in=households.count(),
+        rows_in=int(read.get["rows"]),
         rows_out=rescored,
         model_version=model.version,
         details={"model_uri": model.uri, "scoring_path": path, "households_scored_total": str(total)},

@@ -207,7 +207,7 @@ def ingest_pure(spark, env, root: Path, fmt: str):
     raw = {s: landing.read_source(spark, str(root), s, fmt, q) for s in SOURCES}
     batch = ingest.transform(raw, q, ref, villages, KEY, ld.AS_OF, "fuzz")
     try:
-        counts = ingest.reconcile(batch, raw)
+        counts = ingest.reconcile(batch)
         quarantine = (
             batch.quarantine.groupBy(
                 "source",
@@ -219,8 +219,7 @@ def ingest_pure(spark, env, root: Path, fmt: str):
             .collect()
         )
     finally:
-        for df in batch.checked.values():
-            df.unpersist()
+        batch.unpersist()
     return counts, quarantine
 
 

@@ -62,6 +62,23 @@ def code_version() -> str:
         return "unknown"
 
 
+def cpu_seconds(spark: SparkSession | None) -> float:
+    """CPU time of this Python process and, in local mode, of the JVM it started (which also runs the
+    executors): the cost of a stage on this machine. 0 for a JVM this process did not start."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    proc = getattr(getattr(spark.sparkContext, "_gateway", None), "proc", None) if spark is not None else None
+    if proc is not None:
+        try:
+            fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 @dataclass
 class StageResult:
     """What a stage reports: rows read and written, and anything worth keeping."""

@@ -43,6 +43,7 @@ class StageContext:
     config: DtksConfig
     run_id: str
     _spark: SparkSession | None = field(default=None, repr=False)
+    stage: str | None = None
 
     @property
     def spark(self) -> SparkSession:
@@ -50,7 +51,17 @@ class StageContext:
             from jobs.runtime.spark import get_spark
 
             self._spark = get_spark(self.config)
+            self.label_jobs()
         return self._spark
+
+    @property
+    def job_group(self) -> str:
+        return f"{self.run_id}:{self.stage}"
+
+    def label_jobs(self) -> None:
+        """Spark jobs started from here on belong to the current stage (counted in pipeline_runs)."""
+        if self._spark is not None and self.stage is not None:
+            self._spark.sparkContext.setJobGroup(self.job_group, f"dtks {self.stage}")
 
 
 def stage_arguments(name: str, **values) -> argparse.Namespace:
@@ -97,8 +108,15 @@ def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool =
     with lock.hold(ctx.config, ctx.run_id, name):  # a second run stops here, before any work
         started = dt.datetime.now(dt.UTC)
         t0 = time.perf_counter()
+        cpu0 = runs.cpu_seconds(ctx._spark)
+        ctx.stage = name
+        ctx.label_jobs()
         try:
             result = module.run(ctx, args)
+            if ctx._spark is not None:  # Spark jobs and CPU of this stage, in the process that ran them
+                tracker = ctx.spark.sparkContext.statusTracker()
+                result.details["spark_jobs"] = str(len(tracker.getJobIdsForGroup(ctx.job_group)))
+                result.details["cpu_seconds"] = f"{runs.cpu_seconds(ctx.spark) - cpu0:.1f}"
         except Exception as exc:
             finished = dt.datetime.now(dt.UTC)
             if ctx._spark is not None and getattr(module, "RECORD_RUN", True):

@@ -1,15 +1,30 @@
-"""Delta table I/O under the lakehouse root: the table names of the output contract live here."""
+"""The table catalog: every Delta table of the lakehouse declared once, and all reads and writes.
+
+A table's entry says its keys, its partition columns, how it is written and its Delta properties, so no
+stage repeats a key list or a write mode. Write modes:
+
+- ``overwrite``: the delivery or derivation is complete, so the table is replaced in one commit;
+- ``insert_new``: an insert-only MERGE on the keys (Delta's fast path: no target rewrite, no source copy);
+- ``newer``: only source rows that are new or newer (by ``order_by``) than the target's are MERGEd;
+- ``append``: one commit of new rows (run logs);
+- ``replace_run``: the run's own ``run_id`` partition is replaced, earlier runs untouched;
+- ``changes``: a change-set MERGE: only rows that entered, changed or left (the change feed stays exact).
+
+Partitioned tables are written with one file per partition directory: rows are repartitioned by the
+partition columns before the write.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from jobs.runtime.config import DtksConfig
 
-# Silver (ingest) and gold (publish) tables, by name.
 PIPELINE_RUNS = "pipeline_runs"
 QUARANTINE = "quarantine"
 IDENTITY_VAULT = "identity_vault"
@@ -23,8 +38,61 @@ DTKS_HOUSEHOLDS = "dtks_households"
 DTKS_MEMBERS = "dtks_members"
 PROGRAM_ELIGIBILITY = "program_eligibility"
 QUALITY_BY_REGION = "quality_by_region"
+QUALITY_ENUMERATORS = "quality_enumerators"
 PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
 GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)
+REGION = ("province_code", "regency_code")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the lakehouse: how it is keyed, laid out and written."""
+
+    name: str
+    write: str
+    keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    order_by: str | None = None  # `newer`: the column that says which version of a key is the latest
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+def _stats(*columns: str) -> dict[str, str]:
+    """Delta file statistics only on the columns readers and MERGEs filter on (the rest cost write time)."""
+    return {"delta.dataSkippingStatsColumns": ",".join(columns)}
+
+
+CDF = {"delta.enableChangeDataFeed": "true"}
+
+CATALOG: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token")),
+        Table(REGISTRY, "overwrite", ("nik_token",), properties=_stats("nik_token")),
+        Table(QUARANTINE, "insert_new", ("source", "record_key", "reason_code"), ("source",),
+              properties=_stats("record_key")),
+        Table(SURVEY, "newer", ("household_id",), order_by="interview_start", properties=_stats("household_id")),
+        Table(HOUSEHOLDS, "overwrite", ("household_id",), properties=_stats("household_id")),
+        Table(MEMBERS, "overwrite", ("household_id", "member_no"), properties=_stats("household_id")),
+        Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),
+        Table(SCORES, "overwrite", ("household_id",), properties=_stats("household_id")),
+        Table(DTKS_HOUSEHOLDS, "overwrite", ("household_id",), REGION, properties=_stats("household_id", "decile")),
+        Table(DTKS_MEMBERS, "overwrite", ("household_id", "member_no"), REGION,
+              properties=_stats("household_id", "decile")),
+        Table(PROGRAM_ELIGIBILITY, "changes", ("program", "household_id"), ("program", "province_code"),
+              properties=CDF | _stats("household_id")),
+        Table(QUALITY_BY_REGION, "replace_run", ("run_id", "province_code", "regency_code"), ("run_id",)),
+        Table(QUALITY_ENUMERATORS, "replace_run", ("run_id", "enumerator_id"), ("run_id",)),
+        Table(PIPELINE_RUNS, "append", ("run_id", "stage")),
+        Table(PUBLICATIONS, "append", ("publication_id",)),
+    )
+}
+
+
+def table(name: str) -> Table:
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"table {name!r} is not in the catalog (jobs/runtime/tables.py)") from None
 
 
 def exists(spark: SparkSession, config: DtksConfig, name: str) -> bool:
@@ -38,27 +106,109 @@ def read(spark: SparkSession, config: DtksConfig, name: str, version: int | None
     return reader.load(config.table_path(name))
 
 
-def overwrite(
-    df: DataFrame,
-    config: DtksConfig,
-    name: str,
-    partition_by: Sequence[str] = (),
-    properties: dict[str, str] | None = None,
-) -> None:
+def _laid_out(df: DataFrame, partition_by: Sequence[str]) -> DataFrame:
+    """One task, hence one file, per partition value: partitioned writes never scatter small files."""
+    return df.repartition(*partition_by) if partition_by else df
+
+
+def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str]):
+    writer = df.write.format("delta")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    for key, value in (t.properties if t else {}).items():
+        writer = writer.option(key, value)
+    return writer
+
+
+def overwrite(df: DataFrame, config: DtksConfig, name: str, partition_by: Sequence[str] | None = None) -> None:
     """Replace a table in one Delta commit: readers see the old version or the new, never a mix."""
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    writer.save(config.table_path(name))
-    if properties:
-        set_properties(df.sparkSession, config, name, properties)
+    t = CATALOG.get(name)
+    parts = tuple(partition_by if partition_by is not None else (t.partition_by if t else ()))
+    _writer(_laid_out(df, parts), t, parts).mode("overwrite").option("overwriteSchema", "true").save(
+        config.table_path(name)
+    )
 
 
-def append(df: DataFrame, config: DtksConfig, name: str, partition_by: Sequence[str] = ()) -> None:
-    writer = df.write.format("delta").mode("append")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
+def append(df: DataFrame, config: DtksConfig, name: str) -> None:
+    t = CATALOG.get(name)
+    parts = t.partition_by if t else ()
+    _writer(_laid_out(df, parts), t, parts).mode("append").save(config.table_path(name))
+
+
+def replace_run(df: DataFrame, config: DtksConfig, name: str, run_id: str) -> None:
+    """Replace this run's partition only: one commit, earlier runs untouched."""
+    t = table(name)
+    writer = _writer(df.coalesce(1), t, t.partition_by).mode("overwrite")
+    if exists(df.sparkSession, config, name):
+        writer = writer.option("replaceWhere", f"run_id = '{run_id}'")
     writer.save(config.table_path(name))
+
+
+def _on(keys: Sequence[str]) -> str:
+    return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+
+
+def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
+    """Insert the rows whose key the table lacks; an insert-only MERGE (no matched clause), so Delta
+    neither rewrites target files nor copies the source first. `df` must be unique on the keys."""
+    t = table(name)
+    if not exists(spark, config, name):
+        overwrite(df, config, name)
+        return
+    (
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(_laid_out(df, t.partition_by).alias("s"), _on(t.keys))
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
+    """Keep the latest version of each key: only new keys and rows newer than the table's are MERGEd,
+    so a re-delivery of unchanged rows touches no file."""
+    t = table(name)
+    if not exists(spark, config, name):
+        overwrite(df, config, name)
+        return
+    current = read(spark, config, name).select(*t.keys, F.col(t.order_by).alias("_t_order"))
+    changed = (
+        df.join(current, list(t.keys), "left")
+        .where(F.col("_t_order").isNull() | (F.col(t.order_by) > F.col("_t_order")))
+        .drop("_t_order")
+    )
+    (
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(changed.alias("s"), _on(t.keys))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def merge_changes(
+    spark: SparkSession, config: DtksConfig, name: str, changes: DataFrame, update: Mapping[str, str], delete: str
+) -> None:
+    """MERGE a change set (only rows that entered, changed or left): rows where `delete` holds are
+    deleted, other matched rows get `update`, unmatched rows are inserted (without the flag column)."""
+    t = table(name)
+    columns = [c for c in changes.columns if c != delete]
+    (
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(changes.alias("s"), _on(t.keys))
+        .whenMatchedDelete(condition=f"s.`{delete}`")
+        .whenMatchedUpdate(set=dict(update))
+        .whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns})
+        .execute()
+    )
+
+
+def create_empty(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
+    """Create a table with `df`'s schema and the catalog's properties, holding no rows."""
+    t = table(name)
+    _writer(df.limit(0), t, t.partition_by).mode("overwrite").save(config.table_path(name))
 
 
 def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
@@ -69,61 +219,26 @@ def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
     return int(history.select("version").first()[0])
 
 
-def set_properties(spark: SparkSession, config: DtksConfig, name: str, properties: dict[str, str]) -> None:
-    assignments = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
-    spark.sql(f"ALTER TABLE delta.`{config.table_path(name)}` SET TBLPROPERTIES ({assignments})")
+def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> tuple[int, dict[str, str]]:
+    """Version and operation metrics (numOutputRows, numFiles, ...) of a table's latest commit."""
+    row = DeltaTable.forPath(spark, config.table_path(name)).history(1).select("version", "operationMetrics").first()
+    return int(row.version), dict(row.operationMetrics or {})
 
 
-def row_hash(columns: Sequence[str]):
-    """A content hash of the given columns: MERGE updates a row only when its content changed."""
-    from pyspark.sql import functions as F
-
+def row_hash(columns: Sequence[str]) -> Column:
+    """A content hash of the given columns: says whether a row changed since the last run."""
     return F.sha2(F.to_json(F.struct(*[F.col(c) for c in sorted(columns)])), 256)
-
-
-def upsert(
-    spark: SparkSession,
-    config: DtksConfig,
-    name: str,
-    df: DataFrame,
-    keys: Sequence[str],
-    partition_by: Sequence[str] = (),
-    update_condition: str | None = None,
-    delete_missing: bool = False,
-    properties: dict[str, str] | None = None,
-) -> None:
-    """MERGE `df` into a table by `keys` in one commit (creating the table on first use).
-
-    update_condition (on aliases s and t) limits updates, e.g. to changed rows or newer interviews;
-    delete_missing removes target rows absent from `df` (the source is then the full current set).
-    """
-    if not exists(spark, config, name):
-        overwrite(df, config, name, partition_by, properties)
-        return
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    merge = (
-        DeltaTable.forPath(spark, config.table_path(name))
-        .alias("t")
-        .merge(df.alias("s"), on)
-        .whenMatchedUpdateAll(condition=update_condition)
-        .whenNotMatchedInsertAll()
-    )
-    if delete_missing:
-        merge = merge.whenNotMatchedBySourceDelete()
-    merge.execute()
 
 
 def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int] | None:
     """The gold table versions of the latest complete publish, or None before the first one.
 
-    Publish MERGEs three tables in three commits and then appends one `publications` row: that last
+    Publish writes three tables in three commits and then appends one `publications` row: that last
     commit is the switch. A publish killed in between leaves this pointing at the previous set, so a
     reader going through it sees the previous publication or the new one, never a mix.
     """
     if not exists(spark, config, PUBLICATIONS):
         return None
-    from pyspark.sql import functions as F
-
     row = read(spark, config, PUBLICATIONS).orderBy(F.col("publication_id").desc()).select("versions").first()
     return dict(row.versions) if row else None
 
