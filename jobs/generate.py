@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from jobs import regions, synthetic
@@ -57,14 +57,12 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
-    with synthetic.generation_settings(ctx.spark):
-        nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
-                                 config.generate.training_rate, config.trial.regions)
-        try:
-            manifest = write_landing(ctx.spark, nation, out, fmt, parameters | nation.plan.parameters, ctx.run_id)
-        finally:
-            for df in nation.cached:
-                df.unpersist()
+    nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
+                             config.generate.training_rate, config.trial.regions)
+    try:
+        manifest = write_landing(ctx.spark, nation, out, fmt, parameters | nation.plan.parameters, ctx.run_id)
+    finally:
+        nation.release()
     counts = manifest["row_counts"]
     return StageResult(
         rows_in=None,
@@ -85,6 +83,20 @@ def _write(df: DataFrame, path: str, fmt: str, files: int, keys: list[str]) -> N
     writer.save(path)
 
 
+def _observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
+    """`df` with its row count (and for the manifest's stats, defects and deaths) taken as it is written.
+
+    Why: counting from the write itself spares reading every folder back afterwards.
+    """
+    metrics = [F.count(F.lit(1)).alias("rows")]
+    if name == "truth/defects":
+        metrics += [F.sum(F.when(F.col("defect") == d, 1).otherwise(0)).alias(d) for d in synthetic.DEFECTS]
+    if name == "registry":
+        metrics.append(F.count("death_date").alias("deaths"))
+    observation = Observation(f"generate {name}")
+    return df.observe(observation, *metrics), observation
+
+
 def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
     reader = spark.read.format(fmt)
     if fmt == "csv":
@@ -103,12 +115,14 @@ def write_landing(spark: SparkSession, nation: synthetic.Nation, out: str, fmt: 
     tmp = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.tmp-{tag}")
     old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{tag}")
     try:
+        observed = {}
         for name, df in nation.tables.items():
+            df, observed[name] = _observed(name, df)
             _write(df, f"{tmp.toString()}/{name}", fmt, nation.plan.n_files, nation.keys[name])
-        row_counts = {name: read(spark, f"{tmp.toString()}/{name}", fmt).count() for name in nation.tables}
-        found = read(spark, f"{tmp.toString()}/truth/defects", fmt).groupBy("defect").count().collect()
-        defects = {name: 0 for name in synthetic.DEFECTS} | {r["defect"]: int(r["count"]) for r in found}
-        deaths = read(spark, f"{tmp.toString()}/registry", fmt).filter(F.col("death_date").isNotNull()).count()
+        row_counts = {name: int(observation.get["rows"]) for name, observation in observed.items()}
+        found = observed["truth/defects"].get
+        defects = {name: int(found[name]) for name in synthetic.DEFECTS}
+        deaths = int(observed["registry"].get["deaths"])
         manifest = {
             "generator": "dtks generate",
             "seed": parameters["seed"],

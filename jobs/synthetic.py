@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
@@ -727,20 +726,20 @@ def truth_defects(survey_hh: DataFrame, members: DataFrame, duplicates: DataFram
     return hh_rows.unionByName(member_rows).unionByName(duplicates)
 
 
-@contextmanager
-def generation_settings(spark: SparkSession) -> Iterator[None]:
-    """Expression-level codegen while generating, restored afterwards.
+def materialize(df: DataFrame) -> DataFrame:
+    """Compute `df` once and keep its rows (memory, spilling to disk) under a plan that starts from them.
 
-    Why: the generator's projections are wide; fused into one whole-stage method they exceed the JVM's
-    JIT limit for huge methods and run interpreted (measured: about 1.7x slower at 50k households).
+    Why: every landing table reads the same households and persons. A columnar cache spends more on
+    encoding and decoding these wide rows than they cost to compute, and it keeps the whole lineage in
+    every later plan, so each query that reads it is analysed, optimised and explained again in full.
+    Unlike a cache, rows lost with an executor are not recomputed: the query fails and the stage is re-run.
     """
-    key = "spark.sql.codegen.wholeStage"
-    before = spark.conf.get(key)
-    spark.conf.set(key, "false")
-    try:
-        yield
-    finally:
-        spark.conf.set(key, before)
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+
+
+def release(df: DataFrame) -> None:
+    """Drop the rows `materialize` kept, now rather than whenever the JVM collects them."""
+    df._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
 
 @dataclass
@@ -750,30 +749,54 @@ class Nation:
     tables: dict[str, DataFrame]
     keys: dict[str, list[str]]
     plan: Plan
-    cached: list[DataFrame]
+    materialized: list[DataFrame]
+
+    def release(self) -> None:
+        """Free the materialized rows once written: under `dtks run` the session goes on to other stages."""
+        for df in self.materialized:
+            release(df)
+
+
+# Household columns the landing tables need beyond the village's own (joined back by `slot`).
+_DRAW_ONLY = ("u_elderly", "u_head_sex", "u_hh_defect", "head_age_drawn")
+# Person columns the landing tables and the household features read.
+PERSON_COLUMNS = (
+    "hh_idx", "member_no", "household_id", "training_id", "village_code", "kk_number", "listed", "in_training",
+    "is_dead", "deceased_listed", "dup_member_no", "nik", "full_name", "birth_date", "sex", "relationship", "age",
+    "education", "employment", "disability", "chronic_illness", "pregnant", "in_school", "death_date",
+    "updated_at", "reported_nik", "reported_birth_date", "reported_sex", "member_defect",
+)
 
 
 def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, households_n: int, seed: int,
           rates: DefectRates, min_interview_minutes: float, training_rate: float = TRAINING_RATE,
           scope: tuple[str, ...] = ()) -> Nation:
-    """The whole synthetic nation as DataFrames; nothing that grows with N reaches the driver."""
+    """The whole synthetic nation as DataFrames; nothing that grows with N reaches the driver.
+
+    Households, persons and the consumption truth are computed once each (`materialize`); households
+    keep only their own columns, the village's (a few thousand rows) are joined back by broadcast.
+    """
     plan = village_plan(ref, population, households_n, seed, rates.curbstoning, scope)
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(households_n / 50_000))
-    hh = households(spark, plan, seed, rates, min_interview_minutes, partitions, training_rate).persist()
-    people = persons(hh, spark.createDataFrame(plan.districts), seed, rates).persist()
-    hh_full = with_consumption(hh, people, seed).persist()
-    cached = [hh, people, hh_full]
-    hh = hh_full
+    villages = F.broadcast(villages_frame(spark, plan, seed))
+    every = households(spark, plan, seed, rates, min_interview_minutes, partitions, training_rate)
+    own = [c for c in every.columns if c not in villages.columns and c not in _DRAW_ONLY]
+    hh_own = materialize(every.select("slot", *own))
+    hh = hh_own.join(villages, "slot")
+    people = materialize(persons(hh, spark.createDataFrame(plan.districts), seed, rates).select(*PERSON_COLUMNS))
+    consumption = materialize(with_consumption(hh, people, seed).select(
+        "hh_idx", "household_id", "listed", "consumption_per_capita", "log_consumption_per_capita",
+        "oracle_log_consumption"))
     s_hh = survey_households(hh, seed)
     s_members, dup_truth = survey_members(people, s_hh)
-    t_hh, t_members = training(hh, people)
+    t_hh, t_members = training(hh.join(consumption.select("hh_idx", "consumption_per_capita"), "hh_idx"), people)
     tables = {
         "registry": registry(people),
         "survey_households": s_hh.select(*HOUSEHOLD_HEAD_COLUMNS, *PROXIES),
         "survey_members": s_members.select(*MEMBER_COLUMNS),
         "training_households": t_hh,
         "training_members": t_members,
-        "truth/households": truth_households(hh),
+        "truth/households": truth_households(consumption),
         "truth/defects": truth_defects(s_hh, s_members, dup_truth),
     }
     keys = {
@@ -785,4 +808,4 @@ def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, h
         "truth/households": ["household_id"],
         "truth/defects": ["source", "household_id", "member_no", "defect"],
     }
-    return Nation(tables, keys, plan, cached)
+    return Nation(tables, keys, plan, [hh_own, people, consumption])
