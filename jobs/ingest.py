@@ -316,18 +316,23 @@ def reconcile(batch: Batch) -> dict[str, dict[str, int]]:
     return counts
 
 
-def write(spark: SparkSession, config: DtksConfig, batch: Batch) -> dict[str, int]:
-    tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault)
+def write(spark: SparkSession, config: DtksConfig, batch: Batch, counts: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The writes, from the staged rows; `counts` (reconcile's) sizes the unpartitioned tables' files."""
+    accepted = {s: c["accepted"] for s, c in counts.items()}
+    # The vault holds about one token per registry person (survey NIKs are mostly the same persons).
+    tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[landing.REGISTRY])
     tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine)
-    tables.overwrite(batch.registry, config, tables.REGISTRY)
-    tables.merge_newer(spark, config, tables.SURVEY, batch.survey)
+    tables.overwrite(batch.registry, config, tables.REGISTRY, rows=accepted[landing.REGISTRY])
+    surveyed = accepted[landing.SURVEY_HOUSEHOLDS]
+    tables.merge_newer(spark, config, tables.SURVEY, batch.survey, rows=surveyed)
     survey = tables.read(spark, config, tables.SURVEY)
     households, members, matched = rematch(survey, batch.registry)
     current = Observation()
-    tables.overwrite(households.observe(current, F.count(F.lit(1)).alias("rows")), config, tables.HOUSEHOLDS)
-    tables.overwrite(members, config, tables.MEMBERS)
+    households = households.observe(current, F.count(F.lit(1)).alias("rows"))
+    tables.overwrite(households, config, tables.HOUSEHOLDS, rows=surveyed)
+    tables.overwrite(members, config, tables.MEMBERS, rows=accepted[landing.SURVEY_MEMBERS])
     training = training_features(batch.training_households, batch.training_members, batch.registry)
-    tables.overwrite(training, config, tables.TRAINING)
+    tables.overwrite(training, config, tables.TRAINING, rows=accepted[landing.TRAINING_HOUSEHOLDS])
     matched.unpersist()
     return {"households": int(current.get["rows"])}
 
@@ -351,7 +356,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         counts = reconcile(batch)
         for source, n in out_of_scope.items():
             counts[source]["out_of_scope"] = n
-        written = write(spark, config, batch)
+        written = write(spark, config, batch, counts)
     finally:
         batch.unpersist()
     details = {f"{s}.{k}": str(v) for s, c in counts.items() for k, v in c.items()}

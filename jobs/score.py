@@ -147,7 +147,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         F.count(F.lit(1)).alias("total"),
         F.count_if(F.col("scored_run_id") == ctx.run_id).alias("rescored"),
     )
-    tables.overwrite(scores, config, tables.SCORES)
+    tables.overwrite(scores, config, tables.SCORES, rows=tables.rows_written(spark, config, tables.HOUSEHOLDS))
     total, rescored = int(written.get["total"]), int(written.get["rescored"])
     log.info("scored %s households with %s via %s (%s rescored)", total, model.uri, path, rescored)
     return StageResult(

@@ -167,9 +167,14 @@ class TrialConfig(_Strict):
         return f"{len(self.regions)}regions-{digest}"
 
 
+class LayoutConfig(_Strict):
+    rows_per_file: int = Field(default=2_000_000, gt=0)
+
+
 class DtksConfig(_Strict):
     env: Literal["local", "test", "cluster"] = "local"
     lakehouse_root: str = "lakehouse"
+    layout: LayoutConfig = LayoutConfig()
     landing: LandingConfig = LandingConfig()
     spark: SparkConfig = SparkConfig()
     mlflow: MlflowConfig = MlflowConfig()

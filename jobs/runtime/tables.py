@@ -16,6 +16,7 @@ partition columns before the write.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -106,9 +107,17 @@ def read(spark: SparkSession, config: DtksConfig, name: str, version: int | None
     return reader.load(config.table_path(name))
 
 
-def _laid_out(df: DataFrame, partition_by: Sequence[str]) -> DataFrame:
-    """One task, hence one file, per partition value: partitioned writes never scatter small files."""
-    return df.repartition(*partition_by) if partition_by else df
+def _laid_out(df: DataFrame, partition_by: Sequence[str], files: int | None = None) -> DataFrame:
+    """One task, hence one file, per partition value: partitioned writes never scatter small files.
+    An unpartitioned table of a known size gets `files` files (no shuffle: the last stage's tasks merge)."""
+    if partition_by:
+        return df.repartition(*partition_by)
+    return df.coalesce(files) if files else df
+
+
+def files_for(config: DtksConfig, rows: int) -> int:
+    """How many files an unpartitioned table of `rows` rows is written as (layout.rows_per_file)."""
+    return max(1, math.ceil(rows / config.layout.rows_per_file))
 
 
 def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str]):
@@ -120,11 +129,19 @@ def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str]):
     return writer
 
 
-def overwrite(df: DataFrame, config: DtksConfig, name: str, partition_by: Sequence[str] | None = None) -> None:
-    """Replace a table in one Delta commit: readers see the old version or the new, never a mix."""
+def overwrite(
+    df: DataFrame,
+    config: DtksConfig,
+    name: str,
+    partition_by: Sequence[str] | None = None,
+    rows: int | None = None,
+) -> None:
+    """Replace a table in one Delta commit: readers see the old version or the new, never a mix.
+    `rows`, when known, sets an unpartitioned table's file count (layout.rows_per_file)."""
     t = CATALOG.get(name)
     parts = tuple(partition_by if partition_by is not None else (t.partition_by if t else ()))
-    _writer(_laid_out(df, parts), t, parts).mode("overwrite").option("overwriteSchema", "true").save(
+    files = files_for(config, rows) if rows is not None else None
+    _writer(_laid_out(df, parts, files), t, parts).mode("overwrite").option("overwriteSchema", "true").save(
         config.table_path(name)
     )
 
@@ -148,12 +165,12 @@ def _on(keys: Sequence[str]) -> str:
     return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
 
 
-def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
+def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
     """Insert the rows whose key the table lacks; an insert-only MERGE (no matched clause), so Delta
     neither rewrites target files nor copies the source first. `df` must be unique on the keys."""
     t = table(name)
     if not exists(spark, config, name):
-        overwrite(df, config, name)
+        overwrite(df, config, name, rows=rows)
         return
     (
         DeltaTable.forPath(spark, config.table_path(name))
@@ -164,12 +181,12 @@ def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame
     )
 
 
-def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
+def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
     """Keep the latest version of each key: only new keys and rows newer than the table's are MERGEd,
     so a re-delivery of unchanged rows touches no file."""
     t = table(name)
     if not exists(spark, config, name):
-        overwrite(df, config, name)
+        overwrite(df, config, name, rows=rows)
         return
     current = read(spark, config, name).select(*t.keys, F.col(t.order_by).alias("_t_order"))
     changed = (
@@ -217,6 +234,12 @@ def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
         return None
     history = DeltaTable.forPath(spark, config.table_path(name)).history(1)
     return int(history.select("version").first()[0])
+
+
+def rows_written(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
+    """Rows the table's latest commit wrote, from the Delta log (no scan); None if it does not say."""
+    _, metrics = last_commit(spark, config, name)
+    return int(metrics["numOutputRows"]) if "numOutputRows" in metrics else None
 
 
 def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> tuple[int, dict[str, str]]:
