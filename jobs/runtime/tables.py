@@ -115,9 +115,10 @@ def _laid_out(df: DataFrame, partition_by: Sequence[str], files: int | None = No
     return df.coalesce(files) if files else df
 
 
-def files_for(config: DtksConfig, rows: int) -> int:
-    """How many files an unpartitioned table of `rows` rows is written as (layout.rows_per_file)."""
-    return max(1, math.ceil(rows / config.layout.rows_per_file))
+def files_for(config: DtksConfig, rows: int, cores: int) -> int:
+    """How many files an unpartitioned table of `rows` rows is written as: one per layout.rows_per_file
+    rows, and at least one per core, so the last stage before the write keeps every core busy."""
+    return max(cores, math.ceil(rows / config.layout.rows_per_file))
 
 
 def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str]):
@@ -140,16 +141,18 @@ def overwrite(
     `rows`, when known, sets an unpartitioned table's file count (layout.rows_per_file)."""
     t = CATALOG.get(name)
     parts = tuple(partition_by if partition_by is not None else (t.partition_by if t else ()))
-    files = files_for(config, rows) if rows is not None else None
+    cores = df.sparkSession.sparkContext.defaultParallelism
+    files = files_for(config, rows, cores) if rows is not None else None
     _writer(_laid_out(df, parts, files), t, parts).mode("overwrite").option("overwriteSchema", "true").save(
         config.table_path(name)
     )
 
 
 def append(df: DataFrame, config: DtksConfig, name: str) -> None:
+    """One commit of new rows; a log row is one file, not one per core."""
     t = CATALOG.get(name)
     parts = t.partition_by if t else ()
-    _writer(_laid_out(df, parts), t, parts).mode("append").save(config.table_path(name))
+    _writer(_laid_out(df, parts, 1), t, parts).mode("append").save(config.table_path(name))
 
 
 def replace_run(df: DataFrame, config: DtksConfig, name: str, run_id: str) -> None:
@@ -249,8 +252,12 @@ def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> tuple[int
 
 
 def row_hash(columns: Sequence[str]) -> Column:
-    """A content hash of the given columns: says whether a row changed since the last run."""
-    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in sorted(columns)])), 256)
+    """A content hash of the given columns: says whether a row changed since the last run.
+
+    Two 64-bit xxHash values (the second salted) as hex: native and cheap, and a change kept unseen only
+    with probability 2^-128; the columns are taken in name order so column order does not matter."""
+    cols = [F.col(c) for c in sorted(columns)]
+    return F.concat(F.hex(F.xxhash64(*cols)), F.lit(":"), F.hex(F.xxhash64(F.lit("dtks"), *cols)))
 
 
 def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int] | None:
