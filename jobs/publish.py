@@ -58,11 +58,14 @@ def build(
     run_id: str,
 ) -> tuple[DataFrame, DataFrame]:
     """Pure: (dtks_households, dtks_members) for this run, before run ids are reconciled."""
-    scored = households.where("rankable").join(
+    rankable = households.where("rankable")
+    # Ranked on the few columns the rule needs (kept, so the range partitioning's sample and its shuffle
+    # read them once), then joined back: the wide household rows are shuffled once.
+    narrow = rankable.select("household_id", "hh_size").join(
         scores.select("household_id", "welfare_score", "model_name", "model_version"), "household_id"
     )
-    # Kept, so the range partitioning's sample and its shuffle read the join once.
-    ranked = ranking.rank_nationally(scored.persist(StorageLevel.MEMORY_AND_DISK), pop, coverage)
+    ranked = ranking.rank_nationally(narrow.persist(StorageLevel.MEMORY_AND_DISK), pop, coverage)
+    ranked = rankable.drop("hh_size").join(ranked, "household_id")
     keep = [
         "household_id",
         "province_code",
