@@ -175,6 +175,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     pop = population(spark, config)
     # One pass over the silver and published tables, to one row per household, kept for both measures.
     hh = quality.household_frame(households, members, gold, q, min_minutes).persist(StorageLevel.MEMORY_AND_DISK)
+    enumerators = None
     try:
         quarantined = (
             quarantine.where("source = 'survey_households'")
@@ -200,7 +201,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         n_enum = int(assessed.get["n"])
     finally:
         hh.unpersist()
-        if "enumerators" in locals():
+        if enumerators is not None:
             enumerators.unpersist()
 
     reg = pd.DataFrame([r.asDict() for r in region_rows])
