@@ -1,9 +1,10 @@
 """Stage `ingest`: validate every input row, match members to the registry, quarantine with reasons.
 
-read (all sources, contract checked before any write) -> transform (pure) -> stage -> reconcile -> write.
+read (all sources, contract checked before any write) -> check -> reconcile -> transform (pure) -> write.
 Each source is validated and tokenised once, in one pass that also counts it (rows read, accepted,
-quarantined: `Observation`s on that pass); the checked rows are kept for the writes that follow, and
-the run stops before writing anything if a count does not balance. Then: identity_vault and quarantine
+quarantined: `Observation`s on that pass) and stores its rows in the run's staging area (Parquet,
+deleted at the end) for the writes that follow; the run stops before writing any table if a count
+does not balance. Then: identity_vault and quarantine
 (insert-only), silver_registry (replaced: the registry is delivered whole), silver_survey (only new or
 newer interviews; each roster nested so one row carries it), the national re-match into
 silver_households and silver_members (replaced: derived from the whole current survey), silver_training.
@@ -15,10 +16,10 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
@@ -65,22 +66,24 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass
-class Batch:
-    """The transformed batch: checked rows per source (staged once), what goes where, and the counts."""
+class Checked:
+    """Each source's rows with their verdicts, stored once, and the counts taken on the pass that made them."""
 
-    checked: dict[str, DataFrame]
+    rows: dict[str, DataFrame]
     read: dict[str, Observation]
     verdicts: dict[str, Observation]
+
+
+@dataclass
+class Batch:
+    """What goes where, derived from the checked rows."""
+
     quarantine: DataFrame
     registry: DataFrame
     vault: DataFrame
     survey: DataFrame
     training_members: DataFrame
     training_households: DataFrame
-
-    def unpersist(self) -> None:
-        for df in self.checked.values():
-            df.unpersist()
 
 
 def _member_key(raw: DataFrame, key: bytes) -> Column:
@@ -91,17 +94,15 @@ def _member_key(raw: DataFrame, key: bytes) -> Column:
     )
 
 
-def _stage(
-    checked: DataFrame, raw: DataFrame, record_key: Column, key: bytes, drop: tuple[str, ...]
-) -> tuple[DataFrame, Observation]:
+def _finish(checked: DataFrame, record_key: Column, key: bytes) -> tuple[DataFrame, Observation]:
     """Tokens once, a record key for rejected rows only, personal columns other than the NIK dropped;
-    counted by an Observation on the same pass and kept (memory, then disk) for the writes."""
+    counted by an Observation on the same pass."""
     out = checked.withColumn(RECORD_KEY, F.when(F.col(validation.REASON).isNotNull(), record_key))
     if "nik_problem" in out.columns:
         out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"), key)))
     if "kk_number" in out.columns:
         out = out.withColumn("kk_token", pseudonym.kk_token(key))
-    out = out.drop(*[c for c in drop if c in out.columns])
+    out = out.drop(*[c for c in ("full_name", "kk_number", landing.BAD_COLUMNS) if c in out.columns])
     verdict = Observation()
     out = out.observe(
         verdict,
@@ -109,52 +110,55 @@ def _stage(
         F.count_if(F.col(validation.REASON).isNull()).alias("accepted"),
         F.count_if(F.col(validation.REASON).isNotNull()).alias("quarantined"),
     )
-    return out.persist(StorageLevel.MEMORY_AND_DISK), verdict
+    return out, verdict
 
 
-def transform(
+def check(
     raw: dict[str, DataFrame],
     q: questionnaire.Questionnaire,
     ref: regions.RegionReference,
     villages: DataFrame,
     key: bytes,
     as_of: dt.date,
-    run_id: str,
-) -> Batch:
-    """Pure: DataFrames in, DataFrames out. Every input row ends accepted or in quarantine."""
+    put: Callable[[str, DataFrame], DataFrame],
+) -> Checked:
+    """Validate and tokenise every source in one pass each; `put` stores a pass's rows and returns them.
+
+    Households are stored before members, so members are checked against the stored household verdicts
+    rather than a second validation of the households. Every input row ends accepted or quarantined.
+    """
     provinces = sorted(ref.provinces["province_code"])
     reads = {s: Observation() for s in landing.SOURCES}
     counted = {s: df.observe(reads[s], F.count(F.lit(1)).alias("rows")) for s, df in raw.items()}
-    hh = validation.households(counted[landing.SURVEY_HOUSEHOLDS], q, villages)
-    thh = _training_rules(validation.households(counted[landing.TRAINING_HOUSEHOLDS], q, villages))
-    checked_raw = {
-        landing.REGISTRY: validation.registry(counted[landing.REGISTRY], provinces, villages, as_of),
-        landing.SURVEY_HOUSEHOLDS: hh,
-        landing.SURVEY_MEMBERS: validation.members(counted[landing.SURVEY_MEMBERS], q, hh, provinces, as_of),
-        landing.TRAINING_HOUSEHOLDS: thh,
-        landing.TRAINING_MEMBERS: validation.members(counted[landing.TRAINING_MEMBERS], q, thh, provinces, as_of),
-    }
+    rows, verdicts = {}, {}
+
+    def finish(source: str, df: DataFrame, record_key: Column) -> DataFrame:
+        out, verdicts[source] = _finish(df, record_key, key)
+        rows[source] = put(source, out)
+        return rows[source]
+
     registry_key = F.coalesce(
         F.when(F.col(validation.REASON) != validation.INVALID_NIK, nik.token(F.col("nik"), key)),
         pseudonym.row_token(raw[landing.REGISTRY], key),
     )
-    record_keys = {
-        landing.REGISTRY: registry_key,
-        landing.SURVEY_HOUSEHOLDS: F.coalesce(
-            F.col("household_id"), pseudonym.row_token(raw[landing.SURVEY_HOUSEHOLDS], key)
-        ),
-        landing.SURVEY_MEMBERS: _member_key(raw[landing.SURVEY_MEMBERS], key),
-        landing.TRAINING_HOUSEHOLDS: F.coalesce(
-            F.col("household_id"), pseudonym.row_token(raw[landing.TRAINING_HOUSEHOLDS], key)
-        ),
-        landing.TRAINING_MEMBERS: _member_key(raw[landing.TRAINING_MEMBERS], key),
-    }
-    drop = ("full_name", "kk_number", landing.BAD_COLUMNS)
-    checked, verdicts = {}, {}
-    for source, df in checked_raw.items():
-        checked[source], verdicts[source] = _stage(df, raw[source], record_keys[source], key, drop)
-    accepted = {s: df.where(F.col(validation.REASON).isNull()) for s, df in checked.items()}
+    finish(landing.REGISTRY, validation.registry(counted[landing.REGISTRY], provinces, villages, as_of), registry_key)
+    for hh_source, member_source in (
+        (landing.SURVEY_HOUSEHOLDS, landing.SURVEY_MEMBERS),
+        (landing.TRAINING_HOUSEHOLDS, landing.TRAINING_MEMBERS),
+    ):
+        checked_hh = validation.households(counted[hh_source], q, villages)
+        if hh_source == landing.TRAINING_HOUSEHOLDS:
+            checked_hh = _training_rules(checked_hh)
+        hh_key = F.coalesce(F.col("household_id"), pseudonym.row_token(raw[hh_source], key))
+        stored = finish(hh_source, checked_hh, hh_key)
+        checked_members = validation.members(counted[member_source], q, stored, provinces, as_of)
+        finish(member_source, checked_members, _member_key(raw[member_source], key))
+    return Checked(rows, reads, verdicts)
 
+
+def transform(checked: Checked, run_id: str) -> Batch:
+    """Pure: the checked rows in, each table's rows out."""
+    accepted = {s: df.where(F.col(validation.REASON).isNull()) for s, df in checked.rows.items()}
     quarantine = reduce(
         DataFrame.unionByName,
         [
@@ -165,7 +169,7 @@ def transform(
                 F.col(validation.DETAIL).alias("detail"),
                 F.lit(run_id).alias("run_id"),
             )
-            for source, df in checked.items()
+            for source, df in checked.rows.items()
         ],
     )
     registry = accepted[landing.REGISTRY].select(
@@ -188,9 +192,6 @@ def transform(
     ).dropDuplicates(["nik_token"])
     survey = _nest(accepted[landing.SURVEY_HOUSEHOLDS], accepted[landing.SURVEY_MEMBERS], run_id)
     return Batch(
-        checked,
-        reads,
-        verdicts,
         quarantine,
         registry,
         vault,
@@ -236,10 +237,12 @@ def current_members(survey: DataFrame) -> DataFrame:
     ).select("household_id", "interview_start", "interview_date", "village_code", "m.*")
 
 
-def rematch(survey: DataFrame, registry: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """National re-match of every current roster: (households with features, members with status, and
-    the matched rows both are made from, kept so that the two writes match once; unpersist it after)."""
-    members = matching.match(current_members(survey), registry).persist(StorageLevel.MEMORY_AND_DISK)
+def rematch(
+    survey: DataFrame, registry: DataFrame, put: Callable[[str, DataFrame], DataFrame]
+) -> tuple[DataFrame, DataFrame]:
+    """National re-match of every current roster: (households with features, members with status),
+    both made from one stored match (`put`), so the two writes match once."""
+    members = put("matched", matching.match(current_members(survey), registry))
     households = hh_features.features(survey.drop("members"), members)
     households = households.withColumn(
         "row_hash", tables.row_hash([c for c in households.columns if c != "ingest_run_id"])
@@ -264,7 +267,7 @@ def rematch(survey: DataFrame, registry: DataFrame) -> tuple[DataFrame, DataFram
         regions.province_code(F.col("village_code")),
         regions.regency_code(F.col("village_code")),
     )
-    return households, member_out, members
+    return households, member_out
 
 
 def training_features(households: DataFrame, members: DataFrame, registry: DataFrame) -> DataFrame:
@@ -297,27 +300,30 @@ def restrict(raw: dict[str, DataFrame], codes: tuple[str, ...]) -> tuple[dict[st
     return scoped, outside
 
 
-def reconcile(batch: Batch) -> dict[str, dict[str, int]]:
-    """rows read = rows accepted + rows quarantined, per source; the run fails if it does not hold.
-
-    One action stages every source (validation, tokens, the counts); the writes then read the staged rows.
-    """
-    reduce(DataFrame.unionByName, [df.select(F.lit(1).alias("_")) for df in batch.checked.values()]).write.format(
-        "noop"
-    ).mode("overwrite").save()
+def reconcile(checked: Checked) -> dict[str, dict[str, int]]:
+    """rows read = rows accepted + rows quarantined, per source, from the checking pass's own counts;
+    the run fails before any table is written if it does not hold."""
     counts = {}
     for source in landing.SOURCES:
-        read = int(batch.read[source].get["rows"])
-        verdict = batch.verdicts[source].get
-        accepted, q = int(verdict["accepted"]), int(verdict["quarantined"])
-        counts[source] = {"read": read, "accepted": accepted, "quarantined": q}
-        if read != accepted + q:
-            raise UserError(f"reconciliation failed for {source}: read {read} != accepted {accepted} + quarantined {q}")
+        read = int(checked.read[source].get["rows"])
+        verdict = checked.verdicts[source].get
+        accepted, quarantined = int(verdict["accepted"]), int(verdict["quarantined"])
+        counts[source] = {"read": read, "accepted": accepted, "quarantined": quarantined}
+        if read != accepted + quarantined:
+            raise UserError(
+                f"reconciliation failed for {source}: read {read} != accepted {accepted} + quarantined {quarantined}"
+            )
     return counts
 
 
-def write(spark: SparkSession, config: DtksConfig, batch: Batch, counts: dict[str, dict[str, int]]) -> dict[str, int]:
-    """The writes, from the staged rows; `counts` (reconcile's) sizes the unpartitioned tables' files."""
+def write(
+    spark: SparkSession,
+    config: DtksConfig,
+    batch: Batch,
+    counts: dict[str, dict[str, int]],
+    put: Callable[[str, DataFrame], DataFrame],
+) -> dict[str, int]:
+    """The writes, from the checked rows; `counts` (reconcile's) sizes the unpartitioned tables' files."""
     accepted = {s: c["accepted"] for s, c in counts.items()}
     # The vault holds about one token per registry person (survey NIKs are mostly the same persons).
     tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[landing.REGISTRY])
@@ -326,14 +332,13 @@ def write(spark: SparkSession, config: DtksConfig, batch: Batch, counts: dict[st
     surveyed = accepted[landing.SURVEY_HOUSEHOLDS]
     tables.merge_newer(spark, config, tables.SURVEY, batch.survey, rows=surveyed)
     survey = tables.read(spark, config, tables.SURVEY)
-    households, members, matched = rematch(survey, batch.registry)
+    households, members = rematch(survey, batch.registry, put)
     current = Observation()
     households = households.observe(current, F.count(F.lit(1)).alias("rows"))
     tables.overwrite(households, config, tables.HOUSEHOLDS, rows=surveyed)
     tables.overwrite(members, config, tables.MEMBERS, rows=accepted[landing.SURVEY_MEMBERS])
     training = training_features(batch.training_households, batch.training_members, batch.registry)
     tables.overwrite(training, config, tables.TRAINING, rows=accepted[landing.TRAINING_HOUSEHOLDS])
-    matched.unpersist()
     return {"households": int(current.get["rows"])}
 
 
@@ -351,14 +356,12 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         regions.check_scope(ref, config.trial.regions)
         raw, out_of_scope = restrict(raw, config.trial.regions)
     villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
-    batch = transform(raw, q, ref, villages, key, as_of, ctx.run_id)
-    try:
-        counts = reconcile(batch)
+    with tables.staging(spark, config) as area:
+        checked = check(raw, q, ref, villages, key, as_of, area.put)
+        counts = reconcile(checked)
         for source, n in out_of_scope.items():
             counts[source]["out_of_scope"] = n
-        written = write(spark, config, batch, counts)
-    finally:
-        batch.unpersist()
+        written = write(spark, config, transform(checked, ctx.run_id), counts, area.put)
     details = {f"{s}.{k}": str(v) for s, c in counts.items() for k, v in c.items()}
     rows_in = sum(c["read"] for c in counts.values())
     rows_out = sum(c["accepted"] for c in counts.values())

@@ -202,14 +202,15 @@ def env(spark, tmp_path_factory):
 
 
 def ingest_pure(spark, env, root: Path, fmt: str):
-    """read_source, transform and reconcile as ingest.run calls them; the quarantine summarised."""
-    _, q, ref, villages = env
+    """read_source, check, reconcile and transform as ingest.run calls them; the quarantine summarised."""
+    config, q, ref, villages = env
     raw = {s: landing.read_source(spark, str(root), s, fmt, q) for s in SOURCES}
-    batch = ingest.transform(raw, q, ref, villages, KEY, ld.AS_OF, "fuzz")
-    try:
-        counts = ingest.reconcile(batch)
+    with tables.staging(spark, config) as area:
+        checked = ingest.check(raw, q, ref, villages, KEY, ld.AS_OF, area.put)
+        counts = ingest.reconcile(checked)
         quarantine = (
-            batch.quarantine.groupBy(
+            ingest.transform(checked, "fuzz")
+            .quarantine.groupBy(
                 "source",
                 "reason_code",
                 F.substring("detail", 1, 60).alias("detail"),
@@ -218,8 +219,6 @@ def ingest_pure(spark, env, root: Path, fmt: str):
             .agg(F.count("*").alias("n"))
             .collect()
         )
-    finally:
-        batch.unpersist()
     return counts, quarantine
 
 

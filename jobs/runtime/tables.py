@@ -17,7 +17,8 @@ partition columns before the write.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
@@ -249,6 +250,42 @@ def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> tuple[int
     """Version and operation metrics (numOutputRows, numFiles, ...) of a table's latest commit."""
     row = DeltaTable.forPath(spark, config.table_path(name)).history(1).select("version", "operationMetrics").first()
     return int(row.version), dict(row.operationMetrics or {})
+
+
+STAGING = "_staging"
+
+
+class Staging:
+    """A run's scratch area in the lakehouse: intermediate rows written once as Parquet, read back by
+    the writes that follow. Cheaper than caching (no in-memory encoding, no driver memory) and, on a
+    cluster, on storage every executor reads. It holds raw NIKs (for the vault), so it never outlives
+    the stage: removed when the stage ends, and a killed stage's leftovers at the next stage's start."""
+
+    def __init__(self, spark: SparkSession, path: str) -> None:
+        self.spark, self.path = spark, path
+
+    def put(self, name: str, df: DataFrame) -> DataFrame:
+        """Compute `df` once (its Observations fire here) and return the stored rows."""
+        target = f"{self.path}/{name}"
+        df.write.mode("overwrite").parquet(target)
+        return self.spark.read.schema(df.schema).parquet(target)  # known schema: no footer-reading job
+
+    def drop(self) -> None:
+        jvm = self.spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(self.path)
+        path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
+@contextmanager
+def staging(spark: SparkSession, config: DtksConfig) -> Iterator[Staging]:
+    """The lakehouse's staging area, emptied before and after use (the lakehouse lock makes it the
+    only writer)."""
+    area = Staging(spark, config.table_path(STAGING))
+    area.drop()
+    try:
+        yield area
+    finally:
+        area.drop()
 
 
 def row_hash(columns: Sequence[str]) -> Column:
