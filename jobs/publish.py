@@ -1,11 +1,12 @@
 """Stage `publish`: national ranking, deciles, coverage, programme eligibility; gates, then gold tables.
 
-Write-audit-publish: the ranked households and their members are computed once and kept, the gates run
-on small aggregates of them, and only when every gate passes are dtks_households and dtks_members
-replaced (one commit each) and program_eligibility MERGEd with its change set (who entered, who left,
-what changed), so its change feed holds exactly that. A row keeps the run id of the run that last changed
-it, so a re-run on unchanged inputs leaves every table identical and the change feed empty. The
-`publications` row appended last is the switch that makes the three versions the published set.
+Write-audit-publish: the ranked households are computed once into the staging area (Parquet, removed
+when the stage ends), the gates run on small aggregates of them and of their members, and only when
+every gate passes are dtks_households and dtks_members replaced (one commit each) and
+program_eligibility MERGEd with its change set (who entered, who left, what changed), so its change
+feed holds exactly that. A row keeps the run id of the run that last changed it, so a re-run on
+unchanged inputs leaves every table identical and the change feed empty. The `publications` row
+appended last is the switch that makes the three versions the published set.
 """
 
 from __future__ import annotations
@@ -48,16 +49,10 @@ def population(spark: SparkSession, config: DtksConfig) -> int:
     return registry.where(F.col("death_date").isNull()).count()
 
 
-def build(
-    households: DataFrame,
-    scores: DataFrame,
-    members: DataFrame,
-    model_features: list[str],
-    pop: int,
-    coverage: float,
-    run_id: str,
-) -> tuple[DataFrame, DataFrame]:
-    """Pure: (dtks_households, dtks_members) for this run, before run ids are reconciled."""
+def build_households(
+    households: DataFrame, scores: DataFrame, model_features: list[str], pop: int, coverage: float
+) -> DataFrame:
+    """Pure: dtks_households for this run, before run ids are reconciled."""
     rankable = households.where("rankable")
     # Ranked on the few columns the rule needs (kept, so the range partitioning's sample and its shuffle
     # read them once), then joined back: the wide household rows are shuffled once.
@@ -86,9 +81,13 @@ def build(
         "model_name",
         "model_version",
     ]
-    gold_hh = ranked.select(*dict.fromkeys(keep))
+    return ranked.select(*dict.fromkeys(keep))
+
+
+def build_members(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
+    """Pure: dtks_members for this run (the members of the ranked households), before run ids."""
     ranked_ids = gold_hh.select("household_id", "decile", "within_coverage")
-    gold_members = members.join(ranked_ids, "household_id").select(
+    return members.join(ranked_ids, "household_id").select(
         "household_id",
         "member_no",
         "nik_token",
@@ -109,7 +108,6 @@ def build(
         "province_code",
         "regency_code",
     )
-    return gold_hh, gold_members
 
 
 def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id: str) -> DataFrame:
@@ -228,23 +226,28 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     members = tables.read(spark, config, tables.MEMBERS)
     pop = population(spark, config)
     q = load_questionnaire(config)
-    gold_hh, gold_members = build(
-        households,
-        scores,
-        members,
-        list(q.model.get("numeric", [])) + list(q.model.get("categorical", [])),
-        pop,
-        coverage,
-        ctx.run_id,
-    )
-    # Computed once and kept: the gates read aggregates of these, the writes read them again.
-    gold_hh = with_run(gold_hh, _published(spark, config, tables.DTKS_HOUSEHOLDS), ["household_id"], ctx.run_id)
-    gold_hh = gold_hh.persist(StorageLevel.MEMORY_AND_DISK)
-    gold_members = with_run(
-        gold_members, _published(spark, config, tables.DTKS_MEMBERS), ["household_id", "member_no"], ctx.run_id
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    features = list(q.model.get("numeric", [])) + list(q.model.get("categorical", []))
     try:
-        return _gate_and_write(ctx, households, gold_hh, gold_members, rules, pop, coverage)
+        # The ranked households are computed once into the staging area: the gates read small aggregates
+        # of them, and both gold writes read them (the members' write joins them) after every gate passed.
+        with tables.staging(spark, config) as area:
+            gold_hh = area.put(
+                tables.DTKS_HOUSEHOLDS,
+                with_run(
+                    build_households(households, scores, features, pop, coverage),
+                    _published(spark, config, tables.DTKS_HOUSEHOLDS),
+                    ["household_id"],
+                    ctx.run_id,
+                ),
+            )
+            spark.catalog.clearCache()  # the ranking's own intermediate rows
+            gold_members = with_run(
+                build_members(members, gold_hh),
+                _published(spark, config, tables.DTKS_MEMBERS),
+                ["household_id", "member_no"],
+                ctx.run_id,
+            )
+            return _gate_and_write(ctx, households, members, gold_hh, gold_members, rules, pop, coverage)
     finally:
         spark.catalog.clearCache()
 
@@ -252,6 +255,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 def _gate_and_write(
     ctx: StageContext,
     households: DataFrame,
+    members: DataFrame,
     gold_hh: DataFrame,
     gold_members: DataFrame,
     rules: eligibility.Programs,
@@ -271,9 +275,13 @@ def _gate_and_write(
         F.collect_set(F.struct("model_name", "model_version")).alias("models"),
         F.collect_set("regency_code").alias("regencies"),
     ).first()
+    # From the members' three narrow columns, not the wide gold rows (those are written once, below).
+    ranked_members = members.select("household_id", "province_code", "match_status").join(
+        gold_hh.select("household_id"), "household_id"
+    )
     by_province = {
         r.province_code: (int(r.matched), int(r.listed))
-        for r in gold_members.groupBy("province_code")
+        for r in ranked_members.groupBy("province_code")
         .agg(F.count_if(gates.matched()).alias("matched"), F.count(F.lit(1)).alias("listed"))
         .collect()
     }

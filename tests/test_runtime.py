@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from jobs.runtime import runs, tables
 from jobs.runtime import spark as spark_runtime
@@ -171,3 +173,17 @@ def test_run_stages_are_checked_and_put_in_pipeline_order(capsys):
         build_parser().parse_args(["run", "--stages", "ingest,pubish"])
     err = capsys.readouterr().err
     assert "unknown stage(s) pubish; stages are generate, ingest, train, score, publish, report" in err
+
+
+def test_staging_area_is_emptied_before_and_after_use(spark, config):
+    """Staged rows hold raw NIKs: a killed stage's leftovers go at the next start, a stage's own at its end."""
+    area_dir = Path(config.table_path(tables.STAGING))
+    leftover = area_dir / "killed-run" / "part-0.parquet"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"raw NIKs")
+    with tables.staging(spark, config) as area:
+        assert not leftover.exists()
+        stored = area.put("numbers", spark.range(3).withColumn("twice", F.col("id") * 2))
+        assert sorted(tuple(r) for r in stored.collect()) == [(0, 0), (1, 2), (2, 4)]
+        assert (area_dir / "numbers").is_dir()
+    assert not area_dir.exists()
