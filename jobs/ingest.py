@@ -356,7 +356,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         regions.check_scope(ref, config.trial.regions)
         raw, out_of_scope = restrict(raw, config.trial.regions)
     villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
-    with tables.staging(spark, config) as area:
+    with tables.staging(spark, config, ctx.run_id) as area:
         checked = check(raw, q, ref, villages, key, as_of, area.put)
         counts = reconcile(checked)
         for source, n in out_of_scope.items():

@@ -230,7 +230,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     try:
         # The ranked households are computed once into the staging area: the gates read small aggregates
         # of them, and both gold writes read them (the members' write joins them) after every gate passed.
-        with tables.staging(spark, config) as area:
+        with tables.staging(spark, config, ctx.run_id) as area:
             gold_hh = area.put(
                 tables.DTKS_HOUSEHOLDS,
                 with_run(

@@ -205,7 +205,7 @@ def ingest_pure(spark, env, root: Path, fmt: str):
     """read_source, check, reconcile and transform as ingest.run calls them; the quarantine summarised."""
     config, q, ref, villages = env
     raw = {s: landing.read_source(spark, str(root), s, fmt, q) for s in SOURCES}
-    with tables.staging(spark, config) as area:
+    with tables.staging(spark, config, "fuzz") as area:
         checked = ingest.check(raw, q, ref, villages, KEY, ld.AS_OF, area.put)
         counts = ingest.reconcile(checked)
         quarantine = (

@@ -175,15 +175,23 @@ def test_run_stages_are_checked_and_put_in_pipeline_order(capsys):
     assert "unknown stage(s) pubish; stages are generate, ingest, train, score, publish, report" in err
 
 
-def test_staging_area_is_emptied_before_and_after_use(spark, config):
-    """Staged rows hold raw NIKs: a killed stage's leftovers go at the next start, a stage's own at its end."""
+def test_staging_area_is_removed_after_use_and_after_a_killed_stage(spark, config):
+    """Staged rows hold raw NIKs: a stage's own folder goes when it ends (failed or not), and a killed
+    stage's leftovers when the next stage takes the lakehouse lock."""
     area_dir = Path(config.table_path(tables.STAGING))
+    with tables.staging(spark, config, "run-a") as area:
+        stored = area.put("numbers", spark.range(3).withColumn("twice", F.col("id") * 2))
+        assert sorted(tuple(r) for r in stored.collect()) == [(0, 0), (1, 2), (2, 4)]
+        assert list((area_dir / "run-a" / "numbers").glob("part-*.parquet"))
+    assert not (area_dir / "run-a").exists()
+    with pytest.raises(RuntimeError, match="stage failed"):
+        with tables.staging(spark, config, "run-b") as area:
+            area.put("numbers", spark.range(2))
+            raise RuntimeError("stage failed")
+    assert not (area_dir / "run-b").exists()
+
     leftover = area_dir / "killed-run" / "part-0.parquet"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"raw NIKs")
-    with tables.staging(spark, config) as area:
-        assert not leftover.exists()
-        stored = area.put("numbers", spark.range(3).withColumn("twice", F.col("id") * 2))
-        assert sorted(tuple(r) for r in stored.collect()) == [(0, 0), (1, 2), (2, 4)]
-        assert (area_dir / "numbers").is_dir()
+    tables.remove_stale_staging(config)
     assert not area_dir.exists()

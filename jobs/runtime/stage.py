@@ -20,7 +20,7 @@ from types import ModuleType
 
 from pyspark.sql import SparkSession
 
-from jobs.runtime import lock, runs
+from jobs.runtime import lock, runs, tables
 from jobs.runtime.config import ConfigError, DtksConfig, load_config
 
 # Pipeline order. A stage is offered only once its module exists: absent, never a stub.
@@ -106,6 +106,7 @@ def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool =
     """Run one stage, time it, record it in pipeline_runs (also when it fails)."""
     module = stage_module(name)
     with lock.hold(ctx.config, ctx.run_id, name):  # a second run stops here, before any work
+        tables.remove_stale_staging(ctx.config)  # a killed stage's staged rows (raw NIKs) go first
         started = dt.datetime.now(dt.UTC)
         t0 = time.perf_counter()
         cpu0 = runs.cpu_seconds(ctx._spark)
