@@ -106,7 +106,8 @@ def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool =
     """Run one stage, time it, record it in pipeline_runs (also when it fails)."""
     module = stage_module(name)
     with lock.hold(ctx.config, ctx.run_id, name):  # a second run stops here, before any work
-        tables.remove_stale_staging(ctx.config)  # a killed stage's staged rows (raw NIKs) go first
+        if lock.lock_path(ctx.config) is not None:  # a lock is held: a killed stage's staged rows go first
+            tables.remove_stale_staging(ctx.config)
         started = dt.datetime.now(dt.UTC)
         t0 = time.perf_counter()
         cpu0 = runs.cpu_seconds(ctx._spark)

@@ -297,11 +297,9 @@ def staging(spark: SparkSession, config: DtksConfig, run_id: str) -> Iterator[St
 
 
 def remove_stale_staging(config: DtksConfig) -> None:
-    """Remove every staging folder of a local lakehouse (killed stages' leftovers). Called by a stage
-    that holds the lakehouse lock, so no other run's folder is in use; object-store lakehouses have no
-    lock, so there each run removes only its own."""
-    if "://" in config.lakehouse and not config.lakehouse.startswith("file://"):
-        return
+    """Remove every staging folder of a local lakehouse (killed stages' leftovers). Only for a stage that
+    holds the lakehouse lock, so no other run's folder is in use; object-store lakehouses have no lock,
+    so there each run removes only its own."""
     shutil.rmtree(config.path(config.table_path(STAGING)), ignore_errors=True)
 
 
