@@ -38,6 +38,7 @@ setup(
             "nbformat==5.11.1",
             "ipykernel==7.4.0",
             "ruff==0.17.5",
+        "deltalake==1.6.6",  # a non-Spark Delta reader, as a programme system would use (deletion vectors)
         ],
         # scripts/bench_pipeline.py and scripts/bench_duckdb.py: the single-node baseline
         "bench": ["duckdb==2.0.1"],

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from jobs import regions, synthetic
+from jobs.landing import CHANGES
 from jobs.runtime.errors import UserError
 from jobs.runtime.runs import StageResult
 from jobs.runtime.stage import StageContext, main_for
@@ -28,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
     parser.add_argument("--out", help="landing folder to (re)write (default: landing.root)")
     parser.add_argument("--format", choices=("parquet", "csv"), help="file format (default: landing.format)")
+    parser.add_argument("--update-of", metavar="LANDING",
+                        help="write the next round's delivery for the nation in LANDING instead of a new nation")
+    parser.add_argument("--share", type=float, default=0.01,
+                        help="--update-of: share of survey households re-surveyed and of persons changed (0.01)")
+    parser.add_argument("--registry-form", choices=("events", "full"), default="events",
+                        help="--update-of: registry changes as events (registry_changes) or the whole registry")
+    parser.add_argument("--merged", metavar="FOLDER",
+                        help="--update-of: also write the nation after the update (a full round's inputs)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +47,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    if args.update_of:
+        return run_update(ctx, args)
     config = ctx.config
     n = args.households if args.households is not None else config.generate.households
     seed = args.seed if args.seed is not None else config.generate.seed
@@ -59,8 +71,22 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     }
     nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
                              config.generate.training_rate, config.trial.regions)
+
+    def describe(row_counts: dict[str, int], observed: dict[str, Observation]) -> dict:
+        found = observed["truth/defects"].get
+        return {
+            "generator": "dtks generate",
+            "seed": seed,
+            "round": 0,
+            "parameters": parameters | nation.plan.parameters,
+            "row_counts": row_counts,
+            "defects": {name: int(found[name]) for name in synthetic.DEFECTS},
+            "stats": {"persons": row_counts["registry"], "deaths": int(observed["registry"].get["deaths"])},
+        }
+
     try:
-        manifest = write_landing(ctx.spark, nation, out, fmt, parameters | nation.plan.parameters, ctx.run_id)
+        manifest = write_landing(ctx.spark, nation.tables, nation.keys, nation.plan.n_files, out, fmt, ctx.run_id,
+                                 describe)
     finally:
         nation.release()
     counts = manifest["row_counts"]
@@ -93,6 +119,8 @@ def _observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
         metrics += [F.sum(F.when(F.col("defect") == d, 1).otherwise(0)).alias(d) for d in synthetic.DEFECTS]
     if name == "registry":
         metrics.append(F.count("death_date").alias("deaths"))
+    if name == "truth/updates":
+        metrics += [F.count_if(F.col("change") == c).alias(c) for c in ("RICHER", "POORER", "NEW", *CHANGES)]
     observation = Observation(f"generate {name}")
     return df.observe(observation, *metrics), observation
 
@@ -104,9 +132,63 @@ def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
     return reader.load(path)
 
 
-def write_landing(spark: SparkSession, nation: synthetic.Nation, out: str, fmt: str, parameters: dict,
-                  run_id: str) -> dict:
-    """Write every folder and manifest.json into a temp sibling, then swap it in place of `out`."""
+def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    """The next round's delivery for an existing nation (jobs/synthetic_update.py)."""
+    from jobs import questionnaire, synthetic_update
+
+    config, spark = ctx.config, ctx.spark
+    if not 0 < args.share <= 0.5:
+        raise UserError(f"--share must be in (0, 0.5], got {args.share}")
+    base = args.update_of if "://" in args.update_of else str(config.path(args.update_of))
+    try:
+        previous = json.loads(open(f"{base}/manifest.json").read())
+    except OSError as exc:
+        raise UserError(f"--update-of {args.update_of}: no manifest.json of a generated nation there") from exc
+    if not args.out:
+        raise UserError("--update-of needs --out: the folder for the update's delivery")
+    fmt = args.format or previous["parameters"].get("format", config.landing.format)
+    seed = args.seed if args.seed is not None else previous["seed"]
+    round_no = int(previous.get("round", 0)) + 1
+    q = questionnaire.load(config)
+    frames, keys = synthetic_update.build(spark, base, fmt, q, args.share, seed, round_no, args.registry_form)
+    files = previous["parameters"].get("files_per_folder", 2)
+    parameters = {"update_of": base, "share": args.share, "registry_form": args.registry_form,
+                  "format": fmt, "seed": seed, "files_per_folder": max(1, files // 4)}
+
+    def describe(row_counts: dict[str, int], observed: dict[str, Observation]) -> dict:
+        return {"generator": "dtks generate --update-of", "seed": seed, "round": round_no, "parameters": parameters,
+                "row_counts": row_counts, "changes": {k: int(v) for k, v in observed["truth/updates"].get.items()
+                                                      if k != "rows"}}
+
+    out = str(config.path(args.out)) if "://" not in args.out else args.out
+    manifest = write_landing(spark, frames, keys, parameters["files_per_folder"], out, fmt, ctx.run_id, describe)
+    if args.merged:
+        merged = synthetic_update.apply(spark, base, out, fmt, q)
+        merged_keys = {s: ["nik"] if s == "registry" else ["household_id"] + (["member_no"] if "members" in s else [])
+                       for s in merged}
+        full = {"generator": "dtks generate --update-of --merged", "seed": seed, "round": round_no,
+                "parameters": previous["parameters"] | {"merged_from": [base, out]}}
+        write_landing(spark, merged, merged_keys, files, str(config.path(args.merged)), fmt, ctx.run_id,
+                      lambda counts, _: full | {"row_counts": counts})
+    counts = manifest["row_counts"]
+    changes = manifest["changes"]
+    return StageResult(
+        rows_in=None,
+        rows_out=sum(counts.values()),
+        details={"round": str(round_no), "out": out, **{f"changes.{k}": str(v) for k, v in changes.items()}},
+        summary=[f"generate: update round {round_no} of {base}: {counts['survey_households']:,} households "
+                 f"({changes.get('RICHER', 0):,} richer, {changes.get('POORER', 0):,} poorer, "
+                 f"{changes.get('NEW', 0):,} new), registry events "
+                 + ", ".join(f"{k.lower()} {changes.get(k, 0):,}" for k in ("BIRTH", "DEATH", "MOVE", "NIK_CORRECTION"))
+                 + f" -> {out}"],
+    )
+
+
+def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[str, list[str]], n_files: int,
+                  out: str, fmt: str, run_id: str,
+                  describe: Callable[[dict[str, int], dict[str, Observation]], dict]) -> dict:
+    """Write every folder and manifest.json (`describe` makes it from the row counts and the writes'
+    Observations) into a temp sibling, then swap it in place of `out`."""
     jvm = spark.sparkContext._jvm
     hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
     target = jvm.org.apache.hadoop.fs.Path(out)
@@ -116,21 +198,11 @@ def write_landing(spark: SparkSession, nation: synthetic.Nation, out: str, fmt: 
     old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{tag}")
     try:
         observed = {}
-        for name, df in nation.tables.items():
+        for name, df in frames.items():
             df, observed[name] = _observed(name, df)
-            _write(df, f"{tmp.toString()}/{name}", fmt, nation.plan.n_files, nation.keys[name])
+            _write(df, f"{tmp.toString()}/{name}", fmt, n_files, keys[name])
         row_counts = {name: int(observation.get["rows"]) for name, observation in observed.items()}
-        found = observed["truth/defects"].get
-        defects = {name: int(found[name]) for name in synthetic.DEFECTS}
-        deaths = int(observed["registry"].get["deaths"])
-        manifest = {
-            "generator": "dtks generate",
-            "seed": parameters["seed"],
-            "parameters": parameters,
-            "row_counts": row_counts,
-            "defects": defects,
-            "stats": {"persons": row_counts["registry"], "deaths": deaths},
-        }
+        manifest = describe(row_counts, observed)
         stream = fs.create(jvm.org.apache.hadoop.fs.Path(tmp, "manifest.json"), True)
         try:
             stream.write(bytearray(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"))

@@ -27,7 +27,12 @@ SURVEY_HOUSEHOLDS = "survey_households"
 SURVEY_MEMBERS = "survey_members"
 TRAINING_HOUSEHOLDS = "training_households"
 TRAINING_MEMBERS = "training_members"
+REGISTRY_CHANGES = "registry_changes"  # an update round's registry events, instead of the whole registry
 SOURCES = (REGISTRY, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
+TRAINING = (TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
+# Registry events (docs/CONTRACTS.md): each row is the person's record after the event.
+BIRTH, DEATH, MOVE, NIK_CORRECTION, UPDATE = "BIRTH", "DEATH", "MOVE", "NIK_CORRECTION", "UPDATE"
+CHANGES = (BIRTH, DEATH, MOVE, NIK_CORRECTION, UPDATE)
 BAD_COLUMNS = "_bad_columns"  # names of columns whose raw value could not be read as its type
 MALFORMED = "_malformed_line"  # CSV: raw text of a line with more or fewer fields than the header; in BAD_COLUMNS
 
@@ -60,6 +65,8 @@ def contract(source: str, q: Questionnaire) -> dict[str, T.DataType]:
     """Mandatory columns and their types for one source."""
     if source == REGISTRY:
         return dict(_REGISTRY)
+    if source == REGISTRY_CHANGES:
+        return {"change": S, "previous_nik": S} | _REGISTRY
     if source in (SURVEY_HOUSEHOLDS, TRAINING_HOUSEHOLDS):
         cols = dict(_HOUSEHOLD) | {v.name: v.spark_type for v in q.household}
         if source == TRAINING_HOUSEHOLDS:
@@ -72,6 +79,24 @@ def contract(source: str, q: Questionnaire) -> dict[str, T.DataType]:
 
 def source_path(landing_root: str, source: str) -> str:
     return f"{landing_root.rstrip('/')}/{source}"
+
+
+def delivered(spark: SparkSession, landing_root: str) -> tuple[str, ...]:
+    """The sources a delivery holds, in reading order. A full round delivers all five; an update round
+    may deliver registry events instead of the whole registry, and no training sample (then
+    silver_training is kept). The survey is always delivered: new and re-surveyed households."""
+    here = {s for s in (*SOURCES, REGISTRY_CHANGES) if _exists(spark, source_path(landing_root, s))}
+    if REGISTRY in here and REGISTRY_CHANGES in here:
+        raise InputContractError(
+            f"{landing_root}: both '{REGISTRY}' and '{REGISTRY_CHANGES}' delivered: send the whole registry or its "
+            "changes, not both"
+        )
+    if len(here & set(TRAINING)) == 1:
+        missing = (set(TRAINING) - here).pop()
+        raise InputContractError(f"{source_path(landing_root, missing)}: input for source '{missing}' not found "
+                                 "(the training sample comes as households and members together)")
+    registry = REGISTRY_CHANGES if REGISTRY_CHANGES in here else REGISTRY
+    return (registry, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, *[s for s in TRAINING if s in here])
 
 
 def _exists(spark: SparkSession, path: str) -> bool:

@@ -2,10 +2,12 @@
 
 Write-audit-publish: the ranked households are computed once into the staging area (Parquet, removed
 when the stage ends), the gates run on small aggregates of them and of their members, and only when
-every gate passes are dtks_households and dtks_members replaced (one commit each) and
-program_eligibility MERGEd with its change set (who entered, who left, what changed), so its change
-feed holds exactly that. A row keeps the run id of the run that last changed it, so a re-run on
-unchanged inputs leaves every table identical and the change feed empty. The `publications` row
+every gate passes is dtks_households replaced (one commit: it carries the national rank, which a 1 %
+change moves for most households), dtks_members MERGEd with only the members that entered, changed or
+left (it carries no rank, so an update round rewrites only those), and program_eligibility MERGEd with
+its change set (who entered, who left, what changed), so its change feed holds exactly that. A row
+keeps the run id of the run that last changed it, so a re-run on unchanged inputs leaves every table
+identical and the change feed empty. The `publications` row
 appended last is the switch that makes the three versions the published set.
 """
 
@@ -33,6 +35,7 @@ from jobs.runtime.tracking import setup_mlflow
 NAME = "publish"
 HELP = "rank households nationally into deciles, apply coverage and programme rules, publish gold tables"
 log = logging.getLogger(__name__)
+DELETE = "_delete"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,8 +88,10 @@ def build_households(
 
 
 def build_members(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
-    """Pure: dtks_members for this run (the members of the ranked households), before run ids."""
-    ranked_ids = gold_hh.select("household_id", "decile", "within_coverage")
+    """Pure: dtks_members for this run (the members of the ranked households), before run ids. No rank,
+    decile or coverage here (they are the household's, in dtks_households), so a member's row changes
+    only when the member does."""
+    ranked_ids = gold_hh.select("household_id")
     return members.join(ranked_ids, "household_id").select(
         "household_id",
         "member_no",
@@ -103,8 +108,6 @@ def build_members(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
         (F.col("pregnant") == 1).alias("pregnant"),
         (F.col("chronic_illness") == 1).alias("chronic_illness"),
         (F.col("in_school") == 1).alias("in_school"),
-        "decile",
-        "within_coverage",
         "province_code",
         "regency_code",
     )
@@ -120,6 +123,40 @@ def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id:
     return hashed.join(prev, [*keys, "row_hash"], "left").select(
         *hashed.columns, F.coalesce(F.col("_prev_run"), F.lit(run_id)).alias("run_id")
     )
+
+
+def member_changes(gold_members: DataFrame, current: DataFrame | None, run_id: str) -> DataFrame:
+    """Pure: the change set against dtks_members: members new to it or changed (by content hash), with
+    this run's id, and members no longer in a ranked household, flagged `_delete`."""
+    keys = ["household_id", "member_no"]
+    hashed = gold_members.withColumn("row_hash", tables.row_hash(gold_members.columns)).withColumn(
+        "run_id", F.lit(run_id)
+    )
+    if current is None:
+        return hashed.withColumn(DELETE, F.lit(False))
+    cur = current.select(*keys, F.col("row_hash").alias("_t_hash"), F.col("province_code").alias("_t_province"),
+                         F.col("regency_code").alias("_t_regency"))
+    joined = hashed.withColumn("_s", F.lit(True)).join(cur, keys, "full")
+    gone = F.col("_s").isNull()
+    changed = F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col("row_hash"))
+    return (
+        joined.where(gone | changed)
+        .withColumn("province_code", F.coalesce(F.col("province_code"), F.col("_t_province")))
+        .withColumn("regency_code", F.coalesce(F.col("regency_code"), F.col("_t_regency")))
+        .withColumn(DELETE, gone)
+        .select(*hashed.columns, DELETE)
+    )
+
+
+def write_members(spark: SparkSession, config: DtksConfig, gold_members: DataFrame, run_id: str) -> None:
+    """Against the table's latest version (a publish killed after this write left it ahead of the
+    published one): the MERGE then brings it to this run's rows whatever it held."""
+    name = tables.DTKS_MEMBERS
+    if not tables.has_columns(spark, config, name, "row_hash"):
+        tables.overwrite(member_changes(gold_members, None, run_id).drop(DELETE), config, name)
+        return
+    changes = member_changes(gold_members, tables.read(spark, config, name), run_id)
+    tables.merge_changes(spark, config, name, changes, delete=DELETE)
 
 
 def eligibility_rows(gold_hh: DataFrame, rules: eligibility.Programs, run_id: str, run_date: dt.date) -> DataFrame:
@@ -241,12 +278,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 ),
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
-            gold_members = with_run(
-                build_members(members, gold_hh),
-                _published(spark, config, tables.DTKS_MEMBERS),
-                ["household_id", "member_no"],
-                ctx.run_id,
-            )
+            gold_members = build_members(members, gold_hh)
             return _gate_and_write(ctx, households, members, gold_hh, gold_members, rules, pop, coverage)
     finally:
         spark.catalog.clearCache()
@@ -306,7 +338,7 @@ def _gate_and_write(
     run_date = dt.datetime.now(dt.UTC).date()
     elig = eligibility_rows(gold_hh, rules, ctx.run_id, run_date)
     tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
-    tables.overwrite(gold_members, config, tables.DTKS_MEMBERS)
+    write_members(spark, config, gold_members, ctx.run_id)
     faults.failpoint("publish.between_gold_tables")
     write_eligibility(spark, config, elig)
     record_publication(spark, config, ctx.run_id, coverage, models_used)

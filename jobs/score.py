@@ -2,8 +2,9 @@
 
 A linear PMT is compiled into native Spark column expressions; any other pyfunc model runs through
 `mlflow.pyfunc.spark_udf`. Only households that are new, changed (row_hash) or scored by another
-model version are scored again; the rest keep their score (and the run that scored it). The table is
-replaced in one commit: it is derived from the whole of silver_households, so nothing else is kept.
+model version are scored again; the rest keep their score (and the run that scored it). Only those
+rows, and the households no longer rankable, are MERGEd (deletion vectors on), so an update round
+rewrites what it re-scored and nothing else; the first round (or `--full`) writes the table whole.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from jobs.runtime.tracking import setup_mlflow
 NAME = "score"
 HELP = "score every household with the champion ranking model (native expressions or spark_udf)"
 log = logging.getLogger(__name__)
+DELETE = "_delete"
 SCORE_COLUMNS = (
     "household_id",
     "welfare_score",
@@ -100,12 +102,15 @@ def score(
     predict: Column,
     path: str,
     run_id: str,
-    full: bool = False,
 ) -> DataFrame:
-    """Pure: scores for every rankable household, reusing previous scores where nothing changed."""
+    """Pure: the scores that change, flagged `_delete` where a household has left the rankable set.
+
+    With no previous scores, every rankable household; otherwise those that are new, changed
+    (row_hash) or scored by another model version, and deletions of the scores of the rest that left.
+    """
     current = households.where("rankable")
-    if previous is None or full:
-        todo, kept = current, None
+    if previous is None:
+        todo, gone = current, None
     else:
         prev = previous.select(
             "household_id", F.col("row_hash").alias("_prev_hash"), F.col("model_version").alias("_prev_version")
@@ -117,8 +122,7 @@ def score(
             | (F.col("_prev_version") != F.lit(model.version))
         )
         todo = joined.where(stale).drop("_prev_hash", "_prev_version")
-        fresh = joined.where(~stale).select("household_id")
-        kept = previous.join(fresh, "household_id").select(*SCORE_COLUMNS)
+        gone = previous.select("household_id").join(current.select("household_id"), "household_id", "left_anti")
     scored = todo.select(
         "household_id",
         predict.cast("double").alias("welfare_score"),
@@ -129,8 +133,10 @@ def score(
         "province_code",
         "regency_code",
         F.lit(run_id).alias("scored_run_id"),
-    )
-    return scored if kept is None else scored.unionByName(kept)
+    ).withColumn(DELETE, F.lit(False))
+    if gone is None:
+        return scored
+    return scored.unionByName(gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True)
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
@@ -141,21 +147,28 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     predict, path = prediction(spark, model, args.scoring_path)
     read, written = Observation(), Observation()
     households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
-    previous = tables.read(spark, config, tables.SCORES) if tables.exists(spark, config, tables.SCORES) else None
-    scores = score(households, previous, model, predict, path, ctx.run_id, full=args.full).observe(
+    whole = args.full or not tables.exists(spark, config, tables.SCORES)
+    previous = None if whole else tables.read(spark, config, tables.SCORES)
+    changes = score(households, previous, model, predict, path, ctx.run_id).observe(
         written,
-        F.count(F.lit(1)).alias("total"),
-        F.count_if(F.col("scored_run_id") == ctx.run_id).alias("rescored"),
+        F.count_if(~F.col(DELETE)).alias("rescored"),
+        F.count_if(F.col(DELETE)).alias("removed"),
     )
-    tables.overwrite(scores, config, tables.SCORES, rows=tables.rows_written(spark, config, tables.HOUSEHOLDS))
-    total, rescored = int(written.get["total"]), int(written.get["rescored"])
-    log.info("scored %s households with %s via %s (%s rescored)", total, model.uri, path, rescored)
+    if whole:
+        rows = tables.rows_written(spark, config, tables.HOUSEHOLDS)
+        tables.overwrite(changes.drop(DELETE), config, tables.SCORES, rows=rows)
+    else:
+        tables.merge_changes(spark, config, tables.SCORES, changes, delete=DELETE)
+    rescored, removed = int(written.get["rescored"]), int(written.get["removed"])
+    total = int(read.get["rows"])
+    log.info("scored %s of %s households with %s via %s (%s removed)", rescored, total, model.uri, path, removed)
     return StageResult(
-        rows_in=int(read.get["rows"]),
+        rows_in=total,
         rows_out=rescored,
         model_version=model.version,
-        details={"model_uri": model.uri, "scoring_path": path, "households_scored_total": str(total)},
-        summary=[f"score: {rescored:,} of {total:,} households (re)scored with {model.name} v{model.version} ({path})"],
+        details={"model_uri": model.uri, "scoring_path": path, "households_removed": str(removed)},
+        summary=[f"score: {rescored:,} of {total:,} households (re)scored with {model.name} v{model.version} ({path})"
+                 + (f", {removed:,} no longer rankable" if removed else "")],
     )
 
 

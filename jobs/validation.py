@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import nik
-from jobs.landing import BAD_COLUMNS, MALFORMED
+from jobs.landing import BAD_COLUMNS, CHANGES, MALFORMED, NIK_CORRECTION
 from jobs.questionnaire import Questionnaire, Variable
 
 REASON, DETAIL = "_reason", "_detail"
@@ -152,8 +152,13 @@ def members(
     )
 
 
-def registry(df: DataFrame, province_codes: list[str], villages: DataFrame, as_of: dt.date) -> DataFrame:
-    """Registry rows: a person needs a valid NIK and a known address; one row per NIK (latest)."""
+def registry(
+    df: DataFrame, province_codes: list[str], villages: DataFrame, as_of: dt.date, changes: bool = False
+) -> DataFrame:
+    """Registry rows: a person needs a valid NIK and a known address; one row per NIK (latest).
+
+    changes: the rows are registry events (landing `registry_changes`): each also needs a known
+    `change`, and a NIK correction the valid `previous_nik` it replaces."""
     known = villages.select(F.col("village_code").alias("_ref_village")).distinct()
     df = df.join(F.broadcast(known), df.village_code == known._ref_village, "left").withColumn(
         "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
@@ -161,6 +166,15 @@ def registry(df: DataFrame, province_codes: list[str], villages: DataFrame, as_o
     rules = Rules()
     _bad_values(rules)
     rules.add(F.col("nik_problem").isNotNull(), INVALID_NIK, F.col("nik_problem"))
+    if changes:
+        correction = F.col("change") == NIK_CORRECTION
+        previous_problem = nik.problem(F.col("previous_nik"), province_codes, as_of)
+        rules.add(F.col("change").isNull(), MISSING_VALUE, "change is missing")
+        rules.add(~F.col("change").isin(*CHANGES), BAD_VALUE, F.concat(F.lit("change="), F.col("change")))
+        rules.add(correction & F.col("previous_nik").isNull(), MISSING_VALUE, "previous_nik is missing")
+        rules.add(correction & previous_problem.isNotNull(), INVALID_NIK,
+                  F.concat(F.lit("previous_nik: "), previous_problem))
+        rules.add(correction & (F.col("previous_nik") == F.col("nik")), BAD_VALUE, "previous_nik equals nik")
     _required(rules, ["birth_date", "sex", "village_code"])
     rules.add(~F.col("sex").isin("L", "P"), OUT_OF_RANGE, F.concat(F.lit("sex="), F.col("sex")))
     rules.add(F.col("_ref_village").isNull(), UNKNOWN_VILLAGE, "village_code not in the region reference")

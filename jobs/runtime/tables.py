@@ -8,7 +8,13 @@ stage repeats a key list or a write mode. Write modes:
 - ``newer``: only source rows that are new or newer (by ``order_by``) than the target's are MERGEd;
 - ``append``: one commit of new rows (run logs);
 - ``replace_run``: the run's own ``run_id`` partition is replaced, earlier runs untouched;
-- ``changes``: a change-set MERGE: only rows that entered, changed or left (the change feed stays exact).
+- ``changes``: a change-set MERGE: only rows that entered, changed (by ``row_hash``) or left, so an update
+  round touches only them (and the change feed, where on, holds exactly them);
+- ``overwrite`` where a table carries the national rank: a 1 % change moves most ranks, so it is replaced.
+
+Tables written by MERGE have deletion vectors on: a changed row costs a deletion-vector entry and its
+new copy, instead of a rewrite of every file it sits in (copy-on-write). A reader of those tables needs
+deletion-vector support (Delta reader version 3; docs/CONTRACTS.md); `dtks maintain` purges them.
 
 Partitioned tables are written with one file per partition directory: rows are repartitioned by the
 partition columns before the write.
@@ -68,24 +74,27 @@ def _stats(*columns: str) -> dict[str, str]:
 
 
 CDF = {"delta.enableChangeDataFeed": "true"}
+DV = {"delta.enableDeletionVectors": "true"}
+ROW_HASH = "row_hash"
 
 CATALOG: dict[str, Table] = {
     t.name: t
     for t in (
         Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token")),
-        Table(REGISTRY, "overwrite", ("nik_token",), properties=_stats("nik_token")),
+        Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token")),
         Table(QUARANTINE, "insert_new", ("source", "record_key", "reason_code"), ("source",),
               properties=_stats("record_key")),
-        Table(SURVEY, "newer", ("household_id",), order_by="interview_start", properties=_stats("household_id")),
-        Table(HOUSEHOLDS, "overwrite", ("household_id",), properties=_stats("household_id")),
-        Table(MEMBERS, "overwrite", ("household_id", "member_no"), properties=_stats("household_id")),
+        Table(SURVEY, "newer", ("household_id",), order_by="interview_start",
+              properties=DV | _stats("household_id")),
+        Table(HOUSEHOLDS, "changes", ("household_id",), properties=DV | _stats("household_id")),
+        Table(MEMBERS, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id")),
         Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),
-        Table(SCORES, "overwrite", ("household_id",), properties=_stats("household_id")),
+        Table(SCORES, "changes", ("household_id",), properties=DV | _stats("household_id")),
         Table(DTKS_HOUSEHOLDS, "overwrite", ("household_id",), REGION, properties=_stats("household_id", "decile")),
-        Table(DTKS_MEMBERS, "overwrite", ("household_id", "member_no"), REGION,
-              properties=_stats("household_id", "decile")),
+        Table(DTKS_MEMBERS, "changes", ("household_id", "member_no"), REGION,
+              properties=DV | _stats("household_id")),
         Table(PROGRAM_ELIGIBILITY, "changes", ("program", "household_id"), ("program", "province_code"),
-              properties=CDF | _stats("household_id")),
+              properties=CDF | DV | _stats("household_id")),
         Table(QUALITY_BY_REGION, "replace_run", ("run_id", "province_code", "regency_code"), ("run_id",)),
         Table(QUALITY_ENUMERATORS, "replace_run", ("run_id", "enumerator_id"), ("run_id",)),
         Table(PIPELINE_RUNS, "append", ("run_id", "stage")),
@@ -189,45 +198,72 @@ def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame
     )
 
 
-def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
-    """Keep the latest version of each key: only new keys and rows newer than the table's are MERGEd,
-    so a re-delivery of unchanged rows touches no file."""
+def newer_rows(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> DataFrame:
+    """The rows of `df` whose key the table lacks or holds an older version of (by `order_by`)."""
     t = table(name)
     if not exists(spark, config, name):
-        overwrite(df, config, name, rows=rows)
-        return
+        return df
     current = read(spark, config, name).select(*t.keys, F.col(t.order_by).alias("_t_order"))
-    changed = (
+    return (
         df.join(current, list(t.keys), "left")
         .where(F.col("_t_order").isNull() | (F.col(t.order_by) > F.col("_t_order")))
         .drop("_t_order")
     )
+
+
+def upsert(spark: SparkSession, config: DtksConfig, name: str, rows: DataFrame) -> None:
+    """MERGE rows that are new or replace their key's row (e.g. `newer_rows`); the table must exist."""
+    t = table(name)
     (
         DeltaTable.forPath(spark, config.table_path(name))
         .alias("t")
-        .merge(changed.alias("s"), _on(t.keys))
+        .merge(rows.alias("s"), _on(t.keys))
         .whenMatchedUpdateAll()
         .whenNotMatchedInsertAll()
         .execute()
     )
 
 
+def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
+    """Keep the latest version of each key: only new keys and rows newer than the table's are MERGEd,
+    so a re-delivery of unchanged rows touches no file."""
+    if not exists(spark, config, name):
+        overwrite(df, config, name, rows=rows)
+        return
+    upsert(spark, config, name, newer_rows(spark, config, name, df))
+
+
 def merge_changes(
-    spark: SparkSession, config: DtksConfig, name: str, changes: DataFrame, update: Mapping[str, str], delete: str
+    spark: SparkSession,
+    config: DtksConfig,
+    name: str,
+    changes: DataFrame,
+    delete: str,
+    update: Mapping[str, str] | None = None,
 ) -> None:
-    """MERGE a change set (only rows that entered, changed or left): rows where `delete` holds are
-    deleted, other matched rows get `update`, unmatched rows are inserted (without the flag column)."""
+    """MERGE a change set: rows where `delete` holds are deleted, unmatched rows are inserted (without
+    the flag column), and other matched rows get `update`; by default every column, and only where the
+    row's content changed (`row_hash`), so a row that did not change is not touched."""
     t = table(name)
     columns = [c for c in changes.columns if c != delete]
-    (
+    merge = (
         DeltaTable.forPath(spark, config.table_path(name))
         .alias("t")
         .merge(changes.alias("s"), _on(t.keys))
         .whenMatchedDelete(condition=f"s.`{delete}`")
-        .whenMatchedUpdate(set=dict(update))
-        .whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns})
-        .execute()
     )
+    if update is None:
+        merge = merge.whenMatchedUpdate(
+            condition=f"t.`{ROW_HASH}` <> s.`{ROW_HASH}`", set={c: f"s.`{c}`" for c in columns}
+        )
+    else:
+        merge = merge.whenMatchedUpdate(set=dict(update))
+    merge.whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns}).execute()
+
+
+def has_columns(spark: SparkSession, config: DtksConfig, name: str, *columns: str) -> bool:
+    """Whether the table exists with these columns (a lakehouse written before they were added has not)."""
+    return exists(spark, config, name) and set(columns) <= set(read(spark, config, name).columns)
 
 
 def create_empty(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
