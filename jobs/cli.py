@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = stage_module(name)
         if hasattr(module, "add_run_arguments"):
             module.add_run_arguments(p)
+    from jobs import maintain
+
+    p = sub.add_parser("maintain", help=maintain.HELP, description=maintain.HELP)
+    add_common_arguments(p)
+    maintain.add_arguments(p)
     sub.add_parser("jars", help="print Delta's JAR paths, comma-separated, for spark-submit --jars")
     p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
     add_common_arguments(p)

@@ -171,10 +171,16 @@ class LayoutConfig(_Strict):
     rows_per_file: int = Field(default=2_000_000, gt=0)
 
 
+class MaintenanceConfig(_Strict):
+    target_file_mb: int = Field(default=512, gt=0)
+    vacuum_retain_hours: float = Field(default=720, ge=0)
+
+
 class DtksConfig(_Strict):
     env: Literal["local", "test", "cluster"] = "local"
     lakehouse_root: str = "lakehouse"
     layout: LayoutConfig = LayoutConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
     landing: LandingConfig = LandingConfig()
     spark: SparkConfig = SparkConfig()
     mlflow: MlflowConfig = MlflowConfig()

@@ -1,0 +1,255 @@
+"""Update-round benchmark (pemutakhiran): a full round, then the next quarter's delivery, as one application each.
+
+For each size: the nation (reused when it exists), its update delivery (`dtks generate --update-of`,
+1 % of survey households re-surveyed and 1 % of registry persons changed), a full round (ingest, train,
+score, publish, report) and the update round (ingest, score, publish; report separately) on the same
+lakehouse. Then, from the Delta log, what each table's update commits wrote and removed, and whether
+the change feed of program_eligibility equals the eligibility difference. With --compare, a full round
+on the updated inputs (`--merged`) in a second lakehouse, scored with the same model, and every table
+compared with the updated one. Results go to <work>/<size>/update.json and a section of
+docs/BENCHMARKS.md between the markers below.
+
+    DTKS_NIK_KEY=... .venv/bin/python scripts/bench_update.py --households 300000,1000000 --compare 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pipeline import ROOT, env_for_stages, generate, pipeline_runs, run_process, stage_record  # noqa: E402
+
+FULL = ("ingest", "train", "score", "publish", "report")
+UPDATE = ("ingest", "score", "publish")
+TABLES = ("identity_vault", "quarantine", "silver_registry", "silver_survey", "silver_households", "silver_members",
+          "household_scores", "dtks_households", "dtks_members", "program_eligibility")
+RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since", "record_key"}
+BEGIN, END = "<!-- update-rounds -->", "<!-- /update-rounds -->"
+GOAL_SHARE, GOAL_BYTES = 0.15, 0.05
+
+
+def app_argv(root: Path, landing: Path, stages: tuple[str, ...], as_of: str, mlflow: Path | None = None) -> list[str]:
+    store = mlflow or root
+    return [sys.executable, "-m", "jobs.cli", "run", "--env", "local",
+            "--set", f"lakehouse_root={root / 'lakehouse'}", "--set", f"landing.root={landing}",
+            "--set", f"mlflow.tracking_uri=sqlite:///{store / 'mlflow.db'}",
+            "--set", f"mlflow.artifact_root={store / 'mlartifacts'}",
+            "--stages", ",".join(stages), "--as-of", as_of]
+
+
+def app(name: str, argv: list[str], root: Path, since: int = 0) -> dict[str, Any]:
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    result = run_process(name, argv, env_for_stages(), root, root / "logs" / f"{name}.log")
+    rows = pipeline_runs(root / "lakehouse")[since:]
+    result["stages"] = [{"name": r["stage"], **stage_record(r)} for r in rows]
+    stages = ", ".join(f"{s['name']} {s['stage_s']:.1f}" for s in result["stages"])
+    print(f"  {name:<8} {result['wall_s']:7.1f} s wall ({stages}), rc={result['rc']}", flush=True)
+    if result["rc"] != 0:
+        raise SystemExit(f"{name} failed: see {result['log']}")
+    return result
+
+
+def check(lakehouse: Path, before: dict[str, int], reference: Path | None) -> dict[str, Any]:
+    """In a Spark session: each table's update commits (from the Delta log), the change feed against the
+    eligibility difference, and (with a reference lakehouse) the tables compared row for row."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from jobs.runtime.config import load_config
+    from jobs.runtime.spark import get_spark
+
+    spark = get_spark(load_config("local", {"lakehouse_root": str(lakehouse)}))
+    out: dict[str, Any] = {"tables": {}}
+    for name in TABLES:
+        path = str(lakehouse / name)
+        table = DeltaTable.forPath(spark, path)
+        start = before.get(name, -1)
+        history = [r.asDict() for r in table.history().where(F.col("version") > start).collect()]
+        files_before = spark.read.format("delta").option("versionAsOf", start).load(path).inputFiles() \
+            if start >= 0 else []
+        bytes_before = sum((Path(f.removeprefix("file:")).stat().st_size for f in files_before), 0)
+        written = removed = copied = files_added = files_removed = 0
+        for h in history:
+            m = h["operationMetrics"] or {}
+            written += int(m.get("numTargetBytesAdded", m.get("numOutputBytes", m.get("numAddedBytes", 0))))
+            removed += int(m.get("numTargetBytesRemoved", m.get("numRemovedBytes", 0)))
+            copied += int(m.get("numTargetRowsCopied", 0))
+            files_added += int(m.get("numTargetFilesAdded", m.get("numFiles", m.get("numAddedFiles", 0))))
+            files_removed += int(m.get("numTargetFilesRemoved", m.get("numRemovedFiles", 0)))
+        out["tables"][name] = {
+            "commits": [f"{h['operation']}" for h in sorted(history, key=lambda h: h["version"])],
+            "bytes_before": bytes_before, "bytes_written": written, "bytes_removed": removed,
+            "rows_copied": copied, "files_added": files_added, "files_removed": files_removed,
+            "share_written": written / bytes_before if bytes_before else None,
+        }
+    name = "program_eligibility"
+    path = str(lakehouse / name)
+    start = before[name]
+    end = DeltaTable.forPath(spark, path).history(1).first().version
+    keys = ["program", "household_id"]
+    old = spark.read.format("delta").option("versionAsOf", start).load(path).select(*keys, F.col("eligible").alias("a"))
+    new = spark.read.format("delta").option("versionAsOf", end).load(path).select(*keys, F.col("eligible").alias("b"))
+    diff = old.join(new, keys, "full").where(~F.col("a").eqNullSafe(F.col("b")))
+    truth = {(r.program, r.household_id, r.a, r.b) for r in diff.collect()}  # the change set: small
+    if end > start:
+        feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start + 1)
+                .option("endingVersion", end).load(path))
+        kind = F.col("_change_type")
+        per = feed.groupBy(*keys).agg(
+            F.max(F.when(kind.isin("update_preimage", "delete"), F.col("eligible"))).alias("a"),
+            F.max(F.when(kind.isin("update_postimage", "insert"), F.col("eligible"))).alias("b"),
+        )
+        fed = {(r.program, r.household_id, r.a, r.b) for r in per.collect()}
+    else:
+        fed = set()
+    out["change_feed"] = {"entries": sum(1 for t in truth if t[3]), "exits": sum(1 for t in truth if not t[3]),
+                          "feed_rows": len(fed), "difference_rows": len(truth), "exact": fed == truth}
+    if reference is not None:
+        compared = {}
+        for name in TABLES:
+            if name == "identity_vault":
+                continue  # the vault keeps every token ever issued (a corrected NIK's old one too)
+            a = spark.read.format("delta").load(str(lakehouse / name))
+            b = spark.read.format("delta").load(str(reference / name))
+            cols = [c for c in a.columns if c not in RUN_COLUMNS]
+            if name == "quarantine":
+                continue  # per delivery: an update round quarantines its own rows only
+            a, b = a.select(*cols), b.select(*cols)
+            compared[name] = {"rows": a.count(), "reference_rows": b.count(),
+                              "only_update": a.exceptAll(b).count(), "only_full": b.exceptAll(a).count()}
+        out["compared"] = compared
+    spark.stop()
+    return out
+
+
+def versions(lakehouse: Path) -> dict[str, int]:
+    out = {}
+    for name in TABLES:
+        log = lakehouse / name / "_delta_log"
+        found = [int(p.stem) for p in log.glob("*.json") if re.fullmatch(r"\d{20}", p.stem)]
+        out[name] = max(found) if found else -1
+    return out
+
+
+def bench(args: argparse.Namespace, households: int) -> dict[str, Any]:
+    d = Path(args.work).resolve() / str(households)
+    d.mkdir(parents=True, exist_ok=True)
+    print(f"== {households:,} households in {d}", flush=True)
+    generate(d, households, args.seed)
+    landing, update, merged = d / "landing", d / "update1", d / "merged1"
+    compare = households in args.compare
+    if not (update / "manifest.json").exists() or (compare and not (merged / "manifest.json").exists()):
+        argv = [sys.executable, "-m", "jobs.cli", "generate", "--env", "local", "--update-of", str(landing),
+                "--share", str(args.share), "--out", str(update)] + (["--merged", str(merged)] if compare else [])
+        run_process("update", argv, env_for_stages(), d, d / "update_generate.log")
+    manifest = json.loads((update / "manifest.json").read_text())
+    root = d / "update_app"
+    shutil.rmtree(root, ignore_errors=True)
+    out: dict[str, Any] = {"households": households, "share": args.share, "delivery": manifest["row_counts"],
+                           "changes": manifest["changes"]}
+    out["full"] = app("full", app_argv(root, landing, FULL, args.as_of), root)
+    before = versions(root / "lakehouse")
+    out["update"] = app("update", app_argv(root, update, UPDATE, args.as_of), root, since=len(FULL))
+    out["report_after_update"] = app("report", app_argv(root, update, ("report",), args.as_of), root,
+                                     since=len(FULL) + len(UPDATE))
+    reference = None
+    if compare:
+        reference = d / "update_reference"
+        shutil.rmtree(reference, ignore_errors=True)
+        out["reference"] = app("reference", app_argv(reference, merged, UPDATE, args.as_of, mlflow=root), reference)
+        reference = reference / "lakehouse"
+    json_in = d / "update_check_in.json"
+    json_in.write_text(json.dumps({"lakehouse": str(root / "lakehouse"), "before": before,
+                                   "reference": str(reference) if reference else None}))
+    argv = [sys.executable, str(Path(__file__).resolve()), "--check", str(json_in)]
+    run_process("check", argv, env_for_stages(), d, d / "update_check.log")
+    out["check"] = json.loads((d / "update_check_out.json").read_text())
+    (d / "update.json").write_text(json.dumps(out, indent=2, default=str))
+    return out
+
+
+def section(results: list[dict[str, Any]]) -> str:
+    lines = [BEGIN, "", "### Update rounds (scripts/bench_update.py)", ""]
+    lines += ["One application each (`dtks run --stages ...`), on the same lakehouse: the full round is ingest, "
+              "train, score, publish and report; the update round is ingest, score and publish of the next "
+              "quarter's delivery (`dtks generate --update-of --share 0.01`), and the report is timed after it "
+              "on its own.", ""]
+    lines += ["| households | full round | update round | share (bar 15 %) | report after it | delivery | "
+              "change feed exact | full round on updated inputs |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        full, upd, rep = r["full"]["wall_s"], r["update"]["wall_s"], r["report_after_update"]["wall_s"]
+        c = r["changes"]
+        delivery = (f"{r['delivery']['survey_households']:,} households ({c['RICHER']:,} richer, {c['POORER']:,} "
+                    f"poorer, {c['NEW']:,} new); {r['delivery'].get('registry_changes', 0):,} registry events")
+        feed = r["check"]["change_feed"]
+        comp = r["check"].get("compared")
+        same = ("not run" if comp is None else
+                "identical" if all(v["only_update"] == v["only_full"] == 0 and v["rows"] == v["reference_rows"]
+                                   for v in comp.values()) else "DIFFERENT")
+        lines.append(f"| {r['households']:,} | {full:.1f} s | {upd:.1f} s | {upd / full:.1%} "
+                     f"{'met' if upd / full <= GOAL_SHARE else 'MISSED'} | {rep:.1f} s | {delivery} | "
+                     f"{'yes' if feed['exact'] else 'NO'} ({feed['entries']:,} entries, {feed['exits']:,} exits) "
+                     f"| {same} |")
+    lines += ["", "Stage times (s, from pipeline_runs):", ""]
+    lines += ["| households | round | " + " | ".join(FULL) + " |", "|---|---|" + "---|" * len(FULL)]
+    for r in results:
+        for kind in ("full", "update"):
+            by = {s["name"]: s["stage_s"] for s in r[kind]["stages"]}
+            lines.append(f"| {r['households']:,} | {kind} | " + " | ".join(
+                f"{by[s]:.1f}" if s in by else "-" for s in FULL) + " |")
+    for r in results:
+        lines += ["", f"What the update round's commits wrote, {r['households']:,} households (Delta operation "
+                      f"metrics; bar: at most {GOAL_BYTES:.0%} of a table's bytes, except a table that carries the "
+                      "national rank):", ""]
+        lines += ["| table | commits | table before | written | share | files added | files removed | "
+                  "rows copied |", "|---|---|---|---|---|---|---|---|"]
+        for name, t in r["check"]["tables"].items():
+            share = t["share_written"]
+            flag = "" if share is None or share <= GOAL_BYTES or name == "dtks_households" else " (over)"
+            lines.append(f"| {name} | {', '.join(t['commits']) or '-'} | {t['bytes_before'] / 2**20:.1f} MB | "
+                         f"{t['bytes_written'] / 2**20:.2f} MB | "
+                         f"{'-' if share is None else f'{share:.1%}'}{flag} | {t['files_added']} | "
+                         f"{t['files_removed']} | {t['rows_copied']:,} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--households", default="300000,1000000")
+    p.add_argument("--compare", default="300000", help="sizes at which a full round on the updated inputs is compared")
+    p.add_argument("--share", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--as-of", default="2026-11-28")
+    p.add_argument("--work", default="/tmp/dtks_bench")
+    p.add_argument("--doc", default=str(ROOT / "docs" / "BENCHMARKS.md"))
+    p.add_argument("--check", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.check:
+        spec = json.loads(Path(args.check).read_text())
+        result = check(Path(spec["lakehouse"]), spec["before"],
+                       Path(spec["reference"]) if spec["reference"] else None)
+        Path(args.check).with_name("update_check_out.json").write_text(json.dumps(result, indent=2))
+        return
+    sizes = [int(x) for x in args.households.split(",")]
+    args.compare = {int(x) for x in args.compare.split(",") if x}
+    results = [bench(args, n) for n in sizes]
+    doc = Path(args.doc)
+    text = doc.read_text() if doc.exists() else ""
+    block = section(results)
+    if BEGIN in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    doc.write_text(text)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()
