@@ -87,12 +87,11 @@ def build_households(
     return ranked.select(*dict.fromkeys(keep))
 
 
-def build_members(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
-    """Pure: dtks_members for this run (the members of the ranked households), before run ids. No rank,
-    decile or coverage here (they are the household's, in dtks_households), so a member's row changes
-    only when the member does."""
-    ranked_ids = gold_hh.select("household_id")
-    return members.join(ranked_ids, "household_id").select(
+def build_members(members: DataFrame) -> DataFrame:
+    """Pure: dtks_members rows of these (ranked households') members, before run ids, with their
+    silver row's `row_hash`. No rank, decile or coverage here (they are the household's, in
+    dtks_households), so a member's row changes only when the member does."""
+    return members.select(
         "household_id",
         "member_no",
         "nik_token",
@@ -110,6 +109,7 @@ def build_members(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
         (F.col("in_school") == 1).alias("in_school"),
         "province_code",
         "regency_code",
+        "row_hash",
     )
 
 
@@ -125,37 +125,40 @@ def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id:
     )
 
 
-def member_changes(gold_members: DataFrame, current: DataFrame | None, run_id: str) -> DataFrame:
-    """Pure: the change set against dtks_members: members new to it or changed (by content hash), with
-    this run's id, and members no longer in a ranked household, flagged `_delete`."""
+def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | None, run_id: str) -> DataFrame:
+    """Pure: the change set against dtks_members, flagged `_delete` where a member leaves it.
+
+    A gold member row is a function of its silver_members row, so it carries that row's `row_hash`:
+    the comparison reads keys and hashes only, and gold rows are built for the members that are new
+    to the table or changed (with this run's id), not for the whole nation."""
     keys = ["household_id", "member_no"]
-    hashed = gold_members.withColumn("row_hash", tables.row_hash(gold_members.columns)).withColumn(
-        "run_id", F.lit(run_id)
-    )
+    ranked = members.join(gold_hh.select("household_id"), "household_id", "left_semi")
     if current is None:
-        return hashed.withColumn(DELETE, F.lit(False))
-    cur = current.select(*keys, F.col("row_hash").alias("_t_hash"), F.col("province_code").alias("_t_province"),
-                         F.col("regency_code").alias("_t_regency"))
-    joined = hashed.withColumn("_s", F.lit(True)).join(cur, keys, "full")
-    gone = F.col("_s").isNull()
-    changed = F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col("row_hash"))
-    return (
-        joined.where(gone | changed)
-        .withColumn("province_code", F.coalesce(F.col("province_code"), F.col("_t_province")))
-        .withColumn("regency_code", F.coalesce(F.col("regency_code"), F.col("_t_regency")))
-        .withColumn(DELETE, gone)
-        .select(*hashed.columns, DELETE)
-    )
+        todo = ranked
+    else:
+        cur = current.select(*keys, F.col("row_hash").alias("_t_hash"), F.col("province_code").alias("_t_province"),
+                             F.col("regency_code").alias("_t_regency"))
+        joined = ranked.select(*keys, "row_hash", F.lit(True).alias("_s")).join(cur, keys, "full")
+        differs = F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col("row_hash"))
+        changed = joined.where(F.col("_s").isNull() | differs)
+        todo = ranked.join(changed.where(F.col("_s")).select(*keys), keys, "left_semi")
+        gone = changed.where(F.col("_s").isNull()).select(
+            *keys, F.col("_t_province").alias("province_code"), F.col("_t_regency").alias("regency_code"))
+    rows = build_members(todo).withColumn("run_id", F.lit(run_id)).withColumn(DELETE, F.lit(False))
+    if current is None:
+        return rows
+    return rows.unionByName(gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True)
 
 
-def write_members(spark: SparkSession, config: DtksConfig, gold_members: DataFrame, run_id: str) -> None:
+def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, gold_hh: DataFrame,
+                  run_id: str) -> None:
     """Against the table's latest version (a publish killed after this write left it ahead of the
     published one): the MERGE then brings it to this run's rows whatever it held."""
     name = tables.DTKS_MEMBERS
     if not tables.has_columns(spark, config, name, "row_hash"):
-        tables.overwrite(member_changes(gold_members, None, run_id).drop(DELETE), config, name)
+        tables.overwrite(member_changes(members, gold_hh, None, run_id).drop(DELETE), config, name)
         return
-    changes = member_changes(gold_members, tables.read(spark, config, name), run_id)
+    changes = member_changes(members, gold_hh, tables.read(spark, config, name), run_id)
     tables.merge_changes(spark, config, name, changes, delete=DELETE)
 
 
@@ -278,8 +281,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 ),
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
-            gold_members = build_members(members, gold_hh)
-            return _gate_and_write(ctx, households, members, gold_hh, gold_members, rules, pop, coverage)
+            return _gate_and_write(ctx, households, members, gold_hh, rules, pop, coverage)
     finally:
         spark.catalog.clearCache()
 
@@ -289,7 +291,6 @@ def _gate_and_write(
     households: DataFrame,
     members: DataFrame,
     gold_hh: DataFrame,
-    gold_members: DataFrame,
     rules: eligibility.Programs,
     pop: int,
     coverage: float,
@@ -338,7 +339,7 @@ def _gate_and_write(
     run_date = dt.datetime.now(dt.UTC).date()
     elig = eligibility_rows(gold_hh, rules, ctx.run_id, run_date)
     tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
-    write_members(spark, config, gold_members, ctx.run_id)
+    write_members(spark, config, members, gold_hh, ctx.run_id)
     faults.failpoint("publish.between_gold_tables")
     write_eligibility(spark, config, elig)
     record_publication(spark, config, ctx.run_id, coverage, models_used)

@@ -95,34 +95,29 @@ def prediction(spark: SparkSession, model: ResolvedModel, path: str) -> tuple[Co
     return udf(F.struct(*[F.col(c) for c in model.input_columns])), "spark_udf"
 
 
-def score(
-    households: DataFrame,
-    previous: DataFrame | None,
-    model: ResolvedModel,
-    predict: Column,
-    path: str,
-    run_id: str,
-) -> DataFrame:
-    """Pure: the scores that change, flagged `_delete` where a household has left the rankable set.
+def stale(households: DataFrame, previous: DataFrame, model: ResolvedModel) -> DataFrame:
+    """Pure: ids of the rankable households to score again (new, changed row_hash, other model version),
+    flagged `_delete` for the previously scored households no longer rankable. Narrow columns only."""
+    current = households.where("rankable").select("household_id", "row_hash")
+    prev = previous.select(
+        "household_id", F.col("row_hash").alias("_prev_hash"), F.col("model_version").alias("_prev_version")
+    )
+    joined = current.withColumn("_now", F.lit(True)).join(prev, "household_id", "full")
+    todo = F.col("_now") & (
+        F.col("_prev_hash").isNull()
+        | (F.col("_prev_hash") != F.col("row_hash"))
+        | (F.col("_prev_version") != F.lit(model.version))
+    )
+    gone = F.col("_now").isNull()
+    return joined.where(todo | gone).select("household_id", gone.alias(DELETE))
 
-    With no previous scores, every rankable household; otherwise those that are new, changed
-    (row_hash) or scored by another model version, and deletions of the scores of the rest that left.
-    """
+
+def score(households: DataFrame, ids: DataFrame | None, model: ResolvedModel, predict: Column, path: str,
+          run_id: str) -> DataFrame:
+    """Pure: the scores that change: every rankable household when `ids` is None, else those `stale`
+    listed, with the deletions it flagged."""
     current = households.where("rankable")
-    if previous is None:
-        todo, gone = current, None
-    else:
-        prev = previous.select(
-            "household_id", F.col("row_hash").alias("_prev_hash"), F.col("model_version").alias("_prev_version")
-        )
-        joined = current.join(prev, "household_id", "left")
-        stale = (
-            F.col("_prev_hash").isNull()
-            | (F.col("_prev_hash") != F.col("row_hash"))
-            | (F.col("_prev_version") != F.lit(model.version))
-        )
-        todo = joined.where(stale).drop("_prev_hash", "_prev_version")
-        gone = previous.select("household_id").join(current.select("household_id"), "household_id", "left_anti")
+    todo = current if ids is None else current.join(ids.where(~F.col(DELETE)), "household_id", "left_semi")
     scored = todo.select(
         "household_id",
         predict.cast("double").alias("welfare_score"),
@@ -134,9 +129,9 @@ def score(
         "regency_code",
         F.lit(run_id).alias("scored_run_id"),
     ).withColumn(DELETE, F.lit(False))
-    if gone is None:
+    if ids is None:
         return scored
-    return scored.unionByName(gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True)
+    return scored.unionByName(ids.where(F.col(DELETE)), allowMissingColumns=True)
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
@@ -148,17 +143,20 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     read, written = Observation(), Observation()
     households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
     whole = args.full or not tables.exists(spark, config, tables.SCORES)
-    previous = None if whole else tables.read(spark, config, tables.SCORES)
-    changes = score(households, previous, model, predict, path, ctx.run_id).observe(
-        written,
-        F.count_if(~F.col(DELETE)).alias("rescored"),
-        F.count_if(F.col(DELETE)).alias("removed"),
-    )
     if whole:
+        changes = score(households, None, model, predict, path, ctx.run_id).observe(
+            written, F.count(F.lit(1)).alias("rescored"), F.lit(0).alias("removed"))
         rows = tables.rows_written(spark, config, tables.HOUSEHOLDS)
         tables.overwrite(changes.drop(DELETE), config, tables.SCORES, rows=rows)
     else:
-        tables.merge_changes(spark, config, tables.SCORES, changes, delete=DELETE)
+        # The few ids to score are stored first, so the wide household rows are filtered by a broadcast
+        # of them instead of being shuffled whole into a join.
+        with tables.staging(spark, config, ctx.run_id) as area:
+            ids = area.put("stale", stale(households, tables.read(spark, config, tables.SCORES), model))
+            changes = score(tables.read(spark, config, tables.HOUSEHOLDS), ids, model, predict, path, ctx.run_id)
+            changes = changes.observe(written, F.count_if(~F.col(DELETE)).alias("rescored"),
+                                      F.count_if(F.col(DELETE)).alias("removed"))
+            tables.merge_changes(spark, config, tables.SCORES, changes, delete=DELETE)
     rescored, removed = int(written.get["rescored"]), int(written.get["removed"])
     total = int(read.get["rows"])
     log.info("scored %s of %s households with %s via %s (%s removed)", rescored, total, model.uri, path, removed)

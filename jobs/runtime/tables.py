@@ -135,11 +135,20 @@ def files_for(config: DtksConfig, rows: int, cores: int) -> int:
     return max(cores, math.ceil(rows / config.layout.rows_per_file))
 
 
-def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str]):
+def properties(t: Table, config: DtksConfig) -> dict[str, str]:
+    """A table's Delta properties under this config: the gold tables get deletion vectors only where
+    every programme system's reader supports them (layout.gold_deletion_vectors; docs/CONTRACTS.md)."""
+    props = dict(t.properties)
+    if t.name in GOLD and not config.layout.gold_deletion_vectors:
+        props.pop("delta.enableDeletionVectors", None)
+    return props
+
+
+def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str], config: DtksConfig):
     writer = df.write.format("delta")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    for key, value in (t.properties if t else {}).items():
+    for key, value in (properties(t, config) if t else {}).items():
         writer = writer.option(key, value)
     return writer
 
@@ -157,7 +166,7 @@ def overwrite(
     parts = tuple(partition_by if partition_by is not None else (t.partition_by if t else ()))
     cores = df.sparkSession.sparkContext.defaultParallelism
     files = files_for(config, rows, cores) if rows is not None else None
-    _writer(_laid_out(df, parts, files), t, parts).mode("overwrite").option("overwriteSchema", "true").save(
+    _writer(_laid_out(df, parts, files), t, parts, config).mode("overwrite").option("overwriteSchema", "true").save(
         config.table_path(name)
     )
 
@@ -166,13 +175,13 @@ def append(df: DataFrame, config: DtksConfig, name: str) -> None:
     """One commit of new rows; a log row is one file, not one per core."""
     t = CATALOG.get(name)
     parts = t.partition_by if t else ()
-    _writer(_laid_out(df, parts, 1), t, parts).mode("append").save(config.table_path(name))
+    _writer(_laid_out(df, parts, 1), t, parts, config).mode("append").save(config.table_path(name))
 
 
 def replace_run(df: DataFrame, config: DtksConfig, name: str, run_id: str) -> None:
     """Replace this run's partition only: one commit, earlier runs untouched."""
     t = table(name)
-    writer = _writer(df.coalesce(1), t, t.partition_by).mode("overwrite")
+    writer = _writer(df.coalesce(1), t, t.partition_by, config).mode("overwrite")
     if exists(df.sparkSession, config, name):
         writer = writer.option("replaceWhere", f"run_id = '{run_id}'")
     writer.save(config.table_path(name))
@@ -269,7 +278,7 @@ def has_columns(spark: SparkSession, config: DtksConfig, name: str, *columns: st
 def create_empty(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
     """Create a table with `df`'s schema and the catalog's properties, holding no rows."""
     t = table(name)
-    _writer(df.limit(0), t, t.partition_by).mode("overwrite").save(config.table_path(name))
+    _writer(df.limit(0), t, t.partition_by, config).mode("overwrite").save(config.table_path(name))
 
 
 def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
