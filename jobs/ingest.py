@@ -494,11 +494,13 @@ def write(
     if update:
         households, members, gone = rematch_changed(fresh, survey, stored_members, registry, changed, put)
         households = households.observe(current, F.count(F.lit(1)).alias("rows"))
-        tables.merge_changes(spark, config, tables.HOUSEHOLDS, households.withColumn(DELETE, F.lit(False)),
-                             delete=DELETE)
-        member_changes = members.withColumn(DELETE, F.lit(False)).unionByName(
+        # Stored before the MERGEs: a MERGE reads its source twice (to find the touched files, then to
+        # write), and these derive from scans of the survey and the members table.
+        households = put("households", households.withColumn(DELETE, F.lit(False)))
+        tables.merge_changes(spark, config, tables.HOUSEHOLDS, households, delete=DELETE)
+        member_changes = put("member_changes", members.withColumn(DELETE, F.lit(False)).unionByName(
             gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True
-        )
+        ))
         tables.merge_changes(spark, config, tables.MEMBERS, member_changes, delete=DELETE)
     else:
         households, members = rematch(survey, registry, put)

@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from collections.abc import Callable
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -151,14 +152,15 @@ def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | 
 
 
 def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, gold_hh: DataFrame,
-                  run_id: str) -> None:
+                  run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> None:
     """Against the table's latest version (a publish killed after this write left it ahead of the
     published one): the MERGE then brings it to this run's rows whatever it held."""
     name = tables.DTKS_MEMBERS
     if not tables.has_columns(spark, config, name, "row_hash"):
         tables.overwrite(member_changes(members, gold_hh, None, run_id).drop(DELETE), config, name)
         return
-    changes = member_changes(members, gold_hh, tables.read(spark, config, name), run_id)
+    # Stored first: a MERGE reads its source twice, and this one joins two tables of the nation's members.
+    changes = put("member_changes", member_changes(members, gold_hh, tables.read(spark, config, name), run_id))
     tables.merge_changes(spark, config, name, changes, delete=DELETE)
 
 
@@ -193,7 +195,8 @@ def eligibility_changes(rows: DataFrame, current: DataFrame) -> DataFrame:
     )
 
 
-def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) -> None:
+def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame,
+                      put: Callable[[str, DataFrame], DataFrame]) -> None:
     """Only what changed goes in, so the change feed holds exactly who entered and who left."""
     name = tables.PROGRAM_ELIGIBILITY
     if not tables.exists(spark, config, name):
@@ -205,7 +208,7 @@ def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame) 
         spark,
         config,
         name,
-        eligibility_changes(rows, current),
+        put("eligibility_changes", eligibility_changes(rows, current)),
         update={
             "eligible": "s.eligible",
             "eligible_since": "CASE WHEN s.eligible AND NOT t.eligible THEN s.eligible_since "
@@ -281,7 +284,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 ),
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
-            return _gate_and_write(ctx, households, members, gold_hh, rules, pop, coverage)
+            return _gate_and_write(ctx, households, members, gold_hh, rules, pop, coverage, area.put)
     finally:
         spark.catalog.clearCache()
 
@@ -294,6 +297,7 @@ def _gate_and_write(
     rules: eligibility.Programs,
     pop: int,
     coverage: float,
+    put: Callable[[str, DataFrame], DataFrame],
 ) -> StageResult:
     spark, config = ctx.spark, ctx.config
     size = F.col("hh_size")
@@ -339,9 +343,9 @@ def _gate_and_write(
     run_date = dt.datetime.now(dt.UTC).date()
     elig = eligibility_rows(gold_hh, rules, ctx.run_id, run_date)
     tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
-    write_members(spark, config, members, gold_hh, ctx.run_id)
+    write_members(spark, config, members, gold_hh, ctx.run_id, put)
     faults.failpoint("publish.between_gold_tables")
-    write_eligibility(spark, config, elig)
+    write_eligibility(spark, config, elig, put)
     record_publication(spark, config, ctx.run_id, coverage, models_used)
 
     covered = stats.covered or 0

@@ -16,11 +16,12 @@ os.environ.setdefault("DTKS_NIK_KEY", "test-key-0123456789abcdef0123456789abcdef
 
 
 # `make test` runs two xdist workers with --dist loadfile --no-loadscope-reorder: a module is a unit of
-# work, handed out in this order. The nation's module (about half the suite) and the cluster test start at
+# work, handed out in this order. The two heaviest modules (update rounds; the nation's pipeline) start at
 # once, one per worker; two light modules are queued behind them (each worker holds two units), then the
 # heaviest of the rest first, so that the workers finish together.
-MODULE_ORDER = ("test_pipeline", "test_cluster", "test_config", "test_regions", "test_fuzz_ingest", "test_ingest",
-                "test_generate", "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
+MODULE_ORDER = ("test_update", "test_pipeline", "test_config", "test_regions", "test_cluster", "test_fuzz_ingest",
+                "test_ingest", "test_generate", "test_notebooks", "test_models", "test_runtime", "test_nik",
+                "test_ranking")
 
 
 def pytest_collection_modifyitems(items):
