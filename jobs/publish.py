@@ -151,6 +151,15 @@ def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | 
     return rows.unionByName(gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True)
 
 
+def kept_runs(rows: DataFrame, current: DataFrame, run_id: str) -> DataFrame:
+    """Pure: each row keeps the run id of the run that last changed it (the table's, where its content
+    hash is the same), else this run's."""
+    keys = ["household_id", "member_no"]
+    prev = current.select(*keys, "row_hash", F.col("run_id").alias("_prev_run"))
+    return rows.drop("run_id").join(prev, [*keys, "row_hash"], "left").select(
+        *[c for c in rows.columns if c != "run_id"], F.coalesce(F.col("_prev_run"), F.lit(run_id)).alias("run_id"))
+
+
 def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, gold_hh: DataFrame,
                   run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> None:
     """Against the table's latest version (a publish killed after this write left it ahead of the
@@ -158,6 +167,12 @@ def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, g
     name = tables.DTKS_MEMBERS
     if not tables.has_columns(spark, config, name, "row_hash"):
         tables.overwrite(member_changes(members, gold_hh, None, run_id).drop(DELETE), config, name)
+        return
+    if not config.layout.gold_deletion_vectors:
+        # Copy-on-write: a change set spread over the nation touches nearly every file, so a MERGE would
+        # rewrite them all anyway, after joining the table; replacing it is cheaper and ends the same.
+        tables.overwrite(kept_runs(member_changes(members, gold_hh, None, run_id).drop(DELETE),
+                                   tables.read(spark, config, name), run_id), config, name)
         return
     # Stored first: a MERGE reads its source twice, and this one joins two tables of the nation's members.
     changes = put("member_changes", member_changes(members, gold_hh, tables.read(spark, config, name), run_id))
