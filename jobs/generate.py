@@ -47,7 +47,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
-    if args.update_of:
+    if getattr(args, "update_of", None):  # a hand-made Namespace (tests) may lack the update options
         return run_update(ctx, args)
     config = ctx.config
     n = args.households if args.households is not None else config.generate.households
