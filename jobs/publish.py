@@ -115,9 +115,9 @@ def build_members(members: DataFrame) -> DataFrame:
 
 
 def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id: str) -> DataFrame:
-    """Add row_hash and run_id: the run that last changed the row (this one unless the previous
-    publication holds the same content)."""
-    hashed = df.withColumn("row_hash", tables.row_hash(df.columns))
+    """Add row_hash (unless the rows carry their source's) and run_id: the run that last changed the row
+    (this one unless the previous publication holds the same content)."""
+    hashed = df if "row_hash" in df.columns else df.withColumn("row_hash", tables.row_hash(df.columns))
     if previous is None:
         return hashed.withColumn("run_id", F.lit(run_id))
     prev = previous.select(*keys, "row_hash", F.col("run_id").alias("_prev_run"))
@@ -151,15 +151,6 @@ def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | 
     return rows.unionByName(gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True)
 
 
-def kept_runs(rows: DataFrame, current: DataFrame, run_id: str) -> DataFrame:
-    """Pure: each row keeps the run id of the run that last changed it (the table's, where its content
-    hash is the same), else this run's."""
-    keys = ["household_id", "member_no"]
-    prev = current.select(*keys, "row_hash", F.col("run_id").alias("_prev_run"))
-    return rows.drop("run_id").join(prev, [*keys, "row_hash"], "left").select(
-        *[c for c in rows.columns if c != "run_id"], F.coalesce(F.col("_prev_run"), F.lit(run_id)).alias("run_id"))
-
-
 def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, gold_hh: DataFrame,
                   run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> None:
     """Against the table's latest version (a publish killed after this write left it ahead of the
@@ -171,8 +162,9 @@ def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, g
     if not config.layout.gold_deletion_vectors:
         # Copy-on-write: a change set spread over the nation touches nearly every file, so a MERGE would
         # rewrite them all anyway, after joining the table; replacing it is cheaper and ends the same.
-        tables.overwrite(kept_runs(member_changes(members, gold_hh, None, run_id).drop(DELETE),
-                                   tables.read(spark, config, name), run_id), config, name)
+        rows = member_changes(members, gold_hh, None, run_id).drop(DELETE, "run_id")
+        tables.overwrite(with_run(rows, tables.read(spark, config, name), ["household_id", "member_no"], run_id),
+                         config, name)
         return
     # Stored first: a MERGE reads its source twice, and this one joins two tables of the nation's members.
     changes = put("member_changes", member_changes(members, gold_hh, tables.read(spark, config, name), run_id))

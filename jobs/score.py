@@ -30,17 +30,6 @@ NAME = "score"
 HELP = "score every household with the champion ranking model (native expressions or spark_udf)"
 log = logging.getLogger(__name__)
 DELETE = "_delete"
-SCORE_COLUMNS = (
-    "household_id",
-    "welfare_score",
-    "model_name",
-    "model_version",
-    "scoring_path",
-    "row_hash",
-    "province_code",
-    "regency_code",
-    "scored_run_id",
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
