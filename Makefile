@@ -1,13 +1,14 @@
 # Two entry points for a fresh machine: `make demo` and `make test`. Both create .venv,
-# install the pinned packages and fetch Delta's JARs once (into .cache/jars); nothing
-# downloads after that.
+# install the pinned packages, fetch Delta's JARs once and build dtks's NIK token function from
+# jobs/jvm (both into .cache/jars); nothing downloads after that.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 
 .PHONY: setup demo test test-cluster package lint bench clean browser
-setup: $(STAMP) .cache/jars/.complete
+TOKEN_JAR := .cache/jars/dtks-nik-token.jar
+setup: $(STAMP) .cache/jars/.complete $(TOKEN_JAR)
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,10 @@ $(STAMP): setup.py
 
 .cache/jars/.complete: scripts/delta-jars/pom.xml | $(STAMP)
 	PYTHON=$(PY) scripts/fetch_delta_jars.sh
+
+# Rebuilt after a re-fetch too (the fetch empties the folder).
+$(TOKEN_JAR): jobs/jvm/pom.xml $(wildcard jobs/jvm/src/main/java/id/dtks/*.java) .cache/jars/.complete
+	scripts/build_jvm.sh
 
 demo: setup
 	$(VENV)/bin/dtks run
@@ -39,4 +44,4 @@ lint: setup
 	$(VENV)/bin/ruff check jobs models tests scripts
 
 clean:
-	rm -rf $(VENV) .cache lakehouse landing mlruns reports trials dist .cluster .mlflow-server
+	rm -rf $(VENV) .cache jobs/jvm/target lakehouse landing mlruns reports trials dist .cluster .mlflow-server

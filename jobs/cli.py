@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("maintain", help=maintain.HELP, description=maintain.HELP)
     add_common_arguments(p)
     maintain.add_arguments(p)
-    sub.add_parser("jars", help="print Delta's JAR paths, comma-separated, for spark-submit --jars")
+    from jobs import rotate_key
+
+    p = sub.add_parser("rotate-key", help=rotate_key.HELP, description=rotate_key.HELP)
+    add_common_arguments(p)
+    rotate_key.add_arguments(p)
+    sub.add_parser("jars", help="print the JAR paths (Delta and the NIK token function) for spark-submit --jars")
     p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
     add_common_arguments(p)
     p.add_argument(
@@ -144,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_model_command(args)
     if args.command == "run":
         return guarded(lambda: run_all(args))
-    return guarded(lambda: execute(context_from_args(args), args.command, args))
+    stage = args.command.replace("-", "_")  # `rotate-key` is the stage module jobs/rotate_key.py
+    return guarded(lambda: execute(context_from_args(args), stage, args))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 from jobs import households as hh_features
 from jobs import landing, matching, nik, pseudonym, questionnaire, regions, validation
 from jobs.runtime import tables
-from jobs.runtime.config import DtksConfig, nik_key
+from jobs.runtime.config import DtksConfig, nik_key_source
 from jobs.runtime.errors import UserError
 from jobs.runtime.runs import StageResult
 from jobs.runtime.stage import StageContext, main_for
@@ -105,23 +105,23 @@ class Batch:
     training_households: DataFrame | None
 
 
-def _member_key(raw: DataFrame, key: bytes) -> Column:
+def _member_key(raw: DataFrame) -> Column:
     both = F.col("household_id").isNotNull() & F.col("member_no").isNotNull()
     return F.coalesce(
         F.when(both, F.concat_ws(":", F.col("household_id"), F.col("member_no").cast("string"))),
-        pseudonym.row_token(raw, key),
+        pseudonym.row_token(raw),
     )
 
 
-def _finish(checked: DataFrame, record_key: Column, key: bytes) -> tuple[DataFrame, Observation]:
+def _finish(checked: DataFrame, record_key: Column) -> tuple[DataFrame, Observation]:
     """Tokens once, a record key for rejected rows only, personal columns other than the NIK dropped;
     counted by an Observation on the same pass."""
     out = checked.withColumn(RECORD_KEY, F.when(F.col(validation.REASON).isNotNull(), record_key))
     if "nik_problem" in out.columns:
-        out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"), key)))
+        out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"))))
     if "kk_number" in out.columns:
-        out = out.withColumn("kk_token", pseudonym.kk_token(key))
-    personal = ("full_name", "kk_number", "previous_nik", landing.BAD_COLUMNS)
+        out = out.withColumn("kk_token", pseudonym.kk_token())
+    personal = ("full_name", "previous_nik", landing.BAD_COLUMNS)  # NIK and KK number: for the vault, then dropped
     out = out.drop(*[c for c in personal if c in out.columns])
     verdict = Observation()
     out = out.observe(
@@ -138,7 +138,6 @@ def check(
     q: questionnaire.Questionnaire,
     ref: regions.RegionReference,
     villages: DataFrame,
-    key: bytes,
     as_of: dt.date,
     put: Callable[[str, DataFrame], DataFrame],
 ) -> Checked:
@@ -153,21 +152,21 @@ def check(
     rows, verdicts = {}, {}
 
     def finish(source: str, df: DataFrame, record_key: Column) -> DataFrame:
-        out, verdicts[source] = _finish(df, record_key, key)
+        out, verdicts[source] = _finish(df, record_key)
         rows[source] = put(source, out)
         return rows[source]
 
     source = landing.REGISTRY_CHANGES if landing.REGISTRY_CHANGES in raw else landing.REGISTRY
     registry_key = F.coalesce(
-        F.when(F.col(validation.REASON) != validation.INVALID_NIK, nik.token(F.col("nik"), key)),
-        pseudonym.row_token(raw[source], key),
+        F.when(F.col(validation.REASON) != validation.INVALID_NIK, nik.token(F.col("nik"))),
+        pseudonym.row_token(raw[source]),
     )
     events = source == landing.REGISTRY_CHANGES
     checked_registry = validation.registry(counted[source], provinces, villages, as_of, changes=events)
     if events:  # the token a NIK correction replaces; the raw previous NIK goes no further
         correction = (F.col("change") == landing.NIK_CORRECTION) & F.col(validation.REASON).isNull()
         checked_registry = checked_registry.withColumn(
-            "previous_token", F.when(correction, nik.token(F.col("previous_nik"), key))
+            "previous_token", F.when(correction, nik.token(F.col("previous_nik")))
         )
     finish(source, checked_registry, registry_key)
     pairs = [(landing.SURVEY_HOUSEHOLDS, landing.SURVEY_MEMBERS)]
@@ -177,10 +176,10 @@ def check(
         checked_hh = validation.households(counted[hh_source], q, villages)
         if hh_source == landing.TRAINING_HOUSEHOLDS:
             checked_hh = _training_rules(checked_hh)
-        hh_key = F.coalesce(F.col("household_id"), pseudonym.row_token(raw[hh_source], key))
+        hh_key = F.coalesce(F.col("household_id"), pseudonym.row_token(raw[hh_source]))
         stored = finish(hh_source, checked_hh, hh_key)
         checked_members = validation.members(counted[member_source], q, stored, provinces, as_of)
-        finish(member_source, checked_members, _member_key(raw[member_source], key))
+        finish(member_source, checked_members, _member_key(raw[member_source]))
     return Checked(rows, reads, verdicts)
 
 
@@ -205,11 +204,18 @@ def transform(checked: Checked, run_id: str) -> Batch:
     registry = accepted[source].withColumn("province_code", regions.province_code(F.col("village_code")))
     registry = registry.select(*REGISTRY_COLUMNS, tables.row_hash(REGISTRY_COLUMNS).alias(tables.ROW_HASH),
                                *(["change", "previous_token"] if events else []))
+    # token -> identifier for NIKs and KK numbers alike (both 16 digits: one value, one token), so that
+    # `dtks rotate-key` can compute every token again under a new key.
     vault = reduce(
         DataFrame.unionByName,
         [
             accepted[s].where(F.col("nik_token").isNotNull()).select("nik_token", "nik")
             for s in (source, landing.SURVEY_MEMBERS, landing.TRAINING_MEMBERS)
+            if s in accepted
+        ] + [
+            accepted[s].where(F.col("kk_token").isNotNull()).select(F.col("kk_token").alias("nik_token"),
+                                                                    F.col("kk_number").alias("nik"))
+            for s in (source, landing.SURVEY_HOUSEHOLDS, landing.TRAINING_HOUSEHOLDS)
             if s in accepted
         ],
     ).dropDuplicates(["nik_token"])
@@ -223,7 +229,8 @@ def transform(checked: Checked, run_id: str) -> Batch:
         survey,
         accepted[landing.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, RECORD_KEY)
         if training else None,
-        accepted[landing.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_token")
+        accepted[landing.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_token",
+                                                   "kk_number")
         if training else None,
     )
 
@@ -244,7 +251,7 @@ def _training_rules(df: DataFrame) -> DataFrame:
 def _nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
     """One row per household with its roster as an array, so one row replaces the whole roster."""
     roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
-    base = hh.drop(validation.REASON, validation.DETAIL, RECORD_KEY)
+    base = hh.drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_number")
     return (
         base.join(roster, "household_id", "left")
         .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))
@@ -514,8 +521,11 @@ def write(
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
-    key = nik_key(ctx.config)  # a missing key stops the run before Spark starts
+    key = nik_key_source(ctx.config)  # a missing key stops the run before Spark starts
     config, spark = ctx.config, ctx.spark
+    nik.register(spark, key)
+    fingerprint = pseudonym.fingerprint(spark)
+    pseudonym.check_key(spark, config, fingerprint)  # tokens of two keys never meet in one lakehouse
     q = questionnaire.load(config)
     ref = regions.load(config)
     landing_root = str(config.path(args.landing or config.landing.root))
@@ -528,11 +538,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         raw, out_of_scope = restrict(raw, config.trial.regions)
     villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
     with tables.staging(spark, config, ctx.run_id) as area:
-        checked = check(raw, q, ref, villages, key, as_of, area.put)
+        checked = check(raw, q, ref, villages, as_of, area.put)
         counts = reconcile(checked)
         for source, n in out_of_scope.items():
             counts[source]["out_of_scope"] = n
         written = write(spark, config, transform(checked, ctx.run_id), counts, area.put)
+    if pseudonym.key_state(spark, config)[0] is None:  # the first round (or one made before keys were named)
+        pseudonym.set_key_state(spark, config, fingerprint, None)
     details = {f"{s}.{k}": str(v) for s, c in counts.items() for k, v in c.items()}
     rows_in = sum(c["read"] for c in counts.values())
     rows_out = sum(c["accepted"] for c in counts.values())

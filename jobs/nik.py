@@ -2,7 +2,8 @@
 
 ``PPKKCC DDMMYY SSSS``: district of first issuance, birth date (day + 40 for women), serial.
 The Python functions are the specification the Spark expressions are property-tested against.
-Also the keyed NIK token (HMAC-SHA256), built from native expressions so no Python runs per row.
+Also the keyed NIK token (HMAC-SHA256): a JVM function (jobs/jvm) that reads the key from its secret in
+each JVM, so no Python runs per row and the key is in no Spark plan, event log or UI page.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import hmac
 import re
 from collections.abc import Iterable
 
-from pyspark.sql import Column
+from py4j.protocol import Py4JJavaError
+from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
+
+from jobs.runtime.errors import SparkSetupError, UserError
 
 # Reason codes, most basic first: a NIK gets the first that applies.
 MISSING = "NIK_MISSING"
@@ -24,6 +28,7 @@ PLACEHOLDER = "NIK_PLACEHOLDER"
 UNKNOWN_PROVINCE = "NIK_UNKNOWN_PROVINCE"
 BAD_DATE = "NIK_BAD_DATE"
 SERIAL_ZERO = "NIK_SERIAL_ZERO"
+TOKEN = "dtks_nik_token"  # the session function registered by `register`
 BLANK = r"[ \t\n\r\f\x0b]*"  # what counts as an empty answer, the same class in Java and Python regex
 REASONS = (MISSING, NOT_16_DIGITS, PLACEHOLDER, UNKNOWN_PROVINCE, BAD_DATE, SERIAL_ZERO)
 
@@ -132,21 +137,31 @@ def problem(nik: Column, province_codes: Iterable[str], as_of: dt.date) -> Colum
     )
 
 
-def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+def register(spark: SparkSession, source: str, name: str = TOKEN) -> None:
+    """Make `name(value)` the keyed token in this session, the key read from `source` (`env:NAME` or
+    `file:PATH`, from jobs.runtime.config.nik_key_source) by each JVM that runs it.
 
-
-def token(nik: Column, key: bytes) -> Column:
-    """HMAC-SHA256(key, nik) as lowercase hex, in native expressions (RFC 2104 spelled out).
-
-    The key enters the plan only as its two padded forms; it is never logged by this code.
+    The driver reads the key here, so a missing or short key stops the stage before any work.
     """
-    inner_pad, outer_pad = _hmac_pads(key)
-    inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), F.encode(nik, "UTF-8")), 256))
-    return F.sha2(F.concat(F.lit(outer_pad), inner), 256)
+    jvm = spark.sparkContext._jvm
+    cls = jvm.id.dtks.NikToken
+    try:
+        cls.check(source)
+        function = cls(source)
+    except Py4JJavaError as exc:
+        raise UserError(str(exc.java_exception.getMessage())) from None
+    except TypeError:  # py4j offers a package, not a class: the JAR is not on the classpath
+        raise SparkSetupError(
+            "the NIK token function (id.dtks.NikToken) is not on the classpath: run `make setup`, "
+            "and under spark-submit pass --jars $(dtks jars)"
+        ) from None
+    string = jvm.org.apache.spark.sql.types.DataTypes.StringType
+    spark._jsparkSession.udf().register(name, function, string)
+
+
+def token(value: Column, function: str = TOKEN) -> Column:
+    """HMAC-SHA256(key, value) as lowercase hex: the session function `register` made (same as `token_py`)."""
+    return F.call_function(function, value)
 
 
 def make_nik(district6: Column, born: Column, sex_code: Column, serial: Column) -> Column:

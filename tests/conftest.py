@@ -7,21 +7,24 @@ import fcntl
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 os.environ.setdefault("DTKS_NIK_KEY", "test-key-0123456789abcdef0123456789abcdef")
+# The key `dtks rotate-key` moves to: in the environment before the JVMs start, which read it themselves.
+os.environ.setdefault("DTKS_NIK_KEY_NEW", "test-new-key-fedcba9876543210fedcba9876543210")
 
 
 # `make test` runs two xdist workers with --dist loadfile --no-loadscope-reorder: a module is a unit of
 # work, handed out in this order. The two heaviest modules (update rounds; the nation's pipeline) start at
 # once, one per worker; two light modules are queued behind them (each worker holds two units), then the
 # heaviest of the rest first, so that the workers finish together.
-MODULE_ORDER = ("test_update", "test_pipeline", "test_config", "test_regions", "test_cluster", "test_fuzz_ingest",
-                "test_ingest", "test_generate", "test_notebooks", "test_models", "test_runtime", "test_nik",
-                "test_ranking")
+MODULE_ORDER = ("test_update", "test_pipeline", "test_config", "test_regions", "test_rotate_key", "test_cluster",
+                "test_key_scan", "test_fuzz_ingest", "test_hostile_landing", "test_ingest", "test_generate",
+                "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
 
 
 def pytest_collection_modifyitems(items):
@@ -151,6 +154,8 @@ def nation(spark, nation_landing, tmp_path_factory, worker_id):
                                     as_of=pd.Timestamp(AS_OF).date())
         manifest = json.loads((nation_landing / "manifest.json").read_text())
         handler.flush()
+        # As first published, before any test changes it: for tests that need a lakehouse of their own.
+        shutil.copytree(config.path(config.lakehouse), root / "first_publication")
         return config, nation_landing, results, manifest
 
     built = _once(_shared_dir(tmp_path_factory, worker_id), "nation_run", build)
@@ -158,3 +163,39 @@ def nation(spark, nation_landing, tmp_path_factory, worker_id):
 
     setup_mlflow(built[0])  # the pipeline tests talk to its MLflow store, whichever worker built it
     return built
+
+
+def first_publication_copy(nation, folder: Path):
+    """A config whose lakehouse is a private copy of the nation as first published (shares its MLflow)."""
+    config = nation[0]
+    shutil.copytree(nation[1].parent / "first_publication", folder)
+    return config.model_copy(update={"lakehouse_root": str(folder)})
+
+
+def dtks_cli(config, *args: str) -> list[str]:
+    """The `dtks` command line for a stage on this config's lakehouse and MLflow store (test overlay)."""
+    import sys
+
+    return [sys.executable, "-m", "jobs.cli", *args, "--env", "test", "--set", f"lakehouse_root={config.lakehouse}",
+            "--set", f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
+            "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
+
+
+def paused(config, folder: Path, failpoint: str, *args: str):
+    """A dtks process of its own, stopped at `failpoint` and waiting there (jobs/runtime/faults.py)."""
+    import subprocess
+    import sys
+    import time
+
+    folder.mkdir()
+    env = os.environ | {"DTKS_FAILPOINT": failpoint, "DTKS_FAILPOINT_DIR": str(folder),
+                        "PYSPARK_PYTHON": sys.executable}
+    with open(folder / "output.log", "w") as log:  # a file, not a pipe: a full pipe would block the process
+        proc = subprocess.Popen(dtks_cli(config, *args), env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while not (folder / "reached").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"never reached the failpoint: {(folder / 'output.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from jobs.runtime import tables
 from jobs.runtime.config import PROJECT_ROOT
+from tests import key_scan
 from tests.conftest import AS_OF, make_config
 
 pytestmark = pytest.mark.cluster  # in `make test`; alone: `make test-cluster`
@@ -73,11 +74,14 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
     common = ["--set", f"lakehouse_root={lake}", "--set", f"landing.root={landing}",
               "--set", f"mlflow.tracking_uri={tracking}", "--set", "mlflow.artifact_root=mlflow-artifacts:/",
               "--set", "spark.shuffle_partitions=2"]
+    events = root / "events"
+    events.mkdir()
+    # The event log and the UI on (conf/cluster.yaml), as on a production cluster: the key scan reads them.
     submit = ["--master", master, "--total-executor-cores", "2", "--executor-memory", "1g", "--driver-memory", "2g",
-              "--"]
+              "--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir={events.as_uri()}", "--"]
     # The whole pipeline as one application (`dtks run`: one driver start for the four stages).
-    sh(SCRIPTS / "submit.sh", "run", *submit, "--env", "cluster", *common, "--stages", "ingest,train,score,publish",
-       "--as-of", AS_OF, env=env, timeout=1200)
+    driver = sh(SCRIPTS / "submit.sh", "run", *submit, "--env", "cluster", *common, "--stages",
+                "ingest,train,score,publish", "--as-of", AS_OF, env=env, timeout=1200)
     # It really ran as applications of the standalone master, with executors on its workers ...
     with urllib.request.urlopen(f"http://127.0.0.1:{env['DTKS_MASTER_UI_PORT']}/json/", timeout=10) as answer:
         state = json.load(answer)
@@ -89,6 +93,21 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
         "ingest", "publish", "score", "train"]
     # ... and the model went to the tracking server over HTTP, its artifacts into the server's store.
     assert (root / "mlflow" / "mlflow.db").exists() and list((root / "mlflow" / "artifacts").rglob("MLmodel"))
+
+    # No NIK key material in the event log, the history server's REST API (the UI of a finished application),
+    # the driver's output, the executors' and workers' logs, MLflow, pipeline_runs or the Delta logs.
+    key = os.environ["DTKS_NIK_KEY"].encode()
+    cluster_config = make_config(root, lakehouse_root=str(lake))
+    history = key_scan.history_dump(events, root)
+    logs = key_scan.event_logs(spark, events)
+    assert len(logs) == 1 and b"dtks_nik_token" in next(iter(logs.values()))
+    blobs = (logs | history | key_scan.files(root / "spark", "cluster")
+             | {k: v for k, v in key_scan.files(lake, "lakehouse").items() if "/_delta_log/" in k}
+             | {"driver stdout": driver.stdout.encode(), "driver stderr": driver.stderr.encode()}
+             | key_scan.mlflow_dump(tracking) | key_scan.table_dump(spark, cluster_config, tables.PIPELINE_RUNS))
+    assert any(b"dtks_nik_token" in v for k, v in history.items() if k.endswith("/sql"))
+    assert any("/stderr" in k for k in blobs if k.startswith("cluster/work-"))  # the executors' own logs
+    assert key_scan.scan(blobs, key) == []
 
     # The same input through the local-mode pipeline (built by whichever worker asked first).
     local = request.getfixturevalue("nation")[0]

@@ -28,14 +28,14 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs import ingest, landing, questionnaire, regions, validation
+from jobs import ingest, landing, nik, questionnaire, regions, validation
 from jobs.runtime import tables
+from jobs.runtime.config import nik_key_source
 from jobs.runtime.errors import InputContractError
 from jobs.runtime.stage import StageContext, execute, stage_arguments
 from tests import landing_data as ld
 from tests.conftest import make_config
 
-KEY = b"fuzz-test-key-0123456789abcdef0123456789"
 SOURCES = landing.SOURCES
 REG, HH, MEM, THH, TMEM = SOURCES
 REASONS = {
@@ -195,6 +195,7 @@ def small_data_settings(spark):
 @pytest.fixture(scope="module")
 def env(spark, tmp_path_factory):
     config = make_config(tmp_path_factory.mktemp("fuzz"))
+    nik.register(spark, nik_key_source(config))
     q = questionnaire.load(config)
     ref = regions.load(config)
     villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
@@ -206,7 +207,7 @@ def ingest_pure(spark, env, root: Path, fmt: str):
     config, q, ref, villages = env
     raw = {s: landing.read_source(spark, str(root), s, fmt, q) for s in SOURCES}
     with tables.staging(spark, config, "fuzz") as area:
-        checked = ingest.check(raw, q, ref, villages, KEY, ld.AS_OF, area.put)
+        checked = ingest.check(raw, q, ref, villages, ld.AS_OF, area.put)
         counts = ingest.reconcile(checked)
         quarantine = (
             ingest.transform(checked, "fuzz")

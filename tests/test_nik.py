@@ -6,10 +6,12 @@ import datetime as dt
 import hashlib
 import hmac
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs import nik
+from jobs.runtime.errors import UserError
 
 PROVINCES = ["11", "31", "32", "33", "35", "94"]
 AS_OF = dt.date(2026, 6, 30)
@@ -70,9 +72,31 @@ def test_make_nik_spark_equals_python(spark):
     assert got == [nik.make_nik_py(*r) for r in rows]
 
 
-def test_token_is_rfc2104_hmac_sha256(spark):
-    values = ["3273015708900001", "1101010501030321", ""]
-    for key in (b"k" * 40, b"x" * 100, b"short-but-fine-for-this-test"):
-        df = spark.createDataFrame([(v,) for v in values], "nik string")
-        got = [r[0] for r in df.select(nik.token(df.nik, key)).collect()]
-        assert got == [hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in values]
+def test_token_is_rfc2104_hmac_sha256_and_keeps_the_key_out_of_the_plan(spark, tmp_path):
+    """The JVM function equals Python's hmac for keys shorter than, equal to and longer than the
+    64-byte block; the plan names the function and the key file, never the key or its pads."""
+    values = ["3273015708900001", "1101010501030321", "", None]
+    df = spark.createDataFrame([(v,) for v in values], "nik string")
+    for i, key in enumerate((b"k" * 40, b"z" * 64, b"x" * 100)):
+        path = tmp_path / f"key{i}"
+        path.write_bytes(key)
+        path.chmod(0o600)
+        nik.register(spark, f"file:{path}", name=f"test_token_{i}")
+        tokens = df.select(nik.token(df.nik, f"test_token_{i}").alias("t"))
+        assert [r.t for r in tokens.collect()] == [
+            None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in values
+        ]
+        plan = tokens._jdf.queryExecution().toString()
+        assert f"test_token_{i}(" in plan
+        block = key.ljust(64, b"\0")
+        for secret in (key, bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)):
+            assert secret.hex() not in plan.lower() and secret.decode("latin-1") not in plan
+
+
+def test_a_missing_or_short_key_is_one_line(spark, tmp_path):
+    with pytest.raises(UserError, match=r"^NIK key: environment variable DTKS_NO_SUCH_KEY is not set in this JVM"):
+        nik.register(spark, "env:DTKS_NO_SUCH_KEY")
+    short = tmp_path / "short"
+    short.write_text("too-short")
+    with pytest.raises(UserError, match=r"^NIK key from file:.* is shorter than 32 characters$"):
+        nik.register(spark, f"file:{short}")

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from jobs import regions
 from jobs.runtime import tables
 from jobs.runtime.errors import GateFailed
-from tests.conftest import make_config, run
+from tests.conftest import dtks_cli, make_config, paused, run
 
 
 def versions(spark, config, names):
@@ -233,34 +233,6 @@ def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_pat
     assert not (tmp_path / "other").exists()
 
 
-def _cli(config, *args: str) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "jobs.cli", *args, "--env", "test", "--set", f"lakehouse_root={config.lakehouse}",
-            "--set", f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
-            "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
-
-
-def _paused(config, folder, *args: str) -> subprocess.Popen:
-    """A dtks process that stops between the gold tables' commits and waits there (jobs/runtime/faults.py)."""
-    import os
-    import sys
-    import time
-
-    folder.mkdir()
-    env = os.environ | {"DTKS_FAILPOINT": "publish.between_gold_tables", "DTKS_FAILPOINT_DIR": str(folder),
-                        "PYSPARK_PYTHON": sys.executable}
-    with open(folder / "output.log", "w") as log:  # a file, not a pipe: a full pipe would block the process
-        proc = subprocess.Popen(_cli(config, *args), env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 600
-    while not (folder / "reached").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"never reached the failpoint: {(folder / 'output.log').read_text()[-3000:]}")
-        time.sleep(0.2)
-    return proc
-
-
 def published_content(spark, config):
     """Gold tables as published, without the columns that say which run wrote a row."""
     drop = ("run_id", "updated_run_id")
@@ -283,11 +255,11 @@ def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, tmp_path, 
     before = published_content(spark, a)
 
     # A publish held between the gold tables' commits (its own process, as an operator runs it) ...
-    killed = _paused(a, tmp_path / "fp", "publish", "--coverage", "0.5")
+    killed = paused(a, tmp_path / "fp", "publish.between_gold_tables", "publish", "--coverage", "0.5")
     held = versions(spark, a, GOLD + SILVER + (tables.PIPELINE_RUNS,))
     # ... makes a second run stop before writing anything, with the holder named.
     env = os.environ | {"PYSPARK_PYTHON": sys.executable}
-    second = subprocess.run(_cli(a, "ingest", "--landing", str(landing)), env=env, capture_output=True, text=True,
+    second = subprocess.run(dtks_cli(a, "ingest", "--landing", str(landing)), env=env, capture_output=True, text=True,
                             timeout=300)
     assert second.returncode == 2 and "is in use by run" in second.stderr and "nothing was written" in second.stderr
     assert f"pid {killed.pid}" in second.stderr

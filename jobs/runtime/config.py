@@ -64,7 +64,9 @@ class ThresholdsConfig(_Strict):
 
 class SecurityConfig(_Strict):
     nik_key_env: str = "DTKS_NIK_KEY"
+    nik_key_file: str | None = None  # a mounted secret file instead of the variable (read by every JVM)
     local_key_file: str | None = ".secrets/nik_hmac.key"
+    new_nik_key_env: str = "DTKS_NIK_KEY_NEW"  # `dtks rotate-key`: the key the tables move to
 
 
 class DefectRates(_Strict):
@@ -344,28 +346,66 @@ def _closest_origin(key: str, origin: dict[str, str]) -> str | None:
     return None
 
 
-def nik_key(config: DtksConfig) -> bytes:
-    """The HMAC key for NIK tokens: from the environment only; the local demo makes its own file.
+MIN_KEY_LENGTH = 32
 
-    In cluster mode a missing key is an error before any work starts.
+
+def nik_key_source(config: DtksConfig) -> str:
+    """Where the HMAC key for NIK tokens is: `env:NAME` or `file:PATH`, checked here (set, long enough,
+    private). Only the location travels: each JVM reads the key itself (jobs/nik.py `register`).
+
+    The environment variable comes first, then security.nik_key_file; the local demo makes its own
+    key file. In cluster mode a missing key is an error before any work starts.
     """
-    value = os.environ.get(config.security.nik_key_env)
+    sec = config.security
+    value = os.environ.get(sec.nik_key_env)
     if value:
-        if len(value) < 32:
-            raise ConfigError(f"environment variable {config.security.nik_key_env}: key must be at least 32 characters")
-        return value.encode()
-    if config.env == "cluster" or not config.security.local_key_file:
+        if len(value) < MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"environment variable {sec.nik_key_env}: key must be at least {MIN_KEY_LENGTH} characters")
+        return f"env:{sec.nik_key_env}"
+    if sec.nik_key_file:
+        path = config.path(sec.nik_key_file)
+        if not path.exists():
+            raise ConfigError(f"security.nik_key_file: {path} does not exist")
+        _check_key_file(path)
+        return f"file:{path.resolve()}"
+    if config.env == "cluster" or not sec.local_key_file:
         raise ConfigError(
-            f"environment variable {config.security.nik_key_env} is not set: the NIK pseudonymisation "
+            f"environment variable {sec.nik_key_env} is not set: the NIK pseudonymisation "
             "key is required (a secret of at least 32 characters)"
         )
-    path = config.path(config.security.local_key_file)
+    path = config.path(sec.local_key_file)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
+    _check_key_file(path)
+    return f"file:{path.resolve()}"
+
+
+def new_nik_key_source(config: DtksConfig) -> str:
+    """`dtks rotate-key`: the new key, from security.new_nik_key_env only, different from the current one."""
+    name = config.security.new_nik_key_env
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set: rotate-key needs the new key there")
+    if len(value) < MIN_KEY_LENGTH:
+        raise ConfigError(f"environment variable {name}: key must be at least {MIN_KEY_LENGTH} characters")
+    if value.encode() == nik_key(config):
+        raise ConfigError(f"environment variable {name} holds the current key: rotation needs a new one")
+    return f"env:{name}"
+
+
+def _check_key_file(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(f"{path}: key file must be readable by its owner only (mode is {oct(mode)})")
-    return path.read_text().strip().encode()
+    if len(path.read_text().strip()) < MIN_KEY_LENGTH:
+        raise ConfigError(f"{path}: key must be at least {MIN_KEY_LENGTH} characters")
+
+
+def nik_key(config: DtksConfig) -> bytes:
+    """The key itself, for checks in Python only (it is never passed to Spark)."""
+    kind, _, where = nik_key_source(config).partition(":")
+    return os.environ[where].encode() if kind == "env" else Path(where).read_text().strip().encode()

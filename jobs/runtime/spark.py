@@ -1,7 +1,8 @@
 """The one SparkSession factory, used by every job and every test.
 
-Delta's JARs come from the local cache filled at set-up (scripts/fetch_delta_jars.sh), never from
-the network. Under spark-submit the master and resources set on the command line are kept.
+Delta's JARs and dtks's NIK token function come from the local cache filled at set-up
+(scripts/fetch_delta_jars.sh, scripts/build_jvm.sh), never from the network.
+Under spark-submit the master and resources set on the command line are kept.
 """
 
 from __future__ import annotations
@@ -34,20 +35,26 @@ SUBMIT_OWNED = (
 # scoring 1M rows took 11.7 s with the default and 0.87 s with -XX:-DontCompileHugeMethods (same data,
 # scripts/bench_scoring.py model, docs/BENCHMARKS.md). UTC keeps the JVM's default zone out of dates.
 JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
+REDACTION = r"(?i)secret|password|token|access[.]?key|nik.?key"
 
 
 def jars_dir() -> Path:
     return Path(os.environ.get("DTKS_JARS_DIR", PROJECT_ROOT / ".cache" / "jars"))
 
 
+TOKEN_JAR = "dtks-nik-token.jar"
+
+
 def delta_jars() -> list[str]:
-    """The Delta JARs fetched at set-up; a clear error if set-up has not run."""
+    """The JARs made at set-up (Delta's and the NIK token function); a clear error if set-up has not run."""
     folder = jars_dir()
     jars = sorted(str(p) for p in folder.glob("*.jar"))
     if not jars or not (folder / ".complete").exists():
         raise SparkSetupError(
             f"Delta JARs not found in {folder}: run `make setup` (or scripts/fetch_delta_jars.sh) once"
         )
+    if not (folder / TOKEN_JAR).exists():
+        raise SparkSetupError(f"{folder / TOKEN_JAR} not found: run `make setup` (or scripts/build_jvm.sh) once")
     return jars
 
 
@@ -67,6 +74,9 @@ def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) ->
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
+        # Defence in depth only (the key is never a conf: jobs/nik.py): a conf named like the NIK key is
+        # masked in the UI and event log, as Spark masks secrets and passwords by default.
+        "spark.redaction.regex": REDACTION,
         "spark.sql.shuffle.partitions": str(spark.shuffle_partitions or 2 * cores),
         "spark.sql.adaptive.enabled": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",

@@ -159,16 +159,19 @@ def overwrite(
     name: str,
     partition_by: Sequence[str] | None = None,
     rows: int | None = None,
+    metadata: str | None = None,
 ) -> None:
     """Replace a table in one Delta commit: readers see the old version or the new, never a mix.
-    `rows`, when known, sets an unpartitioned table's file count (layout.rows_per_file)."""
+    `rows`, when known, sets an unpartitioned table's file count (layout.rows_per_file); `metadata` is
+    the commit's userMetadata (how a later run recognises this commit)."""
     t = CATALOG.get(name)
     parts = tuple(partition_by if partition_by is not None else (t.partition_by if t else ()))
     cores = df.sparkSession.sparkContext.defaultParallelism
     files = files_for(config, rows, cores) if rows is not None else None
-    _writer(_laid_out(df, parts, files), t, parts, config).mode("overwrite").option("overwriteSchema", "true").save(
-        config.table_path(name)
-    )
+    writer = _writer(_laid_out(df, parts, files), t, parts, config).mode("overwrite").option("overwriteSchema", "true")
+    if metadata is not None:
+        writer = writer.option("userMetadata", metadata)
+    writer.save(config.table_path(name))
 
 
 def append(df: DataFrame, config: DtksConfig, name: str) -> None:

@@ -1,0 +1,160 @@
+"""`dtks rotate-key` on the small nation as first published: every token moves to the new key exactly as a
+round ingested with that key would have made it, as one new publication; killed half-way, the previous
+publication stays and a second run finishes the job; a round with the wrong key is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import signal
+
+import pandas as pd
+import pytest
+from delta.tables import DeltaTable
+
+from jobs import pseudonym, rotate_key
+from jobs.runtime import tables
+from jobs.runtime.errors import UserError
+from tests.conftest import AS_OF, first_publication_copy, paused, run
+
+OLD_KEY = os.environ["DTKS_NIK_KEY"].encode()
+NEW_KEY = os.environ["DTKS_NIK_KEY_NEW"].encode()
+SILVER = (tables.IDENTITY_VAULT, tables.REGISTRY, tables.SURVEY, tables.HOUSEHOLDS, tables.MEMBERS)
+RUN_COLUMNS = ("ingest_run_id", "run_id", "updated_run_id", "scored_at")
+
+
+def rows(spark, config, name, version=None, drop=RUN_COLUMNS):
+    df = tables.read(spark, config, name, version)
+    return sorted(map(tuple, df.drop(*[c for c in drop if c in df.columns]).collect()), key=repr)
+
+
+def versions(spark, config, names=tables.CATALOG):
+    """Every table's version (pipeline_runs aside: a refused run is recorded there)."""
+    return {n: tables.version(spark, config, n) for n in names
+            if n != tables.PIPELINE_RUNS and tables.exists(spark, config, n)}
+
+
+def new_key_config(config):
+    """The same lakehouse settings with the new key as the current one (what the operator sets after)."""
+    security = config.security.model_copy(update={"nik_key_env": "DTKS_NIK_KEY_NEW"})
+    return config.model_copy(update={"security": security})
+
+
+@pytest.fixture(scope="module")
+def rotated(spark, nation, tmp_path_factory):
+    """The nation rotated in this process, its state before, and a lakehouse ingested with the new key."""
+    root = tmp_path_factory.mktemp("rotate")
+    config = first_publication_copy(nation, root / "lake")
+    before = {n: rows(spark, config, n) for n in versions(spark, config)}
+    before_versions = versions(spark, config)
+    result, _ = run(spark, config, "rotate_key")
+    reference = new_key_config(config).model_copy(update={"lakehouse_root": str(root / "reference")})
+    run(spark, reference, "ingest", landing=str(nation[1]), as_of=pd.Timestamp(AS_OF).date())
+    return config, before, before_versions, result, reference
+
+
+def test_tokens_equal_a_round_ingested_with_the_new_key(spark, rotated):
+    config, before, _, result, reference = rotated
+    assert result.details["key_from"] != result.details["key_to"]
+    for name in SILVER:
+        assert rows(spark, config, name) == rows(spark, reference, name), name
+    # The vault maps every new token to its NIK or KK number under the new key, as Python's hmac says.
+    vault = tables.read(spark, config, tables.IDENTITY_VAULT).collect()
+    assert vault and all(r.nik_token == hmac.new(NEW_KEY, r.nik.encode(), hashlib.sha256).hexdigest() for r in vault)
+    assert not {r.nik_token for r in vault} & {t for t, *_ in before[tables.IDENTITY_VAULT]}  # no old token left
+
+
+def test_gold_is_one_new_publication_and_untokened_tables_are_untouched(spark, rotated):
+    config, before, before_versions, _, reference = rotated
+    after = versions(spark, config)
+    # Tables without tokens keep their version: the eligibility change feed shows no churn.
+    for name in (tables.DTKS_HOUSEHOLDS, tables.PROGRAM_ELIGIBILITY):
+        assert after[name] == before_versions[name], name
+    pubs = tables.read(spark, config, tables.PUBLICATIONS).orderBy("publication_id").collect()
+    assert len(pubs) == 2 and dict(pubs[1].versions) == {n: after[n] for n in tables.GOLD}
+    assert (pubs[1].coverage_target, pubs[1].models) == (pubs[0].coverage_target, pubs[0].models)
+    # dtks_members: each person's new token, every other cell as before; its row hash is the one the
+    # new-key round gives its silver row, so the next publish sees no change.
+    members = {(r.household_id, r.member_no): r for r in tables.read_published(spark, config, tables.DTKS_MEMBERS)
+               .collect()}
+    first = {(r.household_id, r.member_no): r for r in tables.read(spark, config, tables.DTKS_MEMBERS,
+                                                                   before_versions[tables.DTKS_MEMBERS]).collect()}
+    vault = {r.nik_token: r.nik for r in tables.read(spark, config, tables.IDENTITY_VAULT).collect()}
+    silver = {(r.household_id, r.member_no): r.row_hash for r in tables.read(spark, reference, tables.MEMBERS)
+              .collect()}
+    assert members.keys() == first.keys()
+    for key, row in members.items():
+        old = first[key].asDict()
+        new = row.asDict()
+        if old["nik_token"] is None:
+            assert new["nik_token"] is None
+        else:
+            assert hmac.new(NEW_KEY, vault[new["nik_token"]].encode(), hashlib.sha256).hexdigest() == new["nik_token"]
+            assert hmac.new(OLD_KEY, vault[new["nik_token"]].encode(), hashlib.sha256).hexdigest() == old["nik_token"]
+        assert new["row_hash"] == silver[key]
+        assert {k: v for k, v in new.items() if k not in ("nik_token", "row_hash")} == {
+            k: v for k, v in old.items() if k not in ("nik_token", "row_hash")}
+
+
+def test_quarantine_keys_move_to_the_new_key(spark, rotated):
+    config, before, _, _, reference = rotated
+    got, ref = rows(spark, config, tables.QUARANTINE), rows(spark, reference, tables.QUARANTINE)
+    old = before[tables.QUARANTINE]
+    assert len(got) == len(old) == len(ref)
+    # Keys that are ids (household, household:member) stay; tokens of NIKs in the vault equal the new
+    # round's; the rest (row tokens, NIKs the vault does not hold) are the new key's token of the old key.
+    tokenish = lambda r: r[0] == "registry" or r[1].startswith("row:")  # noqa: E731
+    assert sorted(r for r in got if not tokenish(r)) == sorted(r for r in old if not tokenish(r))
+    old_keys = {r[1] for r in old}
+    assert not old_keys & {r[1] for r in got if tokenish(r)}
+    assert sorted((r[0], r[2]) for r in got) == sorted((r[0], r[2]) for r in ref)
+    for _, key, *_ in (r for r in got if tokenish(r)):
+        assert len(key) == (36 if key.startswith("row:") else 64)
+
+
+def test_the_old_key_is_refused_and_the_new_key_finds_nothing_changed(spark, rotated, nation):
+    config, *_ = rotated
+    key, rotating = pseudonym.key_state(spark, config)
+    assert rotating is None
+    held = versions(spark, config)
+    with pytest.raises(UserError, match=rf"tokens are made with key {key}, but DTKS_NIK_KEY holds key [0-9a-f]{{16}}"):
+        run(spark, config, "ingest", landing=str(nation[1]), as_of=pd.Timestamp(AS_OF).date())
+    assert versions(spark, config) == held
+    run(spark, new_key_config(config), "ingest", landing=str(nation[1]), as_of=pd.Timestamp(AS_OF).date())
+    for name in (tables.REGISTRY, tables.HOUSEHOLDS, tables.MEMBERS):
+        history = DeltaTable.forPath(spark, config.table_path(name)).history(1).first()
+        metrics = history.operationMetrics or {}
+        changed = sum(int(metrics.get(k, 0)) for k in ("numTargetRowsInserted", "numTargetRowsUpdated",
+                                                        "numTargetRowsDeleted"))
+        assert history.version == held[name] or changed == 0, (name, metrics)
+
+
+def test_killed_half_way_keeps_the_publication_and_a_rerun_finishes(spark, nation, rotated, tmp_path):
+    finished, *_ = rotated
+    config = first_publication_copy(nation, tmp_path / "lake")
+    published = {n: rows(spark, config, n) for n in tables.GOLD}
+    folder = tmp_path / "fp"
+    proc = paused(config, folder, "rotate.before_gold", "rotate-key")
+    os.kill(int((folder / "reached").read_text()), signal.SIGKILL)
+    proc.wait(timeout=60)
+    # Killed half-way: silver rotated, gold not; a reader going through the publication sees the previous one.
+    mark = rotate_key.marker(pseudonym.key_state(spark, config)[1])
+    assert rotate_key.source_version(spark, config, tables.MEMBERS, mark)[1]
+    assert not rotate_key.source_version(spark, config, tables.DTKS_MEMBERS, mark)[1]
+    assert tables.read(spark, config, tables.PUBLICATIONS).count() == 1
+    published_now = {n: sorted(map(tuple, tables.read_published(spark, config, n).drop(*RUN_COLUMNS).collect()),
+                               key=repr) for n in tables.GOLD}
+    assert published_now == published
+    # A round with either key stops, naming the unfinished rotation.
+    held = versions(spark, config)
+    for cfg in (config, new_key_config(config)):
+        with pytest.raises(UserError, match=r"a key rotation to key [0-9a-f]{16} did not finish: run `dtks rotate"):
+            run(spark, cfg, "ingest", landing=str(nation[1]), as_of=pd.Timestamp(AS_OF).date())
+    assert versions(spark, config) == held
+    result, _ = run(spark, config, "rotate_key")
+    assert result.details["resumed"] == "true"
+    for name in (*SILVER, tables.QUARANTINE, tables.DTKS_MEMBERS, tables.SCORES):
+        if tables.exists(spark, finished, name):
+            assert rows(spark, config, name) == rows(spark, finished, name), name
+    assert tables.read(spark, config, tables.PUBLICATIONS).count() == 2
