@@ -78,7 +78,7 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
             counts[name] = n
             writer = df.repartition(max(1, math.ceil(n / ROWS_PER_FILE))).write.mode("error")
             if fmt == "csv":
-                writer.option("header", True).csv(str(partial / name))
+                writer.option("header", True).option("escape", '"').csv(str(partial / name))  # RFC 4180
             else:
                 writer.parquet(str(partial / name))
         files = {

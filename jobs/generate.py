@@ -104,8 +104,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 def _write(df: DataFrame, path: str, fmt: str, files: int, keys: list[str]) -> None:
     """Fixed file count and key order: the bytes depend on the seed and size only."""
     writer = df.repartition(files, *keys).sortWithinPartitions(*keys).write.mode("overwrite").format(fmt)
-    if fmt == "csv":
-        writer = writer.option("header", True)
+    if fmt == "csv":  # RFC 4180: a quote inside a value is doubled (Spark's default escapes it with a backslash)
+        writer = writer.option("header", True).option("escape", '"')
     writer.save(path)
 
 
@@ -128,7 +128,8 @@ def _observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
 def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
     reader = spark.read.format(fmt)
     if fmt == "csv":
-        reader = reader.option("header", True).option("inferSchema", False)
+        reader = reader.option("header", True).option("inferSchema", False).option("multiLine", True).option(
+            "escape", '"')
     return reader.load(path)
 
 

@@ -531,18 +531,19 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     landing_root = str(config.path(args.landing or config.landing.root))
     fmt = args.format or config.landing.format
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
-    raw = {s: landing.read_source(spark, landing_root, s, fmt, q) for s in landing.delivered(spark, landing_root)}
-    out_of_scope: dict[str, int] = {}
-    if config.is_trial:
-        regions.check_scope(ref, config.trial.regions)
-        raw, out_of_scope = restrict(raw, config.trial.regions)
-    villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
-    with tables.staging(spark, config, ctx.run_id) as area:
-        checked = check(raw, q, ref, villages, as_of, area.put)
-        counts = reconcile(checked)
-        for source, n in out_of_scope.items():
-            counts[source]["out_of_scope"] = n
-        written = write(spark, config, transform(checked, ctx.run_id), counts, area.put)
+    with landing.reading(spark, landing_root):  # a landing file Spark cannot read: one line naming it
+        raw = {s: landing.read_source(spark, landing_root, s, fmt, q) for s in landing.delivered(spark, landing_root)}
+        out_of_scope: dict[str, int] = {}
+        if config.is_trial:
+            regions.check_scope(ref, config.trial.regions)
+            raw, out_of_scope = restrict(raw, config.trial.regions)
+        villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
+        with tables.staging(spark, config, ctx.run_id) as area:
+            checked = check(raw, q, ref, villages, as_of, area.put)
+            counts = reconcile(checked)
+            for source, n in out_of_scope.items():
+                counts[source]["out_of_scope"] = n
+            written = write(spark, config, transform(checked, ctx.run_id), counts, area.put)
     if pseudonym.key_state(spark, config)[0] is None:  # the first round (or one made before keys were named)
         pseudonym.set_key_state(spark, config, fingerprint, None)
     details = {f"{s}.{k}": str(v) for s, c in counts.items() for k, v in c.items()}
