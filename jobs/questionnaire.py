@@ -46,9 +46,6 @@ class Questionnaire:
     member: tuple[Variable, ...]
     model: dict
 
-    def household_names(self) -> list[str]:
-        return [v.name for v in self.household]
-
 
 def _variables(section: dict, path: Path, part: str) -> tuple[Variable, ...]:
     out = []

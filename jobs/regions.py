@@ -160,6 +160,3 @@ def scope_mask(village_codes: pd.Series, codes: tuple[str, ...]) -> pd.Series:
         return pd.Series(True, index=village_codes.index)
     return village_codes.str[:2].isin(codes) | village_codes.str[:4].isin(codes)
 
-
-def valid_village_code_format(village_code: Column) -> Column:
-    return village_code.rlike(r"^\d{10}$")

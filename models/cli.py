@@ -7,7 +7,6 @@ imported only when a command runs, so `dtks --help` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 COMPARE_METRICS = ("r2", "spearman", "exclusion_error_40", "inclusion_error_40", "exclusion_error_60",
@@ -133,8 +132,3 @@ def _date(ms: int | None) -> str:
 
     return dt.datetime.fromtimestamp((ms or 0) / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M") if ms else "-"
 
-
-def as_json(client, name: str) -> str:
-    """Versions with aliases and metrics as JSON (for notebooks and scripts)."""
-    return json.dumps([{"version": v.version, "aliases": list(v.aliases), "tags": dict(v.tags),
-                        "metrics": _metrics(client, v)} for v in _versions(client, name)], indent=2)

@@ -121,12 +121,11 @@ def execute(ctx: StageContext, name: str, args: argparse.Namespace, echo: bool =
                 result.details["cpu_seconds"] = f"{runs.cpu_seconds(ctx.spark) - cpu0:.1f}"
         except Exception as exc:
             finished = dt.datetime.now(dt.UTC)
-            if ctx._spark is not None and getattr(module, "RECORD_RUN", True):
+            if ctx._spark is not None:
                 runs.record(ctx.spark, ctx.config, ctx.run_id, name, "FAILED", started, finished, None, _short(exc))
             raise
         finished = dt.datetime.now(dt.UTC)
-        if getattr(module, "RECORD_RUN", True):
-            runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
+        runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
     if echo:
         print(progress_line(name, result, time.perf_counter() - t0), flush=True)
     return result
