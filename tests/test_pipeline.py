@@ -271,7 +271,7 @@ def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, tmp_path, 
     latest = tables.read(spark, a, tables.DTKS_HOUSEHOLDS).select("coverage_target").distinct().collect()
     assert {r[0] for r in latest} == {0.5}, "the kill should have come after dtks_households was written"
     assert published_content(spark, a) == before
-    assert (tmp_path / "a" / "lake" / "_dtks.lock").exists()
+    assert f'"pid": {killed.pid}' in (tmp_path / "a" / "lake" / "_dtks.lock").read_text()  # the dead holder
 
     # The re-run takes over the dead run's lock and completes; it equals an uninterrupted publish.
     with caplog.at_level("WARNING"):
@@ -279,7 +279,7 @@ def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, tmp_path, 
     assert "took over the lakehouse lock" in caplog.text
     run(spark, copies["b"], "publish", coverage=0.5)
     assert published_content(spark, a) == published_content(spark, copies["b"]) != before
-    assert not (tmp_path / "a" / "lake" / "_dtks.lock").exists()
+    assert (tmp_path / "a" / "lake" / "_dtks.lock").read_text() == ""  # released
 
 
 def test_scores_equal_pyfunc_predict(spark, nation):

@@ -139,29 +139,33 @@ def test_missing_key_in_cluster_mode_stops_before_spark(monkeypatch, tmp_path):
     assert not (tmp_path / "lake" / "_dtks.lock").exists()
 
 
-def test_lakehouse_lock_names_its_holder_and_takes_over_a_dead_one(tmp_path):
+def test_lakehouse_lock_names_its_holder_and_takes_over_a_dead_one(tmp_path, caplog):
+    import fcntl
     import json
     import os
-    import socket
 
     from jobs.runtime import lock
 
     config = load_config("test", {"lakehouse_root": str(tmp_path / "lake")})
+    path = tmp_path / "lake" / "_dtks.lock"
     with lock.hold(config, "run-1", "ingest"):
         with lock.hold(config, "run-1", "score"):  # re-entrant: `dtks run` holds it across stages
             pass
-        holder = json.loads((tmp_path / "lake" / "_dtks.lock").read_text())
+        holder = json.loads(path.read_text())
         assert holder["run_id"] == "run-1" and holder["pid"] == os.getpid()
-    assert not (tmp_path / "lake" / "_dtks.lock").exists()
-    # Another live process holds it: refused, naming the holder.
-    other = {"run_id": "run-2", "stage": "publish", "pid": os.getppid(), "host": socket.gethostname(), "since": "x"}
-    (tmp_path / "lake" / "_dtks.lock").write_text(json.dumps(other))
-    with pytest.raises(lock.LakehouseBusyError, match="in use by run run-2 .stage publish"):
+    assert path.read_text() == ""  # released: unlocked, no holder
+    # Another holder (its own open file: flock locks conflict between open files, even in one process).
+    other = {"run_id": "run-2", "stage": "publish", "pid": 4242, "host": "node-7", "since": "x"}
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.pwrite(fd, json.dumps(other).encode(), 0)
+    with pytest.raises(lock.LakehouseBusyError, match=r"in use by run run-2 \(stage publish, pid 4242 on node-7"):
         lock.acquire(config, "run-3", "ingest")
-    # Its process is gone (a pid that cannot exist): the lock is taken over.
-    (tmp_path / "lake" / "_dtks.lock").write_text(json.dumps(other | {"pid": 2**22 + 7}))
-    with lock.hold(config, "run-3", "ingest"):
-        assert json.loads((tmp_path / "lake" / "_dtks.lock").read_text())["run_id"] == "run-3"
+    # It dies without releasing (its file is closed, as the kernel does for a killed process): taken over.
+    os.close(fd)
+    with caplog.at_level("WARNING"), lock.hold(config, "run-3", "ingest"):
+        assert json.loads(path.read_text())["run_id"] == "run-3"
+    assert "took over the lakehouse lock of run run-2 (pid 4242" in caplog.text
 
 
 def test_run_stages_are_checked_and_put_in_pipeline_order(capsys):
