@@ -8,6 +8,7 @@ import time
 
 from jobs.runtime import lock
 from jobs.runtime.stage import (
+    OPERATOR,
     StageContext,
     add_common_arguments,
     available_stages,
@@ -47,16 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = stage_module(name)
         if hasattr(module, "add_run_arguments"):
             module.add_run_arguments(p)
-    from jobs import maintain
-
-    p = sub.add_parser("maintain", help=maintain.HELP, description=maintain.HELP)
-    add_common_arguments(p)
-    maintain.add_arguments(p)
-    from jobs import rotate_key
-
-    p = sub.add_parser("rotate-key", help=rotate_key.HELP, description=rotate_key.HELP)
-    add_common_arguments(p)
-    rotate_key.add_arguments(p)
+    for name in OPERATOR:  # operator stages: `dtks maintain`, `dtks rotate-key`
+        module = stage_module(name)
+        p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
+        add_common_arguments(p)
+        module.add_arguments(p)
     sub.add_parser("jars", help="print the JAR paths (Delta and the NIK token function) for spark-submit --jars")
     p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
     add_common_arguments(p)
@@ -149,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_model_command(args)
     if args.command == "run":
         return guarded(lambda: run_all(args))
-    stage = args.command.replace("-", "_")  # `rotate-key` is the stage module jobs/rotate_key.py
+    stage = args.command.replace("-", "_")  # `rotate-key` is the stage rotate_key
     return guarded(lambda: execute(context_from_args(args), stage, args))
 
 

@@ -136,7 +136,7 @@ def test_missing_key_in_cluster_mode_stops_before_spark(monkeypatch, tmp_path):
         execute(ctx, "ingest", stage_arguments("ingest"), echo=False)
     assert ctx._spark is None  # no Spark session was started, nothing written
     assert not any(p.name != "_dtks.lock" for p in (tmp_path / "lake").iterdir())
-    assert not (tmp_path / "lake" / "_dtks.lock").exists()
+    assert (tmp_path / "lake" / "_dtks.lock").read_text() == ""  # the lock was released
 
 
 def test_lakehouse_lock_names_its_holder_and_takes_over_a_dead_one(tmp_path, caplog):
@@ -199,3 +199,15 @@ def test_staging_area_is_removed_after_use_and_after_a_killed_stage(spark, confi
     leftover.write_bytes(b"raw NIKs")
     tables.remove_stale_staging(config)
     assert not area_dir.exists()
+
+
+def test_every_registered_stage_is_a_stage_module():
+    """The stage registry names real stage modules: NAME, HELP, add_arguments and run, under their key."""
+    from jobs.runtime.stage import OPERATOR, PIPELINE, available_stages, stage_module
+
+    assert available_stages() == ["generate", "ingest", "train", "score", "publish", "report"]
+    for name in PIPELINE | OPERATOR:
+        module = stage_module(name)
+        assert module.NAME == name and module.HELP and callable(module.add_arguments) and callable(module.run)
+    with pytest.raises(KeyError, match="no stage 'pubish'; stages are generate, ingest"):
+        stage_module("pubish")

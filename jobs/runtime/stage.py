@@ -1,8 +1,8 @@
 """How a stage runs: parse arguments, load config, get Spark, run, record in pipeline_runs.
 
-A stage module (jobs/<stage>.py) defines NAME, HELP, add_arguments(parser) and
-run(ctx, args) -> StageResult, and ends with ``if __name__ == "__main__": main_for(...)``
-so that both `dtks <stage>` and `spark-submit jobs/<stage>.py` work.
+A stage module (jobs/<stage>.py, registered in PIPELINE or OPERATOR below) defines NAME, HELP,
+add_arguments(parser) and run(ctx, args) -> StageResult, and ends with
+``if __name__ == "__main__": main_for(...)`` so that both `dtks <stage>` and `spark-submit jobs/<stage>.py` work.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
-import importlib.util
 import json
 import logging
 import sys
@@ -23,17 +22,30 @@ from pyspark.sql import SparkSession
 from jobs.runtime import lock, runs, tables
 from jobs.runtime.config import ConfigError, DtksConfig, load_config
 
-# Pipeline order. A stage is offered only once its module exists: absent, never a stub.
-STAGE_ORDER = ("generate", "ingest", "train", "score", "publish", "report")
+# The stages, in pipeline order (what `dtks run` runs), and the operator stages beside them: name -> module.
+PIPELINE = {
+    "generate": "jobs.generate",
+    "ingest": "jobs.ingest",
+    "train": "jobs.train",
+    "score": "jobs.score",
+    "publish": "jobs.publish",
+    "report": "jobs.report",
+}
+OPERATOR = {"maintain": "jobs.maintain", "rotate_key": "jobs.rotate_key"}
 log = logging.getLogger("dtks")
 
 
 def available_stages() -> list[str]:
-    return [name for name in STAGE_ORDER if importlib.util.find_spec(f"jobs.{name}") is not None]
+    """The pipeline's stages, in order."""
+    return list(PIPELINE)
 
 
 def stage_module(name: str) -> ModuleType:
-    return importlib.import_module(f"jobs.{name}")
+    """A stage's module (imported on first use: a stage's dependencies load only when it runs)."""
+    modules = PIPELINE | OPERATOR
+    if name not in modules:
+        raise KeyError(f"no stage {name!r}; stages are {', '.join(modules)}")
+    return importlib.import_module(modules[name])
 
 
 @dataclass
