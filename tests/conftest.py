@@ -199,3 +199,28 @@ def paused(config, folder: Path, failpoint: str, *args: str):
             pytest.fail(f"never reached the failpoint: {(folder / 'output.log').read_text()[-3000:]}")
         time.sleep(0.2)
     return proc
+
+
+# On a few hundred rows adaptive re-planning, many shuffle partitions and code generation cost more time
+# than they save: the fuzz and hostile-file modules run under these settings, restored afterwards.
+SMALL_DATA = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
+@contextlib.contextmanager
+def small_data_settings(spark):
+    before = {k: spark.conf.get(k, None) for k in SMALL_DATA}
+    for k, v in SMALL_DATA.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)

@@ -36,7 +36,7 @@ from jobs.runtime.config import nik_key_source
 from jobs.runtime.errors import InputContractError
 from jobs.runtime.stage import StageContext, execute, stage_arguments
 from tests import landing_data as ld
-from tests.conftest import make_config
+from tests.conftest import make_config, small_data_settings
 
 SOURCES = landing.SOURCES
 REG, HH, MEM, THH, TMEM = SOURCES
@@ -173,27 +173,10 @@ def write_zone(root: Path, sources: dict[str, Source], fmt: str, q: questionnair
 # ------------------------------------------------------------------ running the pure part of ingest
 
 
-# Small-data settings for this module only (restored after it): on a few hundred rows adaptive
-# re-planning, many shuffle partitions and code generation cost more time than they save.
-FAST = {
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.shuffle.partitions": "1",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-}
-
-
 @pytest.fixture(scope="module", autouse=True)
-def small_data_settings(spark):
-    before = {k: spark.conf.get(k, None) for k in FAST}
-    for k, v in FAST.items():
-        spark.conf.set(k, v)
-    yield
-    for k, v in before.items():
-        if v is None:
-            spark.conf.unset(k)
-        else:
-            spark.conf.set(k, v)
+def small_data(spark):
+    with small_data_settings(spark):
+        yield
 
 
 @pytest.fixture(scope="module")

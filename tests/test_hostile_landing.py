@@ -28,7 +28,7 @@ from jobs.runtime import tables
 from jobs.runtime.errors import InputContractError
 from jobs.runtime.stage import StageContext, execute, stage_arguments
 from tests import landing_data as ld
-from tests.conftest import make_config
+from tests.conftest import make_config, small_data_settings
 
 REG, HH, MEM = landing.REGISTRY, landing.SURVEY_HOUSEHOLDS, landing.SURVEY_MEMBERS
 UTC_US = pa.timestamp("us", tz="UTC")  # how Spark stores a timestamp: INT64 TIMESTAMP(MICROS,true)
@@ -38,26 +38,10 @@ DEFAULT = {T.StringType(): "x", T.IntegerType(): 1, T.DoubleType(): 1.0, T.DateT
            T.TimestampType(): dt.datetime(2026, 3, 1, 9)}
 
 
-# Small-data settings for this module only, as in tests/test_fuzz_ingest.py (restored after it).
-FAST = {
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.shuffle.partitions": "1",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-}
-
-
 @pytest.fixture(scope="module", autouse=True)
-def small_data_settings(spark):
-    before = {k: spark.conf.get(k, None) for k in FAST}
-    for k, v in FAST.items():
-        spark.conf.set(k, v)
-    yield
-    for k, v in before.items():
-        if v is None:
-            spark.conf.unset(k)
-        else:
-            spark.conf.set(k, v)
+def small_data(spark):
+    with small_data_settings(spark):
+        yield
 
 
 @pytest.fixture(scope="module")
