@@ -41,7 +41,7 @@ package: setup
 	scripts/package.sh
 
 lint: setup
-	$(VENV)/bin/ruff check jobs models tests scripts
+	$(VENV)/bin/ruff check jobs models runtime tests scripts
 
 clean:
 	rm -rf $(VENV) .cache jobs/jvm/target lakehouse landing mlruns reports trials dist .cluster .mlflow-server

@@ -15,7 +15,7 @@ setup(
     version="0.1.0",
     description="DTKS register update pipeline: ingest, match, score, rank, publish",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["jobs", "jobs.*", "models", "models.*"]),
+    packages=find_packages(include=["jobs", "jobs.*", "models", "models.*", "runtime", "runtime.*"]),
     install_requires=[
         f"pyspark=={PYSPARK}",
         f"delta-spark=={DELTA}",
@@ -40,8 +40,9 @@ setup(
             "ruff==0.17.5",
         "deltalake==1.6.6",  # a non-Spark Delta reader, as a programme system would use (deletion vectors)
         ],
-        # scripts/bench_pipeline.py and scripts/bench_duckdb.py: the single-node baseline
-        "bench": ["duckdb==2.0.1"],
+        # scripts/bench_*.py: duckdb for the single-node baseline, deltalake to read pipeline_runs and the
+        # tables' Delta logs without Spark, psutil for the process tree's CPU and memory
+        "bench": ["duckdb==2.0.1", "deltalake==1.6.6", "psutil==7.2.2"],
     },
     entry_points={"console_scripts": ["dtks=jobs.cli:main"]},
 )

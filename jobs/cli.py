@@ -6,36 +6,25 @@ import argparse
 import sys
 import time
 
-from jobs.runtime import lock
-from jobs.runtime.stage import (
-    OPERATOR,
-    StageContext,
-    add_common_arguments,
-    available_stages,
-    context_from_args,
-    execute,
-    guarded,
-    stage_arguments,
-    stage_module,
-)
+from jobs.stages import OPERATOR, PIPELINE, PIPELINE_NAMES, STAGES
 from models.cli import add_model_commands, run_model_command
+from runtime import lock
+from runtime.stage import StageContext, add_common_arguments, context_from_args, execute, guarded, stage_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dtks",
         description="DTKS register update pipeline. Stages run in order: "
-        + " -> ".join(available_stages())
+        + " -> ".join(PIPELINE_NAMES)
         + "; `dtks run` runs them all on one run id.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    stages = available_stages()
-    for name in stages:
-        module = stage_module(name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+    for stage in PIPELINE:
+        p = sub.add_parser(stage.NAME, help=stage.HELP, description=stage.HELP)
         add_common_arguments(p)
-        module.add_arguments(p)
-    p = sub.add_parser("run", help="run every stage end to end (" + ", ".join(stages) + ")")
+        stage.add_arguments(p)
+    p = sub.add_parser("run", help="run every stage end to end (" + ", ".join(PIPELINE_NAMES) + ")")
     add_common_arguments(p)
     p.add_argument(
         "--stages",
@@ -43,16 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="only these stages, in pipeline order (comma-separated), e.g. ingest,train,score,publish "
         "when the landing files are delivered rather than generated",
     )
-    for name in stages:
-        # Each stage's own options are accepted by `run` too, where they do not clash.
-        module = stage_module(name)
-        if hasattr(module, "add_run_arguments"):
-            module.add_run_arguments(p)
-    for name in OPERATOR:  # operator stages: `dtks maintain`, `dtks rotate-key`
-        module = stage_module(name)
-        p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
+    for stage in PIPELINE:  # each stage's own options are accepted by `run` too, where they do not clash
+        if hasattr(stage, "add_run_arguments"):
+            stage.add_run_arguments(p)
+    for stage in OPERATOR:  # operator stages: `dtks maintain`, `dtks rotate-key`
+        p = sub.add_parser(stage.NAME.replace("_", "-"), help=stage.HELP, description=stage.HELP)
         add_common_arguments(p)
-        module.add_arguments(p)
+        stage.add_arguments(p)
     sub.add_parser("jars", help="print the JAR paths (Delta and the NIK token function) for spark-submit --jars")
     p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
     add_common_arguments(p)
@@ -70,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def region_export(args: argparse.Namespace) -> None:
-    from jobs.export import export_region
+    from jobs.publish.export import export_region
 
     ctx = context_from_args(args)
     manifest = export_region(ctx.spark, ctx.config, args.region, args.out, args.format)
@@ -80,9 +66,9 @@ def region_export(args: argparse.Namespace) -> None:
 
 
 def eligibility_diff(args: argparse.Namespace) -> None:
-    from jobs import eligibility
-    from jobs.runtime import tables
-    from jobs.runtime.errors import UserError
+    from jobs.publish import eligibility
+    from runtime import tables
+    from runtime.errors import UserError
 
     ctx = context_from_args(args)
     spark, config = ctx.spark, ctx.config
@@ -103,7 +89,7 @@ def eligibility_diff(args: argparse.Namespace) -> None:
 
 def _stage_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    known = available_stages()
+    known = PIPELINE_NAMES
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown stage(s) {', '.join(unknown) or '(none given)'}; "
@@ -113,7 +99,7 @@ def _stage_list(text: str) -> list[str]:
 
 def run_all(args: argparse.Namespace) -> None:
     ctx: StageContext = context_from_args(args)
-    stages = args.stages or available_stages()
+    stages = args.stages or list(PIPELINE_NAMES)
     print(f"dtks run {ctx.run_id}: {len(stages)} stages, env={ctx.config.env}, lakehouse={ctx.config.lakehouse}")
     if ctx.config.is_trial:
         print(f"verval trial of {', '.join(ctx.config.trial.regions)}: landing {ctx.config.landing.root}, "
@@ -123,8 +109,8 @@ def run_all(args: argparse.Namespace) -> None:
     with lock.hold(ctx.config, ctx.run_id, "run"):  # one lock for the whole run: no other run interleaves
         for name in stages:
             values = {k: v for k, v in vars(args).items() if v is not None and k != "stages"}
-            stage_args = stage_arguments(name, **values)
-            result = execute(ctx, name, stage_args)
+            stage_args = stage_arguments(STAGES[name], **values)
+            result = execute(ctx, STAGES[name], stage_args)
             summary.extend(result.summary)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     for line in summary:
@@ -134,7 +120,7 @@ def run_all(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "jars":
-        from jobs.runtime.spark import delta_jars
+        from runtime.spark import delta_jars
 
         return guarded(lambda: print(",".join(delta_jars())))
     if args.command == "diff":
@@ -146,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return guarded(lambda: run_all(args))
     stage = args.command.replace("-", "_")  # `rotate-key` is the stage rotate_key
-    return guarded(lambda: execute(context_from_args(args), stage, args))
+    return guarded(lambda: execute(context_from_args(args), STAGES[stage], args))
 
 
 if __name__ == "__main__":

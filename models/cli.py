@@ -15,7 +15,7 @@ COMPARE_METRICS = ("r2", "spearman", "exclusion_error_40", "inclusion_error_40",
 
 
 def add_model_commands(subparsers: Any) -> None:
-    from jobs.runtime.stage import add_common_arguments
+    from runtime.stage import add_common_arguments
 
     parser = subparsers.add_parser("model", help="list, compare, promote and roll back ranking-model versions")
     sub = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
@@ -35,7 +35,7 @@ def add_model_commands(subparsers: Any) -> None:
 
 def run_model_command(args: argparse.Namespace) -> int:
     """Run one `dtks model` action; user errors come back as one line and exit code 2."""
-    from jobs.runtime.stage import guarded
+    from runtime.stage import guarded
 
     return guarded(lambda: _dispatch(args))
 
@@ -43,8 +43,8 @@ def run_model_command(args: argparse.Namespace) -> int:
 def _client(args: argparse.Namespace):
     from mlflow import MlflowClient
 
-    from jobs.runtime.config import load_config
-    from jobs.runtime.tracking import setup_mlflow
+    from runtime.config import load_config
+    from runtime.tracking import setup_mlflow
 
     config = load_config(env=args.env, overrides=args.overrides)
     setup_mlflow(config)
@@ -54,8 +54,8 @@ def _client(args: argparse.Namespace):
 def _dispatch(args: argparse.Namespace) -> None:
     from mlflow.exceptions import MlflowException
 
-    from jobs.runtime.errors import UserError
     from models import registry
+    from runtime.errors import UserError
 
     client, name = _client(args)
     try:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from jobs.runtime.config import DtksConfig
+from runtime import questionnaire
+from runtime.config import DtksConfig
+from runtime.questionnaire import QuestionnaireFile
 
-PROVINCE = "province_code"
-URBAN = "is_urban"
 HOUSEHOLD_ID = "household_id"
 WEIGHT = "weight"
 HH_SIZE = "hh_size"
@@ -53,32 +51,20 @@ class FeatureSpec:
         }
 
 
-def spec_from_questionnaire(questionnaire: dict[str, Any]) -> FeatureSpec:
-    """Build the spec from a parsed questionnaire; a categorical feature must have a code list."""
-    model = questionnaire["model"]
-    variables = {**questionnaire.get("member", {}), **questionnaire.get("household", {})}
-    categorical = []
-    for name in model.get("categorical", []):
-        codes = (variables.get(name) or {}).get("codes")
-        if not codes:
-            raise ValueError(f"questionnaire: categorical model feature {name!r} has no code list")
-        categorical.append((name, tuple(codes)))
-    region = tuple(model.get("region_effects", []))
-    if region and region[0] != PROVINCE:
-        raise ValueError(f"questionnaire: model.region_effects must start with {PROVINCE!r}, got {list(region)}")
-    if any(col not in (PROVINCE, URBAN) for col in region):
-        raise ValueError(f"questionnaire: model.region_effects supports {PROVINCE} and {URBAN}, got {list(region)}")
+def spec_from_questionnaire(checked: QuestionnaireFile) -> FeatureSpec:
+    """Build the spec from the checked questionnaire (a categorical feature has a code list there)."""
+    variables = checked.member | checked.household
+    model = checked.model
     return FeatureSpec(
-        target=model["target"],
-        numeric=tuple(model.get("numeric", [])),
-        categorical=tuple(categorical),
-        region_effects=region,
+        target=model.target,
+        numeric=model.numeric,
+        categorical=tuple((name, tuple(variables[name].codes)) for name in model.categorical),
+        region_effects=model.region_effects,
     )
 
 
 def load_spec(config: DtksConfig) -> FeatureSpec:
-    path: Path = config.conf_file(config.questionnaire_file)
-    return spec_from_questionnaire(yaml.safe_load(path.read_text()))
+    return spec_from_questionnaire(questionnaire.load(config))
 
 
 def is_holdout(household_ids: pd.Series, share: float) -> np.ndarray:

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.runtime.config import ModelConfig
-from models.features import PROVINCE, URBAN, FeatureSpec
+from models.features import FeatureSpec
+from runtime.config import ModelConfig
+from runtime.questionnaire import PROVINCE, URBAN
 
 # A factor is (column, level): level None means the column's numeric value, otherwise the
 # indicator column == level. A term is the product of its factors.

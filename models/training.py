@@ -21,21 +21,21 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from pyspark.sql import DataFrame
 
-from jobs.runtime import runs
-from jobs.runtime.config import DtksConfig
-from jobs.runtime.tracking import setup_mlflow
 from models import metrics as targeting
 from models import pmt, registry
 from models.features import (
     HH_SIZE,
     HOUSEHOLD_ID,
-    PROVINCE,
     WEIGHT,
     FeatureSpec,
     is_holdout,
     load_spec,
 )
 from models.pyfunc import OUTPUT_COLUMN, RankingModel, pip_requirements
+from runtime import runs
+from runtime.config import DtksConfig
+from runtime.questionnaire import PROVINCE
+from runtime.tracking import setup_mlflow
 
 ORACLE = "oracle_log_consumption"  # noise-free generating formula: synthetic data only, never a feature
 HEADLINE = ("r2", "spearman", "exclusion_error_40", "exclusion_error_60", "inclusion_error_40", "inclusion_error_60",
@@ -75,7 +75,7 @@ def training_columns(spec: FeatureSpec, available: list[str], extra: list[str] =
     cols = [HOUSEHOLD_ID, PROVINCE, WEIGHT, HH_SIZE, spec.target, *spec.input_columns]
     missing = [c for c in cols if c not in available]
     if missing:
-        from jobs.runtime.errors import InputContractError
+        from runtime.errors import InputContractError
 
         raise InputContractError(f"training table lacks the model's columns: {missing}")
     cols += [c for c in extra if c in available]
@@ -133,7 +133,7 @@ def train(
     mask = is_holdout(frame[HOUSEHOLD_ID], config.model.holdout_share)
     fit_df, holdout = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
     if len(fit_df) < 10 or len(holdout) < 10:
-        from jobs.runtime.errors import UserError
+        from runtime.errors import UserError
 
         raise UserError(f"training table too small to fit and evaluate: {len(fit_df)} fit / {len(holdout)} held out")
     estimator = pmt.fit(family, fit_df, fit_df[WEIGHT].to_numpy(), spec, config.model)

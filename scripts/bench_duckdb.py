@@ -1,19 +1,43 @@
 """Single-node baseline: the same work as ingest + score + publish, in DuckDB SQL on the same landing files.
 
-Validation (jobs/validation.py, jobs/nik.py), NIK matching to the registry (jobs/matching.py; on the raw NIK,
-which gives the same pairs as the keyed token), household features (jobs/households.py), scoring with the
-champion model's own coefficients (read from MLflow as models/compile.py does, turned into one SQL
-expression with the same terms in the same order) and the national ranking (jobs/ranking.py). The result
-is then checked against our published dtks_households table, read straight from its Delta log.
+This is a second statement of the pipeline's rules, kept only to time them on one node and to check our
+dtks_households against it (read with `deltalake`). It restates, in SQL, these rules; a change to any of
+them must be made here too, or the equality check (and the ratio) stops meaning anything:
+- NIK format (jobs/core/nik.py `problem`, `birth_date`): missing/blank, not 16 digits, placeholder, unknown
+  province (first two digits), bad birth date (day minus 40 for women, month, two-digit year to the latest
+  century, not after --as-of), serial 0000; in that order.
+- Validation (jobs/ingest/validation.py `registry`, `households`, `members`): the first rule a row breaks,
+  in the same order: registry INVALID_NIK, MISSING_VALUE (birth_date, sex, village_code), sex L/P,
+  UNKNOWN_VILLAGE; households MISSING_VALUE (key, village, interview times, questionnaire version),
+  UNKNOWN_VILLAGE, UNKNOWN_QUESTIONNAIRE_VERSION, BAD_INTERVIEW_TIME, each questionnaire answer missing or
+  out of range (conf/questionnaire.yaml codes, min, max); members MISSING_VALUE, member_no < 1, answers,
+  UNKNOWN_HOUSEHOLD, HOUSEHOLD_REJECTED (one verdict per household_id: the accepted row, else the first
+  rejection), BIRTH_IN_FUTURE; and DUPLICATE_RECORD for a key beyond the first (registry by NIK, latest
+  updated_at; households by household_id, latest interview; members by household_id + member_no, lowest NIK).
+- Current rosters (jobs/ingest/rematch.py `current_members`): accepted members of accepted households.
+- Matching (jobs/ingest/matching.py `match`; on the raw NIK, which pairs as the keyed token does): a NIK
+  listed twice counts in the most recent interview (ties: household_id, member_no), the others DUPLICATE; then
+  NOT_FOUND, DECEASED (death on or before the interview date), MATCHED_WITH_DIFFERENCES (birth_date, sex),
+  MATCHED; no usable NIK: MISSING_NIK / INVALID_NIK.
+- Household features (jobs/ingest/features.py `features`, jobs/core/regions.py `region_columns`): counted
+  members (not DUPLICATE, not DECEASED), age as Spark's months_between / 12 at the interview date, the counts,
+  the head (relationship 1, else the oldest, then the lowest member_no), the logs, shares and dependency
+  ratio with their floors, province/regency codes and is_urban from the village code, rankable = hh_size > 0.
+- Scoring (models/compile.py `linear_expression`): the champion's intercept and terms, grouped and ordered
+  as compiled, so the sums round alike; linear models only.
+- Population P and ranking (jobs/core/population.py, jobs/publish/ranking.py `rank_nationally`): P = the configured
+  official population, else living accepted registry persons; order by welfare_score, household_id;
+  cum_population_share = running persons / P; decile = ceil(share x 10) within 1..10; within_coverage =
+  share <= ranking.coverage_target.
+
+Not restated: registry change events (update deliveries), unreadable-value rules (BAD_VALUE: only Parquet
+whose types match the input contract is accepted, as `dtks generate` writes), quarantine detail text, NIK
+tokens and the identity vault, silver_training, programme eligibility, the publish gates and the Delta
+writes. The step timings say what is covered.
 
     pip install -e '.[bench]'
     python scripts/bench_duckdb.py --landing LANDING --lakehouse LAKEHOUSE \
         --tracking-uri sqlite:///PATH/mlflow.db --as-of 2026-11-28 [--json out.json]
-
-Only Parquet landing files whose column types already match the input contract are supported (what
-`dtks generate` writes); the baseline then has no unreadable values to mark, as our ingest has none.
-Not done here, because the comparison does not need them: quarantine rows with detail text, the identity
-vault, silver_training and the Delta writes. The timing says which steps it covers.
 """
 
 from __future__ import annotations
@@ -22,7 +46,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -32,76 +55,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-# ------------------------------------------------------------------ Delta tables without Spark
-
-
-def delta_live_files(table: Path) -> list[dict]:
-    """The table's current data files (Delta `add` actions net of `remove`s): path, size, partitionValues."""
-    log = table / "_delta_log"
-    files: dict[str, dict] = {}
-    start = -1
-    last = log / "_last_checkpoint"
-    if last.exists():
-        import pyarrow.parquet as pq
-
-        meta = json.loads(last.read_text())
-        start = int(meta["version"])
-        parts = meta.get("parts")
-        names = (
-            [f"{start:020d}.checkpoint.{i:010d}.{parts:010d}.parquet" for i in range(1, parts + 1)]
-            if parts
-            else [f"{start:020d}.checkpoint.parquet"]
-        )
-        for name in names:
-            for row in pq.read_table(log / name, columns=["add"]).column("add").to_pylist():
-                if row:
-                    files[row["path"]] = _norm_add(row)
-    for commit in sorted(log.glob("*.json")):
-        if int(commit.stem) <= start:
-            continue
-        for line in commit.read_text().splitlines():
-            action = json.loads(line)
-            if "add" in action:
-                files[action["add"]["path"]] = _norm_add(action["add"])
-            elif "remove" in action:
-                files.pop(action["remove"]["path"], None)
-    return list(files.values())
-
-
-def _norm_add(add: dict) -> dict:
-    pv = add.get("partitionValues") or {}
-    if isinstance(pv, list):  # a Parquet map read by pyarrow: list of (key, value)
-        pv = dict(pv)
-    if add.get("deletionVector"):
-        raise RuntimeError(f"{add['path']}: deletion vectors are not supported by this reader")
-    return {"path": add["path"], "size": int(add["size"]), "partitionValues": pv}
-
-
-def table_files(table: Path) -> list[str]:
-    from urllib.parse import unquote
-
-    return [str(table / unquote(f["path"])) for f in delta_live_files(table)]
-
-
-def file_layout(table: Path) -> dict[str, Any]:
-    """Live bytes, bytes on disk (all versions), data files, and files per partition (max, median)."""
-    live = delta_live_files(table)
-    per_partition: dict[tuple, int] = defaultdict(int)
-    for f in live:
-        per_partition[tuple(sorted(f["partitionValues"].items()))] += 1
-    disk = sum(p.stat().st_size for p in table.rglob("*") if p.is_file())
-    counts = sorted(per_partition.values())
-    return {
-        "live_bytes": sum(f["size"] for f in live),
-        "disk_bytes": disk,
-        "files": len(live),
-        "partitions": len(counts),
-        "files_per_partition_max": max(counts) if counts else 0,
-        "files_per_partition_median": statistics.median(counts) if counts else 0,
-        "partition_columns": sorted({k for f in live for k in f["partitionValues"]}),
-    }
-
 
 # ------------------------------------------------------------------ SQL pieces, one per rule module
 
@@ -124,7 +77,7 @@ def _in_list(values) -> str:
 
 
 def nik_birth_date(col: str, as_of: dt.date) -> str:
-    """jobs/nik.py birth_date: day (minus 40 for women), month, two-digit year to the latest century."""
+    """jobs/core/nik.py birth_date: day (minus 40 for women), month, two-digit year to the latest century."""
     raw_day = f"TRY_CAST(substr({col}, 7, 2) AS INTEGER)"
     day = f"(CASE WHEN {raw_day} > 40 THEN {raw_day} - 40 ELSE {raw_day} END)"
     month = f"TRY_CAST(substr({col}, 9, 2) AS INTEGER)"
@@ -137,7 +90,7 @@ def nik_birth_date(col: str, as_of: dt.date) -> str:
 
 
 def nik_problem(col: str, provinces: list[str], as_of: dt.date) -> str:
-    from jobs import nik
+    from jobs.core import nik
 
     return (
         f"(CASE WHEN {col} IS NULL OR regexp_full_match({col}, '{BLANK[1:-1]}') THEN '{nik.MISSING}'"
@@ -243,14 +196,14 @@ def load_model(tracking_uri: str, model_name: str, version: str | None):
 
 def contract_check(con, landing: Path, q) -> None:
     """The baseline needs Parquet whose types already match the contract (no values to mark as unreadable)."""
-    from jobs import landing as contract
+    from jobs.core import contract
 
     names = {"StringType()": "VARCHAR", "IntegerType()": "INTEGER", "DateType()": "DATE",
              "TimestampType()": "TIMESTAMP", "DoubleType()": "DOUBLE"}
     for source in contract.SOURCES:
         have = {r[0]: r[1] for r in con.execute(
             f"DESCRIBE SELECT * FROM read_parquet('{landing / source}/*.parquet')").fetchall()}
-        for col, dtype in contract.contract(source, q).items():
+        for col, dtype in contract.columns(source, q).items():
             want = names[repr(dtype)]
             if have.get(col) != want:
                 raise SystemExit(f"{landing / source}: column {col} is {have.get(col)}, the baseline needs {want}")
@@ -259,8 +212,8 @@ def contract_check(con, landing: Path, q) -> None:
 def baseline(args: argparse.Namespace) -> dict[str, Any]:
     import duckdb
 
-    from jobs import questionnaire, regions
-    from jobs.runtime.config import load_config
+    from jobs.core import questionnaire, regions
+    from runtime.config import load_config
 
     t_setup = time.perf_counter()
     config = load_config("local")
@@ -360,7 +313,7 @@ def baseline(args: argparse.Namespace) -> dict[str, Any]:
         "WHEN concat_ws(', ', CASE WHEN birth_date <> _r_birth THEN 'birth_date' END, "
         "CASE WHEN sex <> _r_sex THEN 'sex' END) <> '' THEN 'MATCHED_WITH_DIFFERENCES' "
         "ELSE 'MATCHED' END AS match_status FROM (SELECT v.*, row_number() OVER (PARTITION BY nik_key "
-        "ORDER BY interview_start DESC, household_id ASC) AS _listing, r.nik AS _r_nik, "
+        "ORDER BY interview_start DESC, household_id ASC, member_no ASC) AS _listing, r.nik AS _r_nik, "
         "r.birth_date AS _r_birth, r.sex AS _r_sex, r.death_date AS _r_death FROM cur v "
         "LEFT JOIN (SELECT nik, birth_date, sex, death_date FROM reg_checked WHERE _reason IS NULL) r "
         "ON v.nik_key = r.nik WHERE v.nik_key IS NOT NULL) c "
@@ -449,14 +402,15 @@ def baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def compare(con, lakehouse: Path) -> dict[str, Any]:
-    """Our dtks_households (current Delta version) against the baseline: same households, same rank,
+    """Our dtks_households (current Delta version, via deltalake) against the baseline: same households, same rank,
     decile and coverage flag, welfare_score within 1e-9."""
-    files = table_files(lakehouse / "dtks_households")
-    listing = "[" + ", ".join(_q(f) for f in files) + "]"
-    con.execute(
-        "CREATE TEMP TABLE ours AS SELECT household_id, welfare_score, national_rank, decile, "
-        f"cum_population_share, within_coverage, model_version FROM read_parquet({listing})"
-    )
+    from deltalake import DeltaTable
+
+    ours = DeltaTable(str(lakehouse / "dtks_households")).to_pyarrow_table(columns=[
+        "household_id", "welfare_score", "national_rank", "decile", "cum_population_share", "within_coverage",
+        "model_version"])
+    con.register("ours_delta", ours)
+    con.execute("CREATE TEMP TABLE ours AS SELECT * FROM ours_delta")
     row = con.execute(
         "SELECT count(*) FILTER (WHERE d.household_id IS NULL) AS only_ours, "
         "count(*) FILTER (WHERE o.household_id IS NULL) AS only_duckdb, "

@@ -13,9 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobs import generate, regions, synthetic
-from jobs.runtime.config import load_config
-from jobs.runtime.spark import get_spark
+from jobs.core import regions
+from jobs.generate import stage as generate
+from jobs.generate import synthetic
+from runtime.config import load_config
+from runtime.spark import get_spark
 
 
 def main() -> None:

@@ -4,22 +4,25 @@ national ranking, on N synthetic households (features drawn in Spark, so nothing
     python scripts/bench_scoring.py --households 1000000 --model-uri models:/dtks_pmt@champion \
         --tracking-uri sqlite:///mlruns/mlflow.db
 
-Prints a table; goals live here, never in timed tests.
+Prints a table (and with --json writes the figures: what scripts/bench_pipeline.py --scoring reads);
+goals live in scripts/bench_pipeline.py, never in timed tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import mlflow
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs import ranking
-from jobs.runtime.config import load_config
-from jobs.runtime.spark import get_spark
+from jobs.publish import ranking
 from models.compile import spark_expression
+from runtime.config import load_config
+from runtime.spark import get_spark
 
 
 def synthetic_features(spark, n: int, columns: list[str], dtypes: dict[str, str]) -> DataFrame:
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--model-uri", default="models:/dtks_pmt@champion")
     parser.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
     parser.add_argument("--udf-households", type=int, default=200_000, help="spark_udf is slow: a smaller N")
+    parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     spark = get_spark(load_config("local"))
     mlflow.set_tracking_uri(args.tracking_uri)
@@ -102,6 +106,9 @@ def main() -> None:
     for name, count, sec in rows:
         print(f"{name:<34}{count:>12,}{sec:>10.2f}{count / sec:>14,.0f}")
     print("(seconds: median of 3 runs) first runs: " + ", ".join(f"{k} {v:.2f} s" for k, v in first.items()))
+    if args.json:
+        steps = {name: {"rows": count, "seconds": sec} for name, count, sec in rows}
+        Path(args.json).write_text(json.dumps({"steps": steps, "first_runs": first}, indent=2))
     print(
         f"native / spark_udf throughput: {(n / t_native) / (args.udf_households / t_udf):.1f}x; "
         f"native / no-op time: {t_native / noop:.2f}x; native / pass-through time: {t_native / passing:.2f}x"

@@ -61,8 +61,8 @@ def check(lakehouse: Path, before: dict[str, int], reference: Path | None) -> di
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from jobs.runtime.config import load_config
-    from jobs.runtime.spark import get_spark
+    from runtime.config import load_config
+    from runtime.spark import get_spark
 
     spark = get_spark(load_config("local", {"lakehouse_root": str(lakehouse)}))
     out: dict[str, Any] = {"tables": {}}

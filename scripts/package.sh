@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build dist/dtks.zip: the project's Python packages (jobs, models) for spark-submit --py-files, so
+# Build dist/dtks.zip: the project's Python packages (jobs, models, runtime) for spark-submit --py-files, so
 # executors on a cluster import the same code as the driver. Dependencies (pyspark, pandas, mlflow, ...)
 # come from the cluster's Python environment, built from setup.py's pins.
 set -euo pipefail
@@ -14,7 +14,7 @@ root = Path(sys.argv[1])
 out = root / "dist" / "dtks.zip"
 tmp = out.with_suffix(".zip.partial")
 with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-    for package in ("jobs", "models"):
+    for package in ("jobs", "models", "runtime"):
         for path in sorted((root / package).rglob("*.py")):
             zf.write(path, path.relative_to(root).as_posix())
 tmp.replace(out)

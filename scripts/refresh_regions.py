@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs import regions  # noqa: E402
+from jobs.core import regions  # noqa: E402
 
 TARGET = ROOT / "conf" / "reference" / "idn-area-data"
 

@@ -21,8 +21,8 @@ if [[ " ${STAGE_OPTS[*]} " != *" --env "* && " ${STAGE_OPTS[*]} " != *" --help "
   STAGE_OPTS+=(--env cluster)
 fi
 # `run` (several stages in one application) goes through the dtks command; a stage through its own file.
-if [[ "$STAGE" == "run" ]]; then MAIN=("$ROOT/jobs/cli.py" run); else MAIN=("$ROOT/jobs/$STAGE.py"); fi
-[[ -f "${MAIN[0]}" ]] || { echo "submit.sh: no stage $STAGE (jobs/$STAGE.py)" >&2; exit 2; }
+if [[ "$STAGE" == "run" ]]; then MAIN=("$ROOT/jobs/cli.py" run); else MAIN=("$ROOT/jobs/${STAGE//-/_}/stage.py"); fi
+[[ -f "${MAIN[0]}" ]] || { echo "submit.sh: no stage $STAGE (jobs/${STAGE//-/_}/stage.py)" >&2; exit 2; }
 export PATH="$VENV/bin:$PATH"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$VENV/bin/python}"
@@ -31,7 +31,7 @@ export SPARK_HOME="${SPARK_HOME:-$("$VENV/bin/python" -c 'import os, pyspark; pr
 export DTKS_CONF_DIR="${DTKS_CONF_DIR:-$ROOT/conf}"
 ZIP="$("$ROOT/scripts/package.sh")"
 # The driver JVM starts before the job's session factory runs: give it the factory's JVM options here.
-JVM_OPTIONS="$("$VENV/bin/python" -c 'from jobs.runtime.spark import JVM_OPTIONS; print(JVM_OPTIONS)')"
+JVM_OPTIONS="$("$VENV/bin/python" -c 'from runtime.spark import JVM_OPTIONS; print(JVM_OPTIONS)')"
 export DTKS_CODE_VERSION="${DTKS_CODE_VERSION:-$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
 exec "$SPARK_HOME/bin/spark-submit" --jars "$("$VENV/bin/dtks" jars)" --py-files "$ZIP" \
   --conf "spark.pyspark.python=$PYSPARK_PYTHON" --driver-java-options "$JVM_OPTIONS" "${SUBMIT_OPTS[@]}" "${MAIN[@]}" "${STAGE_OPTS[@]}"

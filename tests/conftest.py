@@ -18,16 +18,20 @@ os.environ.setdefault("DTKS_NIK_KEY", "test-key-0123456789abcdef0123456789abcdef
 os.environ.setdefault("DTKS_NIK_KEY_NEW", "test-new-key-fedcba9876543210fedcba9876543210")
 
 
-# `make test` runs two xdist workers with --dist loadfile --no-loadscope-reorder: a module is a unit of
-# work, handed out in this order. The two heaviest modules (update rounds; the nation's pipeline) start at
-# once, one per worker; two light modules are queued behind them (each worker holds two units), then the
-# heaviest of the rest first, so that the workers finish together.
 MODULE_ORDER = ("test_update", "test_pipeline", "test_config", "test_regions", "test_rotate_key", "test_cluster",
                 "test_key_scan", "test_fuzz_ingest", "test_hostile_landing", "test_ingest", "test_generate",
                 "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
 
 
 def pytest_collection_modifyitems(items):
+    """Hands the modules out in MODULE_ORDER, for speed only: no test depends on another having run before
+    it (the shared nation is read-only; a test that writes works on a copy of its own).
+
+    `make test` runs two xdist workers with --dist loadfile --no-loadscope-reorder: a module is a unit of
+    work, handed out in this order. The two heaviest modules (update rounds; the nation's pipeline) start at
+    once, one per worker; two light modules are queued behind them (each worker holds two units), then the
+    heaviest of the rest first, so that the workers finish together."""
+
     def rank(item) -> int:
         name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
@@ -37,8 +41,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
-    from jobs.runtime.config import load_config
-    from jobs.runtime.spark import get_spark
+    from runtime.config import load_config
+    from runtime.spark import get_spark
 
     root = tmp_path_factory.mktemp("spark")
     config = load_config("test", {"lakehouse_root": str(root / "lake")})
@@ -49,7 +53,7 @@ def spark(tmp_path_factory):
 
 def make_config(tmp_path: Path, **extra):
     """Test config with a lakehouse, landing zone and SQLite MLflow store under tmp_path (+ extra keys)."""
-    from jobs.runtime.config import load_config
+    from runtime.config import load_config
 
     return load_config(
         "test",
@@ -76,14 +80,16 @@ HOUSEHOLDS = 1500
 AS_OF = "2026-06-30"
 
 
-def run(spark, config, name, **values):
+def run(spark, config, name, run_id: str | None = None, **values):
     """Run one stage in this process on the shared session; returns (StageResult, run id)."""
-    from jobs.runtime.runs import new_run_id
-    from jobs.runtime.stage import StageContext, execute, stage_arguments
+    from jobs.stages import STAGES
+    from runtime.config import with_overrides
+    from runtime.runs import new_run_id
+    from runtime.stage import StageContext, execute, stage_arguments
 
-    ctx = StageContext(config=config, run_id=new_run_id(), _spark=spark)
-    args = stage_arguments(name, **values)
-    return execute(ctx, name, args, echo=False), ctx.run_id
+    args = stage_arguments(STAGES[name], **values)  # a config flag's value is an override, as from the CLI
+    ctx = StageContext(config=with_overrides(config, args.overrides), run_id=run_id or new_run_id(), _spark=spark)
+    return execute(ctx, STAGES[name], args, echo=False), ctx.run_id
 
 
 @contextlib.contextmanager
@@ -135,41 +141,188 @@ def nation_landing(spark, tmp_path_factory, worker_id):
 
 @pytest.fixture(scope="session")
 def nation(spark, nation_landing, tmp_path_factory, worker_id):
-    """The small nation through ingest, train, score and publish (local mode), built once per session:
-    the pipeline tests use it (and change it, in file order); the cluster test compares its own run with
-    this one's first publication."""
+    """The small nation through ingest, train, score and publish (local mode), built once per session and
+    shared by the xdist workers: read-only. Tests only read it; a test that runs a stage, publishes, trains,
+    promotes or deletes a model works on `own_nation` (or `nation_copy`). `_shared_nation_unchanged` checks
+    after every test that uses it, and this fixture once more at the end of the session, that its Delta
+    tables, MLflow store and landing files are as built."""
     import logging
 
     def build(_) -> tuple:
         root = nation_landing.parent
-        # Everything the pipeline logs goes to a file too, so the personal-data scan can read it.
+        # Everything the pipeline logs while building the nation goes to a file too, so the personal-data
+        # scan can read it.
         handler = logging.FileHandler(root / "pipeline.log")
         handler.setLevel(logging.DEBUG)
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)
-        config = _nation_config(root)
-        results = {}
-        for stage in ("ingest", "train", "score", "publish"):
-            results[stage], _ = run(spark, config, stage, landing=str(nation_landing),
-                                    as_of=pd.Timestamp(AS_OF).date())
+        try:
+            config = _nation_config(root)
+            results = {}
+            for stage in ("ingest", "train", "score", "publish"):
+                results[stage], _ = run(spark, config, stage, landing=str(nation_landing),
+                                        as_of=pd.Timestamp(AS_OF).date())
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
         manifest = json.loads((nation_landing / "manifest.json").read_text())
-        handler.flush()
-        # As first published, before any test changes it: for tests that need a lakehouse of their own.
-        shutil.copytree(config.path(config.lakehouse), root / "first_publication")
+        # The pristine copy `nation_copy` starts from, and the state the guard compares with.
+        pristine = root / "pristine"
+        shutil.copytree(config.path(config.lakehouse), pristine / "lake")
+        _copy_sqlite(_mlflow_db(config), pristine / "mlflow.db")
+        shutil.copytree(config.path(config.mlflow.artifact_root), pristine / "mlartifacts")
+        (root / "nation_state.json").write_text(json.dumps(nation_state(config, nation_landing), indent=1))
         return config, nation_landing, results, manifest
 
     built = _once(_shared_dir(tmp_path_factory, worker_id), "nation_run", build)
-    from jobs.runtime.tracking import setup_mlflow
+    from runtime.tracking import setup_mlflow
 
     setup_mlflow(built[0])  # the pipeline tests talk to its MLflow store, whichever worker built it
-    return built
+    yield built
+    if changed := nation_changes(built):
+        pytest.fail(f"the shared nation is no longer as built: {'; '.join(changed)} (a test that writes must "
+                    "use own_nation)", pytrace=False)
 
 
-def first_publication_copy(nation, folder: Path):
-    """A config whose lakehouse is a private copy of the nation as first published (shares its MLflow)."""
-    config = nation[0]
-    shutil.copytree(nation[1].parent / "first_publication", folder)
-    return config.model_copy(update={"lakehouse_root": str(folder)})
+def _mlflow_db(config) -> Path:
+    return Path(config.mlflow.tracking_uri.removeprefix("sqlite:///"))
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (the backup API), opened read-only."""
+    import sqlite3
+
+    src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _digest(items) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr(list(items)).encode()).hexdigest()
+
+
+def _delta_version(table: Path) -> int:
+    """A Delta table's latest version, from its log's file names (no Spark: cheap enough after every test)."""
+    import re
+
+    return max(int(p.name[:20]) for p in (table / "_delta_log").iterdir() if re.fullmatch(r"\d{20}\.json", p.name))
+
+
+def nation_state(config, landing: Path) -> dict[str, object]:
+    """What a test must not change: every Delta table's version, every MLflow table's rows, the MLflow
+    artifacts and the landing files (names and sizes)."""
+    import sqlite3
+
+    lake = config.path(config.lakehouse)
+    state: dict[str, object] = {f"Delta table {p.name}": _delta_version(p)
+                                for p in sorted(lake.iterdir()) if (p / "_delta_log").is_dir()}
+    db = sqlite3.connect(f"{_mlflow_db(config).as_uri()}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        for name in names:
+            rows = db.execute(f'SELECT * FROM "{name}"').fetchall()
+            state[f"MLflow table {name}"] = _digest(sorted(rows, key=repr))
+    finally:
+        db.close()
+    for what, folder in (("MLflow artifacts", config.path(config.mlflow.artifact_root)), ("landing files", landing)):
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        state[what] = _digest((str(p.relative_to(folder)), p.stat().st_size) for p in files)
+    return state
+
+
+def nation_changes(nation, since: dict | None = None) -> list[str]:
+    """How the shared nation differs from `since` (by default, the state it was built in): empty if not."""
+    config, landing = nation[0], nation[1]
+    was = since if since is not None else json.loads((landing.parent / "nation_state.json").read_text())
+    now = nation_state(config, landing)
+    changes = []
+    for key in sorted(was.keys() | now.keys()):
+        before, after = was.get(key), now.get(key)
+        if before != after:
+            if key.startswith("Delta table"):
+                changes.append(f"{key} at version {after}, was at version {before}")
+            else:
+                changes.append(f"{key} {'created' if before is None else 'removed' if after is None else 'changed'}")
+    return changes
+
+
+@pytest.fixture(autouse=True)
+def _shared_nation_unchanged(request):
+    """Each test that uses the shared nation leaves it as it found it: a test that writes to it fails, named
+    (with xdist, a test of the other worker may have written while it ran: the session's final check in
+    `nation` then fails in that worker too)."""
+    if "nation" not in request.fixturenames:
+        yield
+        return
+    nation = request.getfixturevalue("nation")
+    before = nation_state(nation[0], nation[1])
+    yield
+    if changed := nation_changes(nation, since=before):
+        pytest.fail(f"this test changed the shared nation: {'; '.join(changed)} (a test that writes must use "
+                    "own_nation)", pytrace=False)
+
+
+def nation_copy(nation, folder: Path):
+    """A config on a private copy of the nation as built: its lakehouse (`folder/lake`) and its MLflow store
+    (`folder/mlflow.db`, `folder/mlartifacts`), laid out as the nation's root is. The copy's database names the
+    copy's artifacts: every path into the nation's root stored in it (artifact locations, model sources,
+    logged parameters) is moved to `folder`."""
+    import sqlite3
+
+    config, landing = nation[0], nation[1]
+    root = landing.parent
+    shutil.copytree(root / "pristine", folder)
+    old, new = f"{root}/", f"{folder}/"
+    db = sqlite3.connect(folder / "mlflow.db")
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]:
+                db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                           f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0', (old, new, old))
+        db.commit()
+    finally:
+        db.close()
+    mlflow = config.mlflow.model_copy(update={"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
+                                              "artifact_root": str(folder / "mlartifacts")})
+    return config.model_copy(update={"lakehouse_root": str(folder / "lake"), "mlflow": mlflow})
+
+
+@pytest.fixture
+def own_nation(nation, tmp_path):
+    """The nation as `nation` gives it (config, landing, results, manifest), with a config on a private copy
+    of its lakehouse and MLflow store (`nation_copy`): for tests that run stages, publish, train or change
+    the model registry. MLflow points at the copy during the test and back where it was afterwards."""
+    import mlflow
+
+    from runtime.tracking import setup_mlflow
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    config = nation_copy(nation, tmp_path / "nation")
+    setup_mlflow(config)
+    yield (config, *nation[1:])
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+
+
+def assert_same_rows(actual, expected, what: str = "") -> None:
+    """The same rows in any order (as many times each), under the same column names and types; nullability
+    and column metadata aside. A failure prints both sides, row by row, the differing cells marked (chispa),
+    and `what` was compared."""
+    from chispa import assert_df_equality
+
+    try:
+        assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)
+    except Exception as error:
+        if what:
+            error.add_note(f"comparing {what}")
+        raise
 
 
 def dtks_cli(config, *args: str) -> list[str]:
@@ -182,7 +335,7 @@ def dtks_cli(config, *args: str) -> list[str]:
 
 
 def paused(config, folder: Path, failpoint: str, *args: str):
-    """A dtks process of its own, stopped at `failpoint` and waiting there (jobs/runtime/faults.py)."""
+    """A dtks process of its own, stopped at `failpoint` and waiting there (runtime/faults.py)."""
     import subprocess
     import sys
     import time

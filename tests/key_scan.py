@@ -135,7 +135,7 @@ def mlflow_dump(tracking_uri: str) -> dict[str, bytes]:
 
 
 def table_dump(spark, config, name: str) -> dict[str, bytes]:
-    from jobs.runtime import tables
+    from runtime import tables
 
     rows = [json.dumps(r.asDict(recursive=True), default=str) for r in tables.read(spark, config, name).collect()]
     return {name: "\n".join(rows).encode()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs import nik
+from jobs.core import nik
 
 AS_OF = dt.date(2026, 6, 30)
 V_BDG = "3273011001"  # a kelurahan in Kota Bandung

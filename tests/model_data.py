@@ -109,7 +109,7 @@ def make_training_frame(n: int = 3000, seed: int = 7, noise_sd: float = 0.30, pr
 
 def write_training_table(spark, config, frame: pd.DataFrame) -> int:
     """Write the frame as the `silver_training` Delta table; returns the table version."""
-    from jobs.runtime import tables
+    from runtime import tables
 
     tables.overwrite(spark.createDataFrame(frame), config, tables.TRAINING)
     return tables.version(spark, config, tables.TRAINING)

@@ -17,10 +17,10 @@ import urllib.request
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.runtime import tables
-from jobs.runtime.config import PROJECT_ROOT
+from runtime import tables
+from runtime.config import PROJECT_ROOT
 from tests import key_scan
-from tests.conftest import AS_OF, make_config
+from tests.conftest import AS_OF, assert_same_rows, make_config
 
 pytestmark = pytest.mark.cluster  # in `make test`; alone: `make test-cluster`
 SCRIPTS = PROJECT_ROOT / "scripts"
@@ -57,12 +57,6 @@ def services(tmp_path_factory):
     finally:
         subprocess.run([str(SCRIPTS / "mlflow_server.sh"), "stop"], env=env, capture_output=True)
         subprocess.run([str(SCRIPTS / "cluster.sh"), "stop"], env=env, capture_output=True)
-
-
-def first_publication(spark, config, name):
-    """A gold table as the first publish wrote it (the pipeline tests publish the nation again later)."""
-    row = tables.read(spark, config, tables.PUBLICATIONS).where("publication_id = 1").first()
-    return tables.read(spark, config, name, dict(row.versions)[name])
 
 
 def test_cluster_run_equals_the_local_run(spark, nation_landing, services, request):
@@ -113,18 +107,18 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
     local = request.getfixturevalue("nation")[0]
     cluster = make_config(root, lakehouse_root=str(lake))
     keys = ["household_id", "national_rank", "decile", "within_coverage", "cum_population_share"]
-    ours, theirs = (first_publication(spark, c, tables.DTKS_HOUSEHOLDS) for c in (cluster, local))
+    ours, theirs = (tables.read_published(spark, c, tables.DTKS_HOUSEHOLDS) for c in (cluster, local))
     assert ours.count() == theirs.count() > 0
-    assert sorted(map(tuple, ours.select(*keys).collect())) == sorted(map(tuple, theirs.select(*keys).collect()))
+    assert_same_rows(ours.select(*keys), theirs.select(*keys), tables.DTKS_HOUSEHOLDS)
     diff = ours.select("household_id", F.col("welfare_score").alias("a")).join(
         theirs.select("household_id", F.col("welfare_score").alias("b")), "household_id"
     )
     assert diff.agg(F.max(F.abs(F.col("a") - F.col("b")))).first()[0] < 1e-9
     for name, columns in ((tables.PROGRAM_ELIGIBILITY, ["program", "household_id", "eligible", "rule_version"]),
                           (tables.DTKS_MEMBERS, ["household_id", "member_no", "nik_token", "match_status"])):
-        ours, theirs = (first_publication(spark, c, name).select(*columns) for c in (cluster, local))
-        assert sorted(map(tuple, ours.collect())) == sorted(map(tuple, theirs.collect())), name
+        ours, theirs = (tables.read_published(spark, c, name).select(*columns) for c in (cluster, local))
+        assert_same_rows(ours, theirs, name)
     # Every listed member (also of households not ranked): the first ingest's silver_members, version 0.
     members = ["household_id", "member_no", "nik_token", "match_status"]
     ours, theirs = (tables.read(spark, c, tables.MEMBERS, 0).select(*members) for c in (cluster, local))
-    assert sorted(map(tuple, ours.collect())) == sorted(map(tuple, theirs.collect()))
+    assert_same_rows(ours, theirs, tables.MEMBERS)

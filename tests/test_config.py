@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.runtime.config import ConfigError, load_config, nik_key
+from runtime.config import ConfigError, load_config, nik_key
 
 
 def write_conf(folder: Path, base: str, overlay: str = "") -> Path:
@@ -90,7 +90,7 @@ def test_local_demo_creates_owner_only_key_once(tmp_path, monkeypatch):
 
 def test_regions_make_a_trial_apart_from_the_nation(tmp_path, monkeypatch):
     from jobs.cli import build_parser
-    from jobs.runtime.stage import context_from_args
+    from runtime.stage import context_from_args
 
     monkeypatch.chdir(tmp_path)
     args = build_parser().parse_args(["ingest", "--env", "test", "--regions", "3201, 31"])
@@ -106,3 +106,33 @@ def test_regions_make_a_trial_apart_from_the_nation(tmp_path, monkeypatch):
         load_config("test", overrides=['trial.regions=["3x"]'])
     with pytest.raises(ConfigError, match="would put the trial on the national tables"):
         load_config("test", overrides=['trial.regions=["31"]', "trial.root=.", "lakehouse_root=lakehouse"])
+
+
+def test_rule_files_are_checked_by_their_own_models_naming_file_and_key(tmp_path):
+    from runtime import questionnaire
+
+    shipped = load_config("test")
+    text = shipped.conf_file(shipped.questionnaire_file).read_text()
+    bad = tmp_path / "questionnaire.yaml"
+    bad.write_text(text.replace("floor_area:        {type: float", "floor_area:        {type: decimal"))
+    with pytest.raises(ConfigError, match=rf"^{bad}: key 'household.floor_area.type': Input should be 'int'"):
+        questionnaire.load(shipped.model_copy(update={"questionnaire_file": str(bad)}))
+    bad.write_text(text.replace("region_effects: [province_code, is_urban]", "region_effects: [is_urban]"))
+    with pytest.raises(ConfigError, match=r"key 'model': region_effects must start with 'province_code'"):
+        questionnaire.load(shipped.model_copy(update={"questionnaire_file": str(bad)}))
+    first = questionnaire.load(shipped)
+    assert questionnaire.load(shipped) is first  # parsed once while the file is unchanged
+    assert first.model.features[:2] == ("log_hh_size", "log_floor_area_per_capita")
+
+
+def test_a_stage_flag_is_a_config_override_checked_by_the_same_model(tmp_path, monkeypatch):
+    from jobs.cli import build_parser
+    from runtime.stage import context_from_args
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["publish", "--env", "test", "--coverage", "0.4"])
+    assert args.overrides == ["ranking.coverage_target=0.4"] and not hasattr(args, "coverage")
+    assert context_from_args(args).config.ranking.coverage_target == 0.4
+    args = build_parser().parse_args(["publish", "--env", "test", "--coverage", "1.5"])
+    with pytest.raises(ConfigError, match=r"command line: key 'ranking.coverage_target': .* less than or equal to 1"):
+        context_from_args(args)

@@ -30,15 +30,15 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs import ingest, landing, nik, questionnaire, regions, validation
-from jobs.runtime import tables
-from jobs.runtime.config import nik_key_source
-from jobs.runtime.errors import InputContractError
-from jobs.runtime.stage import StageContext, execute, stage_arguments
+from jobs.core import contract, nik, questionnaire, regions
+from jobs.ingest import batch, checking, landing, validation
+from runtime import tables
+from runtime.config import nik_key_source
+from runtime.errors import InputContractError
 from tests import landing_data as ld
-from tests.conftest import make_config, small_data_settings
+from tests.conftest import make_config, run, small_data_settings
 
-SOURCES = landing.SOURCES
+SOURCES = contract.SOURCES
 REG, HH, MEM, THH, TMEM = SOURCES
 REASONS = {
     validation.BAD_VALUE,
@@ -104,7 +104,7 @@ class Source:
 
 def zone(q: questionnaire.Questionnaire) -> dict[str, Source]:
     rows = base_rows()
-    return {s: Source(rows[s], list(landing.contract(s, q)), {}, set(), {}) for s in SOURCES}
+    return {s: Source(rows[s], list(contract.columns(s, q)), {}, set(), {}) for s in SOURCES}
 
 
 def _text(value) -> str | None:
@@ -134,7 +134,7 @@ def write_zone(root: Path, sources: dict[str, Source], fmt: str, q: questionnair
     for name, src in sources.items():
         folder = root / name
         folder.mkdir(parents=True)
-        wanted = landing.contract(name, q)
+        wanted = contract.columns(name, q)
         if fmt == "parquet":
             arrays = {}
             for c in src.columns:
@@ -194,10 +194,10 @@ def ingest_pure(spark, env, root: Path, fmt: str):
     config, q, ref, villages = env
     raw = {s: landing.read_source(spark, str(root), s, fmt, q) for s in SOURCES}
     with tables.staging(spark, config, "fuzz") as area:
-        checked = ingest.check(raw, q, ref, villages, ld.AS_OF, area.put)
-        counts = ingest.reconcile(checked)
+        checked = checking.check(raw, q, ref, villages, ld.AS_OF, area.put)
+        counts = checking.reconcile(checked)
         quarantine = (
-            ingest.transform(checked, "fuzz")
+            batch.transform(checked, "fuzz")
             .quarantine.groupBy(
                 "source",
                 "reason_code",
@@ -257,7 +257,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 def perturbed_zone(draw, q: questionnaire.Questionnaire, fmt: str) -> dict[str, Source]:
     sources = zone(q)
     for name, src in sources.items():
-        wanted = landing.contract(name, q)
+        wanted = contract.columns(name, q)
         by_type: dict[T.DataType, list[str]] = {}
         for c, t in wanted.items():
             by_type.setdefault(t, []).append(c)
@@ -350,12 +350,12 @@ def test_fuzzed_sources_are_accounted_for(spark, env, caplog, tmp_path_factory):
         caplog.clear()
         with tempfile.TemporaryDirectory(dir=scratch) as folder:
             root = write_zone(Path(folder), sources, fmt, q)
-            with caplog.at_level(logging.WARNING, logger="jobs.landing"):
+            with caplog.at_level(logging.WARNING, logger="jobs.ingest.landing"):
                 counts, quarantine = ingest_pure(spark, env, root, fmt)
         note(f"{fmt}: {counts}; {reasons_by_source(quarantine)}")
         check_accounting(counts, quarantine, sources)
         for s, src in sources.items():
-            for extra in set(src.columns) - set(landing.contract(s, q)):
+            for extra in set(src.columns) - set(contract.columns(s, q)):
                 assert any(f"source '{s}'" in m and extra in m for m in caplog.messages), (s, extra)
         results.append((fmt, counts, reasons_by_source(quarantine)))
 
@@ -427,11 +427,11 @@ def test_extra_columns_are_ignored_with_a_warning(spark, env, tmp_path, caplog, 
     if fmt == "csv":  # a line short of a field outside the contract is still caught
         sources[REG].cut[0] = 1.0
     root = write_zone(tmp_path, sources, fmt, q)
-    with caplog.at_level(logging.WARNING, logger="jobs.landing"):
+    with caplog.at_level(logging.WARNING, logger="jobs.ingest.landing"):
         raw = {s: landing.read_source(spark, str(root), s, fmt, q) for s in SOURCES}
     for s in SOURCES:
         assert any(f"source '{s}'" in m and "notes" in m and "catatan_📝" in m for m in caplog.messages), s
-        assert set(raw[s].columns) == set(landing.contract(s, q)) | {landing.BAD_COLUMNS}
+        assert set(raw[s].columns) == set(contract.columns(s, q)) | {landing.BAD_COLUMNS}
     marked = raw[REG].where(F.size(landing.BAD_COLUMNS) > 0).count()
     assert marked == (1 if fmt == "csv" else 0)
 
@@ -554,9 +554,7 @@ DATA_TABLES = (
 
 
 def run_stage(spark, config, root: Path, fmt: str):
-    ctx = StageContext(config=config, run_id=f"fuzz-{fmt}", _spark=spark)
-    args = stage_arguments("ingest", landing=str(root), format=fmt, as_of=ld.AS_OF)
-    return execute(ctx, "ingest", args, echo=False), ctx.run_id
+    return run(spark, config, "ingest", run_id=f"fuzz-{fmt}", landing=str(root), format=fmt, as_of=ld.AS_OF)
 
 
 def test_ingest_stage_quarantines_every_rejected_row(spark, tmp_path):

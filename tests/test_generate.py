@@ -15,9 +15,11 @@ import yaml
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
-from jobs import generate, nik, regions, synthetic
-from jobs.runtime.config import load_config
-from jobs.runtime.stage import StageContext
+from jobs.core import nik, regions
+from jobs.generate import stage as generate
+from jobs.generate import synthetic
+from runtime.config import load_config
+from runtime.stage import StageContext
 
 HOUSEHOLDS = 1500
 SEED = 11
@@ -26,10 +28,11 @@ FOLDERS = ("registry", "survey_households", "survey_members", "training_househol
 
 
 def _run(spark, root: Path, seed: int = SEED, households: int = HOUSEHOLDS, fmt: str | None = None):
-    config = load_config("test", {"lakehouse_root": str(root / "lake"), "landing": {"root": str(root / "landing")}})
+    landing = {"root": str(root / "landing")} | ({"format": fmt} if fmt else {})
+    config = load_config("test", {"lakehouse_root": str(root / "lake"), "landing": landing,
+                                  "generate": {"households": households, "seed": seed}})
     ctx = StageContext(config=config, run_id="20260101T000000Z-test", _spark=spark)
-    args = argparse.Namespace(households=households, seed=seed, out=None, format=fmt)
-    return config, generate.run(ctx, args)
+    return config, generate.run(ctx, argparse.Namespace())
 
 
 class Landing:
@@ -250,7 +253,7 @@ def test_arguments_and_run_options():
     parser = argparse.ArgumentParser()
     generate.add_arguments(parser)
     args = parser.parse_args(["--households", "500", "--seed", "3", "--format", "csv", "--out", "x"])
-    assert (args.households, args.seed, args.format, args.out) == (500, 3, "csv", "x")
+    assert args.overrides == ["generate.households=500", "generate.seed=3", "landing.format=csv", "landing.root=x"]
     run_parser = argparse.ArgumentParser()
     generate.add_run_arguments(run_parser)
-    assert vars(run_parser.parse_args([])) == {"households": None, "seed": None}
+    assert vars(run_parser.parse_args([])) == {}  # config flags: the values live in the config only

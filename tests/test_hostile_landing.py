@@ -23,14 +23,14 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs import landing, questionnaire
-from jobs.runtime import tables
-from jobs.runtime.errors import InputContractError
-from jobs.runtime.stage import StageContext, execute, stage_arguments
+from jobs.core import contract, questionnaire
+from jobs.ingest import landing
+from runtime import tables
+from runtime.errors import InputContractError
 from tests import landing_data as ld
-from tests.conftest import make_config, small_data_settings
+from tests.conftest import make_config, run, small_data_settings
 
-REG, HH, MEM = landing.REGISTRY, landing.SURVEY_HOUSEHOLDS, landing.SURVEY_MEMBERS
+REG, HH, MEM = contract.REGISTRY, contract.SURVEY_HOUSEHOLDS, contract.SURVEY_MEMBERS
 UTC_US = pa.timestamp("us", tz="UTC")  # how Spark stores a timestamp: INT64 TIMESTAMP(MICROS,true)
 ARROW = {T.StringType(): pa.string(), T.IntegerType(): pa.int32(), T.DoubleType(): pa.float64(),
          T.DateType(): pa.date32(), T.TimestampType(): UTC_US}
@@ -52,7 +52,7 @@ def q(tmp_path_factory):
 def write(folder: Path, name: str, source: str, q, rows: list[dict], types: dict | None = None, **options) -> Path:
     """A Parquet file of `source`: every contract column, the given values, the rest a fixed value;
     stored as Spark stores the contract types unless `types` says otherwise (column -> arrow type)."""
-    wanted = landing.contract(source, q)
+    wanted = contract.columns(source, q)
     types = types or {}
     arrays = {c: pa.array([r.get(c, DEFAULT[t]) for r in rows], types.get(c, ARROW[t])) for c, t in wanted.items()}
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def test_timestamp_units_millis_micros_nanos(spark, q, tmp_path):
     millis = write(folder, "part-1.parquet", REG, q,
                    [{"nik": "N2", "updated_at": dt.datetime(2026, 1, 2, 8, 0, 0, 123000)}],
                    {"updated_at": pa.timestamp("ms", tz="UTC")})
-    frame = pd.DataFrame({c: [DEFAULT[t]] * 2 for c, t in landing.contract(REG, q).items()})
+    frame = pd.DataFrame({c: [DEFAULT[t]] * 2 for c, t in contract.columns(REG, q).items()})
     frame["nik"] = ["N3", "N4"]
     frame["updated_at"] = pd.to_datetime(["2026-01-03 08:00:00.123456", "2026-01-04 08:00:00.123456789"])
     frame.to_parquet(folder / "part-2.parquet", index=False)
@@ -160,7 +160,7 @@ def test_dictionary_and_plain_strings(spark, q, tmp_path):
     folder = tmp_path / REG
     write(folder, "part-0.parquet", REG, q, [{"nik": "N1", "sex": "L", "village_code": ld.V_BDG}],
           use_dictionary=False)
-    frame = pd.DataFrame({c: [DEFAULT[t]] * 2 for c, t in landing.contract(REG, q).items()})
+    frame = pd.DataFrame({c: [DEFAULT[t]] * 2 for c, t in contract.columns(REG, q).items()})
     frame["nik"] = ["N2", "N3"]
     frame["sex"] = pd.Categorical(["P", "L"])
     frame["village_code"] = pd.Categorical([ld.V_ACEH, ld.V_ACEH])
@@ -171,7 +171,7 @@ def test_dictionary_and_plain_strings(spark, q, tmp_path):
                  for i in (0, 1)]
     assert "RLE_DICTIONARY" not in encodings[0] and "RLE_DICTIONARY" in encodings[1]
     # Stored alike otherwise: one read of the folder, as for Spark's own files.
-    assert len(landing._parquet_parts(spark, str(folder), REG, landing.contract(REG, q))) == 1
+    assert len(landing._parquet_parts(spark, str(folder), REG, contract.columns(REG, q))) == 1
     assert read(spark, tmp_path, REG, q, "nik", "sex", "village_code") == [
         ("N1", "L", ld.V_BDG, []),
         ("N2", "P", ld.V_ACEH, []),
@@ -190,7 +190,7 @@ def test_csv_quoted_line_breaks_and_doubled_quotes(spark, q, tmp_path):
     separators and doubled quotes; a backslash is an ordinary character. Every value read exactly."""
     folder = tmp_path / REG
     folder.mkdir()
-    header = list(landing.contract(REG, q))
+    header = list(contract.columns(REG, q))
 
     def row(nik: str, name: str) -> list[str]:
         return [nik, "3273010101200001", name, "1980-03-04", "L", ld.V_BDG, "1", "", "2026-01-01 00:00:00"]
@@ -216,9 +216,7 @@ def lakehouse(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     config = make_config(root)
     landing_root = {fmt: ld.write_landing(spark, root / f"landing_{fmt}", fmt) for fmt in ("parquet", "csv")}
-    ctx = StageContext(config=config, run_id="hostile-base", _spark=spark)
-    execute(ctx, "ingest", stage_arguments("ingest", landing=str(landing_root["parquet"]), as_of=ld.AS_OF),
-            echo=False)
+    run(spark, config, "ingest", run_id="hostile-base", landing=str(landing_root["parquet"]), as_of=ld.AS_OF)
     return config, landing_root
 
 
@@ -237,10 +235,8 @@ def refused(spark, lakehouse, tmp_path: Path, fmt: str, damage, expected: str) -
     before = versions(spark, config)
     assert all(v is not None for t, v in before.items() if t in (tables.REGISTRY, tables.SURVEY, tables.QUARANTINE))
     run_id = f"hostile-{tmp_path.name}"
-    ctx = StageContext(config=config, run_id=run_id, _spark=spark)
-    args = stage_arguments("ingest", landing=str(root), format=fmt, as_of=ld.AS_OF)
     with pytest.raises(InputContractError) as info:
-        execute(ctx, "ingest", args, echo=False)
+        run(spark, config, "ingest", run_id=run_id, landing=str(root), format=fmt, as_of=ld.AS_OF)
     assert str(info.value) == expected
     assert "\n" not in expected
     after = versions(spark, config)

@@ -6,18 +6,18 @@ import argparse
 
 import pytest
 
-from jobs import ingest
-from jobs.runtime import tables
-from jobs.runtime.errors import InputContractError
-from jobs.runtime.stage import StageContext
+from jobs.ingest import stage as ingest
+from runtime import tables
+from runtime.config import with_overrides
+from runtime.errors import InputContractError
+from runtime.stage import StageContext
 from tests import landing_data as ld
 from tests.conftest import make_config
 
 
 def run_ingest(spark, config, landing, fmt="parquet", run_id="r1"):
-    ctx = StageContext(config=config, run_id=run_id, _spark=spark)
-    args = argparse.Namespace(landing=str(landing), format=fmt, as_of=ld.AS_OF)
-    return ingest.run(ctx, args)
+    config = with_overrides(config, [f"landing.root={landing}", f"landing.format={fmt}"])
+    return ingest.run(StageContext(config=config, run_id=run_id, _spark=spark), argparse.Namespace(as_of=ld.AS_OF))
 
 
 @pytest.fixture(scope="module")

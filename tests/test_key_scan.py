@@ -11,7 +11,7 @@ import sys
 
 from pyspark.sql import functions as F
 
-from jobs.runtime.config import PROJECT_ROOT
+from runtime.config import PROJECT_ROOT
 from tests import key_scan
 from tests.conftest import make_config
 

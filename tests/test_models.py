@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from jobs.runtime.config import load_config
-from jobs.runtime.stage import StageContext
 from models import metrics as targeting
 from models import registry
 from models.features import is_holdout, load_spec, spec_from_questionnaire
 from models.pmt import design_terms
+from runtime import questionnaire
+from runtime.config import load_config
+from runtime.questionnaire import QuestionnaireFile
+from runtime.stage import StageContext
 from tests.model_data import degraded_questionnaire, make_training_frame, write_training_table
 
 
@@ -30,7 +32,7 @@ def _config(root, **model):
 
 
 def _train_args(**kw) -> argparse.Namespace:
-    return argparse.Namespace(family=kw.get("family"), no_promote=kw.get("no_promote", False))
+    return argparse.Namespace(no_promote=kw.get("no_promote", False))
 
 
 # ---------------------------------------------------------------- pure parts (no Spark)
@@ -46,9 +48,10 @@ def test_features_come_from_the_questionnaire_with_a_fixed_reference_level():
     assert "floor_material=1" not in terms and "floor_material=7" in terms
     expected = {"province_code=11", "province_code=32", "is_urban", "province_code=32:is_urban", "is_urban:car"}
     assert expected <= set(terms)
-    with pytest.raises(ValueError, match="no code list"):
-        spec_from_questionnaire({"model": {"target": "y", "categorical": ["floor_area"]},
-                                 "household": {"floor_area": {"type": "float"}}})
+    with pytest.raises(ValueError, match="model.categorical: feature 'floor_area' has no code list"):
+        QuestionnaireFile.model_validate({"versions": ["v1"], "member": {}, "model": {"target": "y", "categorical": [
+            "floor_area"]}, "household": {"floor_area": {"type": "float"}}})
+    assert spec_from_questionnaire(questionnaire.load(config)) == spec
 
 
 def test_targeting_errors_on_a_hand_checked_case():
@@ -89,18 +92,18 @@ def test_promotion_rule():
 @pytest.fixture(scope="module")
 def trained(spark, tmp_path_factory):
     """silver_training written as Delta, stage `train` run once: version 1 of the model."""
-    import jobs.train
+    import jobs.train.stage
 
     root = tmp_path_factory.mktemp("models")
     config = _config(root)
     table_version = write_training_table(spark, config, make_training_frame(3000, seed=7))
-    result = jobs.train.run(StageContext(config=config, run_id="test-run", _spark=spark), _train_args())
+    result = jobs.train.stage.run(StageContext(config=config, run_id="test-run", _spark=spark), _train_args())
     return config, result, table_version
 
 
 def test_first_version_is_champion_and_close_to_the_oracle(trained, capsys):
     config, result, table_version = trained
-    from jobs.runtime.tracking import setup_mlflow
+    from runtime.tracking import setup_mlflow
 
     setup_mlflow(config)
     client = MlflowClient()
@@ -132,8 +135,8 @@ def test_first_version_is_champion_and_close_to_the_oracle(trained, capsys):
 
 def test_model_loads_by_alias_and_predicts_the_training_numbers(trained):
     config, result, _ = trained
-    from jobs.runtime.tracking import setup_mlflow
     from models.training import evaluate_predictions
+    from runtime.tracking import setup_mlflow
 
     setup_mlflow(config)
     frame = make_training_frame(3000, seed=7)
@@ -152,8 +155,8 @@ def test_model_loads_by_alias_and_predicts_the_training_numbers(trained):
 
 def test_compiled_expression_equals_pyfunc(trained, spark):
     config, _, _ = trained
-    from jobs.runtime.tracking import setup_mlflow
     from models.compile import spark_expression
+    from runtime.tracking import setup_mlflow
 
     setup_mlflow(config)
     uri = f"models:/{config.mlflow.model_name}@champion"
@@ -174,13 +177,13 @@ def test_compiled_expression_equals_pyfunc(trained, spark):
 
 
 def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back(trained, spark, tmp_path, capsys):
-    import jobs.train
+    import jobs.train.stage
     from models.cli import add_model_commands, run_model_command
 
     config, _, _ = trained
     weak = config.model_copy(update={"questionnaire_file": degraded_questionnaire(
         config.conf_dir, tmp_path, ["head_age", "livestock"])})
-    result = jobs.train.run(StageContext(config=weak, run_id="test-weak", _spark=spark), _train_args())
+    result = jobs.train.stage.run(StageContext(config=weak, run_id="test-weak", _spark=spark), _train_args())
     client = MlflowClient()
     name = config.mlflow.model_name
     assert result.model_version == "2" and result.details["alias"] == "challenger"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs import nik
-from jobs.runtime.errors import UserError
+from jobs.core import nik
+from runtime.errors import UserError
 
 PROVINCES = ["11", "31", "32", "33", "35", "94"]
 AS_OF = dt.date(2026, 6, 30)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import regions
-from jobs.runtime import tables
-from jobs.runtime.errors import GateFailed
-from tests.conftest import dtks_cli, make_config, paused, run
+from jobs.core import regions
+from runtime import tables
+from runtime.errors import GateFailed
+from tests.conftest import assert_same_rows, dtks_cli, make_config, nation_copy, paused, run
 
 
 def versions(spark, config, names):
@@ -141,13 +141,14 @@ def test_deciles_and_coverage_equal_pandas(spark, nation):
     assert set(gold["model_version"]) == {"1"}
 
 
-def test_verval_trial_runs_on_its_regions_only(spark, nation, tmp_path):
-    """`--regions` in its own lakehouse, beside the nation (the test nation has two districts: one trial regency)."""
+def test_verval_trial_runs_on_its_regions_only(spark, own_nation, tmp_path):
+    """`--regions` in its own lakehouse, beside the nation (the test nation has two districts: one trial regency).
+    On a copy of the nation: the trial registers its own model in the nation's MLflow store."""
     from mlflow import MlflowClient
 
-    from jobs.runtime.errors import UserError
+    from runtime.errors import UserError
 
-    config, landing, _, manifest = nation
+    config, landing, _, manifest = own_nation
     national_hh = tables.read(spark, config, tables.HOUSEHOLDS)
     regency = national_hh.groupBy("regency_code").count().orderBy(F.desc("count"), "regency_code").first()[0]
     before = versions(spark, config, GOLD + SILVER)
@@ -180,9 +181,7 @@ def test_verval_trial_runs_on_its_regions_only(spark, nation, tmp_path):
     national_members = tables.read(spark, config, tables.MEMBERS).where(in_scope)
     trial_members = tables.read(spark, trial, tables.MEMBERS)
     keys = ["household_id", "member_no", "match_status"]
-    assert sorted(map(tuple, trial_members.select(*keys).collect())) == sorted(
-        map(tuple, national_members.select(*keys).collect())
-    )
+    assert_same_rows(trial_members.select(*keys), national_members.select(*keys))
     gold = tables.read(spark, trial, tables.DTKS_HOUSEHOLDS).select(*RANK_COLUMNS).toPandas()
     national_gold = tables.read(spark, config, tables.DTKS_HOUSEHOLDS).where(in_scope).select("household_id")
     assert set(gold["household_id"]) == {r.household_id for r in national_gold.collect()}
@@ -198,8 +197,8 @@ def test_verval_trial_runs_on_its_regions_only(spark, nation, tmp_path):
 
 
 def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_path):
-    from jobs.export import export_region
-    from jobs.runtime.errors import UserError
+    from jobs.publish.export import export_region
+    from runtime.errors import UserError
 
     config, landing, _, _ = nation
     gold = {t: tables.read_published(spark, config, t) for t in GOLD}
@@ -211,7 +210,7 @@ def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_pat
     members = spark.read.parquet(str(out / tables.DTKS_MEMBERS))
     elig = spark.read.parquet(str(out / tables.PROGRAM_ELIGIBILITY))
     expected_hh = gold[tables.DTKS_HOUSEHOLDS].where(F.col("regency_code") == regency)
-    assert sorted(map(tuple, hh.collect())) == sorted(map(tuple, expected_hh.collect()))
+    assert_same_rows(hh, expected_hh)
     assert {r.regency_code for r in members.select("regency_code").distinct().collect()} == {regency}
     ids = {r.household_id for r in expected_hh.select("household_id").collect()}
     assert {r.household_id for r in elig.select("household_id").distinct().collect()} == ids
@@ -234,24 +233,32 @@ def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_pat
 
 
 def published_content(spark, config):
-    """Gold tables as published, without the columns that say which run wrote a row."""
+    """Gold tables as published now (their versions pinned: later commits do not change these frames),
+    without the columns that say which run wrote a row."""
     drop = ("run_id", "updated_run_id")
-    return {t: sorted(map(tuple, tables.read_published(spark, config, t).drop(*drop).collect())) for t in GOLD}
+    return {t: tables.read_published(spark, config, t).drop(*drop) for t in GOLD}
 
 
-def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, tmp_path, caplog):
+def assert_same_content(got: dict, expected: dict) -> None:
+    for t in GOLD:
+        assert_same_rows(got[t], expected[t], t)
+
+
+def same_rows(a, b) -> bool:
+    """The same rows in any order, as many times each (columns by position)."""
+    return a.exceptAll(b).isEmpty() and b.exceptAll(a).isEmpty()
+
+
+def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, own_nation, tmp_path, caplog):
     """A second run while one holds the lakehouse stops cleanly; SIGKILL between the gold commits leaves
     the previous publication readable; the re-run takes over the lock and equals an uninterrupted publish."""
     import os
     import signal
     import sys
 
-    config, landing, _, _ = nation
-    copies = {}
-    for name in ("a", "b"):
-        shutil.copytree(config.path(config.lakehouse), tmp_path / name / "lake")
-        copies[name] = config.model_copy(update={"lakehouse_root": str(tmp_path / name / "lake")})
-    a = copies["a"]
+    a, landing, _, _ = own_nation
+    b = nation_copy(nation, tmp_path / "b")
+    lake = a.path(a.lakehouse)
     before = published_content(spark, a)
 
     # A publish held between the gold tables' commits (its own process, as an operator runs it) ...
@@ -270,23 +277,25 @@ def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, tmp_path, 
     killed.wait(timeout=60)
     latest = tables.read(spark, a, tables.DTKS_HOUSEHOLDS).select("coverage_target").distinct().collect()
     assert {r[0] for r in latest} == {0.5}, "the kill should have come after dtks_households was written"
-    assert published_content(spark, a) == before
-    assert f'"pid": {killed.pid}' in (tmp_path / "a" / "lake" / "_dtks.lock").read_text()  # the dead holder
+    assert_same_content(published_content(spark, a), before)
+    assert f'"pid": {killed.pid}' in (lake / "_dtks.lock").read_text()  # the dead holder
 
     # The re-run takes over the dead run's lock and completes; it equals an uninterrupted publish.
     with caplog.at_level("WARNING"):
         run(spark, a, "publish", coverage=0.5)
     assert "took over the lakehouse lock" in caplog.text
-    run(spark, copies["b"], "publish", coverage=0.5)
-    assert published_content(spark, a) == published_content(spark, copies["b"]) != before
-    assert (tmp_path / "a" / "lake" / "_dtks.lock").read_text() == ""  # released
+    run(spark, b, "publish", coverage=0.5)
+    after = published_content(spark, a)
+    assert_same_content(after, published_content(spark, b))
+    assert not all(same_rows(after[t], before[t]) for t in GOLD)
+    assert (lake / "_dtks.lock").read_text() == ""  # released
 
 
 def test_scores_equal_pyfunc_predict(spark, nation):
     import mlflow
 
     config, _, _, _ = nation
-    from jobs.score import resolve_model
+    from jobs.score.champion import resolve_model
 
     model = resolve_model(config, None)
     hh = tables.read(spark, config, tables.HOUSEHOLDS).where("rankable").limit(200)
@@ -297,25 +306,25 @@ def test_scores_equal_pyfunc_predict(spark, nation):
     assert max(abs(pd.Series(predicted).to_numpy() - frame["welfare_score"].to_numpy())) < 1e-9
 
 
-def test_second_run_is_identical_with_empty_change_feed(spark, nation):
+def test_second_run_is_identical_with_empty_change_feed(spark, own_nation):
     from mlflow import MlflowClient
 
-    config, landing, _, _ = nation
-    before = {t: sorted(map(tuple, tables.read(spark, config, t).collect())) for t in GOLD + SILVER}
-    v_before = versions(spark, config, GOLD)
+    config, landing, _, _ = own_nation
+    v_before = versions(spark, config, GOLD + SILVER)
+    before = {t: tables.read(spark, config, t, v) for t, v in v_before.items()}  # pinned: the tables as they are
     for stage in ("ingest", "train", "score", "publish"):
         run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
     # train registered an equal version 2, which does not beat the champion: nothing downstream moves.
     assert str(MlflowClient().get_model_version_by_alias(config.mlflow.model_name, "champion").version) == "1"
     for t in GOLD + SILVER:
-        assert sorted(map(tuple, tables.read(spark, config, t).collect())) == before[t], t
+        assert_same_rows(tables.read(spark, config, t), before[t], t)
     # Nothing entered or left: the eligibility MERGE has an empty change set, so it commits nothing.
     assert tables.version(spark, config, tables.PROGRAM_ELIGIBILITY) == v_before[tables.PROGRAM_ELIGIBILITY]
 
 
-def test_update_round_for_one_province(spark, nation, tmp_path):
+def test_update_round_for_one_province(spark, own_nation, tmp_path):
     """A new survey batch for one province: only its households change content; ranks may shift."""
-    config, landing, _, _ = nation
+    config, landing, _, _ = own_nation
     hh = spark.read.parquet(str(landing / "survey_households"))
     province = (
         tables.read(spark, config, tables.HOUSEHOLDS)
@@ -371,7 +380,7 @@ def test_update_round_for_one_province(spark, nation, tmp_path):
     assert (gain_all.loc[left["household_id"]] > 0).all()
     assert (gain_all.loc[entered["household_id"]] <= 1e-12).all()
     # The operator's view (`dtks diff`): per programme and province, who entered and who left.
-    from jobs import eligibility
+    from jobs.publish import eligibility
 
     feed = (
         spark.read.format("delta")
@@ -385,16 +394,16 @@ def test_update_round_for_one_province(spark, nation, tmp_path):
     assert sum(n for (n, _) in diff.values()) == len(entered)
 
 
-def test_each_gate_failure_keeps_the_published_tables(spark, nation):
-    """Runs last among the publishing tests: it leaves an unbalanced ingest record and no model."""
+def test_each_gate_failure_keeps_the_published_tables(spark, own_nation):
+    """On a copy of the nation: it records an unbalanced ingest and deletes the model version."""
     import datetime as dt
 
     from mlflow import MlflowClient
 
-    from jobs import gates
-    from jobs.runtime import runs
+    from jobs.publish import gates
+    from runtime import runs
 
-    config, _, _, _ = nation
+    config, _, _, _ = own_nation
     v = versions(spark, config, GOLD)
     strict = config.model_copy(
         update={"thresholds": config.thresholds.model_copy(update={"min_national_match_rate": 0.999})}
@@ -437,15 +446,16 @@ def test_each_gate_failure_keeps_the_published_tables(spark, nation):
     assert versions(spark, config, GOLD) == v
 
 
-def test_report_finds_the_curbstoner_and_renders(spark, nation, tmp_path):
-    config, landing, _, manifest = nation
+def test_report_finds_the_curbstoner_and_renders(spark, own_nation, tmp_path):
+    config, landing, _, manifest = own_nation
     run(spark, config, "report", reports_dir=str(tmp_path / "reports"), no_mlflow=True)
     _, second_run = run(spark, config, "report", reports_dir=str(tmp_path / "again"), no_mlflow=True)
     for name in (tables.QUALITY_BY_REGION, "quality_enumerators"):  # a second report says the same
         df = tables.read(spark, config, name)
-        first, again = (sorted(map(tuple, df.where(cond).drop("run_id").collect()))
+        first, again = (df.where(cond).drop("run_id")
                         for cond in (F.col("run_id") != second_run, F.col("run_id") == second_run))
-        assert first == again and first, name
+        assert_same_rows(first, again, name)
+        assert not first.isEmpty(), name
     enum = tables.read(spark, config, "quality_enumerators").orderBy(F.col("revisit_score").desc()).limit(3).collect()
     curbstoners = set(manifest["parameters"]["curbstoning_enumerators"])
     assert curbstoners & {r.enumerator_id for r in enum}

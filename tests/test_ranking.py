@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs import eligibility, ranking
+from jobs.publish import eligibility, ranking
+from runtime.config import ConfigError, load_config
 
 
 def pandas_ranking(df: pd.DataFrame, population: int, target: float) -> pd.DataFrame:
@@ -59,7 +60,8 @@ def test_programme_rules(spark, tmp_path):
         "rule_version: v1\nprograms:\n  PKH: {deciles: [1, 4], any_component: [n_pregnant, n_elderly]}\n"
         "  SEMBAKO: {deciles: [1, 5]}\n"
     )
-    rules = eligibility.load(path)
+    config = load_config("test").model_copy(update={"programs_file": str(path)})
+    rules = eligibility.load(config)
     cols = "household_id string, province_code string, regency_code string, decile int, n_pregnant int, n_elderly int"
     hh = spark.createDataFrame(
         [("h1", "32", "3273", 2, 1, 0), ("h2", "32", "3273", 3, 0, 0), ("h3", "32", "3273", 5, 0, 2)], cols
@@ -74,8 +76,11 @@ def test_programme_rules(spark, tmp_path):
         ("SEMBAKO", "h3"): True,
     }
     path.write_text("rule_version: v1\nprograms:\n  PKH: {deciles: [1, 4], any_component: [n_unicorns]}\n")
-    with pytest.raises(ValueError, match="programs.PKH.any_component"):
-        eligibility.load(path)
+    with pytest.raises(ConfigError, match=r"programs.yaml: key 'programs.PKH.any_component': unknown household count"):
+        eligibility.load(config)
     path.write_text("rule_version: v1\nprograms:\n  PKH: {deciles: [0, 4]}\n")
-    with pytest.raises(ValueError, match="programs.PKH.deciles"):
-        eligibility.load(path)
+    with pytest.raises(ConfigError, match=r"programs.yaml: key 'programs.PKH.deciles': must be \[low, high\]"):
+        eligibility.load(config)
+    path.write_text("rule_version: v1\nprograms:\n  PKH: {deciles: [1, 4], band: 2}\n")
+    with pytest.raises(ConfigError, match=r"key 'programs.PKH.band': Extra inputs are not permitted"):
+        eligibility.load(config)

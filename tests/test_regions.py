@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from jobs import regions
-from jobs.runtime.config import load_config
-from jobs.runtime.errors import UserError
+from jobs.core import regions
+from runtime.config import load_config
+from runtime.errors import UserError
 
 
 def test_reference_counts_and_formats():

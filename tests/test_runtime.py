@@ -12,10 +12,10 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from jobs.runtime import runs, tables
-from jobs.runtime import spark as spark_runtime
-from jobs.runtime.config import load_config
-from jobs.runtime.tracking import setup_mlflow
+from runtime import runs, tables
+from runtime import spark as spark_runtime
+from runtime.config import load_config
+from runtime.tracking import setup_mlflow
 
 
 def test_session_is_configured(spark):
@@ -126,14 +126,15 @@ def test_mlflow_register_alias_and_load_by_alias(config):
 
 
 def test_missing_key_in_cluster_mode_stops_before_spark(monkeypatch, tmp_path):
-    from jobs.runtime.config import ConfigError
-    from jobs.runtime.stage import StageContext, execute, stage_arguments
+    from jobs.stages import STAGES
+    from runtime.config import ConfigError
+    from runtime.stage import StageContext, execute, stage_arguments
 
     monkeypatch.delenv("DTKS_NIK_KEY")
     config = load_config("cluster", {"lakehouse_root": str(tmp_path / "lake")})
     ctx = StageContext(config=config, run_id="r1")
     with pytest.raises(ConfigError, match="DTKS_NIK_KEY is not set"):
-        execute(ctx, "ingest", stage_arguments("ingest"), echo=False)
+        execute(ctx, STAGES["ingest"], stage_arguments(STAGES["ingest"]), echo=False)
     assert ctx._spark is None  # no Spark session was started, nothing written
     assert not any(p.name != "_dtks.lock" for p in (tmp_path / "lake").iterdir())
     assert (tmp_path / "lake" / "_dtks.lock").read_text() == ""  # the lock was released
@@ -144,7 +145,7 @@ def test_lakehouse_lock_names_its_holder_and_takes_over_a_dead_one(tmp_path, cap
     import json
     import os
 
-    from jobs.runtime import lock
+    from runtime import lock
 
     config = load_config("test", {"lakehouse_root": str(tmp_path / "lake")})
     path = tmp_path / "lake" / "_dtks.lock"
@@ -202,12 +203,12 @@ def test_staging_area_is_removed_after_use_and_after_a_killed_stage(spark, confi
 
 
 def test_every_registered_stage_is_a_stage_module():
-    """The stage registry names real stage modules: NAME, HELP, add_arguments and run, under their key."""
-    from jobs.runtime.stage import OPERATOR, PIPELINE, available_stages, stage_module
+    """The stage registry lists real stage modules in pipeline order: NAME, HELP, add_arguments and run,
+    each the `stage.py` of its own step folder."""
+    from jobs.stages import OPERATOR, PIPELINE_NAMES, STAGES
 
-    assert available_stages() == ["generate", "ingest", "train", "score", "publish", "report"]
-    for name in PIPELINE | OPERATOR:
-        module = stage_module(name)
+    assert PIPELINE_NAMES == ("generate", "ingest", "train", "score", "publish", "report")
+    assert [s.NAME for s in OPERATOR] == ["maintain", "rotate_key"]
+    for name, module in STAGES.items():
         assert module.NAME == name and module.HELP and callable(module.add_arguments) and callable(module.run)
-    with pytest.raises(KeyError, match="no stage 'pubish'; stages are generate, ingest"):
-        stage_module("pubish")
+        assert module.__name__ == f"jobs.{name}.stage"

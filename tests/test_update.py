@@ -6,6 +6,7 @@ layout back to a fresh round's."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +14,8 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from jobs.runtime import tables
-from tests.conftest import AS_OF, make_config, run
+from runtime import tables
+from tests.conftest import AS_OF, assert_same_rows, make_config, run
 
 RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since"}
 COMPARED = (tables.REGISTRY, tables.SURVEY, tables.HOUSEHOLDS, tables.MEMBERS, tables.SCORES,
@@ -47,9 +48,10 @@ def _update(spark, config, base: Path, out: Path, merged: Path, form: str = "eve
     return json.loads((out / "manifest.json").read_text()), result
 
 
-def _rows(spark, config, name: str) -> list[tuple]:
+def _content(spark, config, name: str):
+    """A table without the columns that say which run wrote a row."""
     df = tables.read(spark, config, name)
-    return sorted(map(tuple, df.select(*[c for c in df.columns if c not in RUN_COLUMNS]).collect()), key=repr)
+    return df.select(*[c for c in df.columns if c not in RUN_COLUMNS])
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def rounds(spark, nation_landing, tmp_path_factory):
     config = _config(root, "lake")
     _round(spark, config, nation_landing, ("ingest", "train", "score", "publish"))
     before = {name: tables.version(spark, config, name) for name in tables.CATALOG}
-    gold_before = {name: _rows(spark, config, name) for name in (tables.PROGRAM_ELIGIBILITY,)}
+    gold_before = {name: _content(spark, config, name).collect() for name in (tables.PROGRAM_ELIGIBILITY,)}
     manifest, generated = _update(spark, config, nation_landing, root / "update1", root / "merged1")
     results = _round(spark, config, root / "update1", ("ingest", "score", "publish"))
     reference = _config(root, "reference", mlflow=root)
@@ -102,7 +104,7 @@ def test_update_round_equals_a_full_round_on_the_updated_inputs(spark, rounds):
     assert survey <= rematched < tables.read(spark, config, tables.HOUSEHOLDS).count() / 2
     assert 0 < rounds["results"]["score"].rows_out < rounds["ref_results"]["score"].rows_out
     for name in COMPARED:
-        assert _rows(spark, config, name) == _rows(spark, reference, name), name
+        assert_same_rows(_content(spark, config, name), _content(spark, reference, name), name)
     # The vault keeps every token it ever issued (a corrected NIK's old one too): a superset.
     vault = {r.nik_token for r in tables.read(spark, config, tables.IDENTITY_VAULT).collect()}
     assert {r.nik_token for r in tables.read(spark, reference, tables.IDENTITY_VAULT).collect()} <= vault
@@ -112,13 +114,10 @@ def test_change_feed_is_the_eligibility_difference(spark, rounds):
     config = rounds["config"]
     start = rounds["before"][tables.PROGRAM_ELIGIBILITY]
     keys = ("program", "household_id")
-    before = {(r[0], r[1]): r for r in rounds["gold_before"][tables.PROGRAM_ELIGIBILITY]}
-    after = {(r[0], r[1]): r for r in _rows(spark, config, tables.PROGRAM_ELIGIBILITY)}
-    columns = [c for c in tables.read(spark, config, tables.PROGRAM_ELIGIBILITY).columns if c not in RUN_COLUMNS]
-    at = columns.index("eligible")
-    expected = {k: (before[k][at] if k in before else None, after[k][at] if k in after else None)
-                for k in set(before) | set(after)
-                if (before.get(k) or (None,) * len(columns))[at] != (after.get(k) or (None,) * len(columns))[at]}
+    before = {(r.program, r.household_id): r.eligible for r in rounds["gold_before"][tables.PROGRAM_ELIGIBILITY]}
+    after = {(r.program, r.household_id): r.eligible
+             for r in _content(spark, config, tables.PROGRAM_ELIGIBILITY).collect()}
+    expected = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
     feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start + 1)
             .load(config.table_path(tables.PROGRAM_ELIGIBILITY)))
     kind = F.col("_change_type")
@@ -162,22 +161,25 @@ def test_gold_tables_read_the_same_with_a_non_spark_reader(spark, rounds):
         pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False), name
 
 
-def test_four_rounds_and_maintain_match_a_fresh_round(spark, rounds):
+def test_four_rounds_and_maintain_match_a_fresh_round(spark, rounds, tmp_path):
     """Three more rounds (one with the whole registry re-delivered), then `dtks maintain`: the tables
-    equal a fresh full round on the inputs after all four, and the layout is back to that round's."""
-    root, config = rounds["root"], rounds["config"]
+    equal a fresh full round on the inputs after all four, and the layout is back to that round's.
+    On a copy of the lakehouse: the other tests read it as the first update round left it."""
+    root = rounds["root"]
+    shutil.copytree(rounds["config"].path(rounds["config"].lakehouse), tmp_path / "lake")
+    config = rounds["config"].model_copy(update={"lakehouse_root": str(tmp_path / "lake")})
     base = root / "merged1"
     for k, form in ((2, "full"), (3, "events"), (4, "events")):
-        _update(spark, config, base, root / f"update{k}", root / f"merged{k}", form)
-        _round(spark, config, root / f"update{k}", ("ingest", "score", "publish"), as_of="2027-06-30")
-        base = root / f"merged{k}"
+        _update(spark, config, base, tmp_path / f"update{k}", tmp_path / f"merged{k}", form)
+        _round(spark, config, tmp_path / f"update{k}", ("ingest", "score", "publish"), as_of="2027-06-30")
+        base = tmp_path / f"merged{k}"
     result, _ = run(spark, config.model_copy(update={"maintenance": config.maintenance.model_copy(
         update={"vacuum_retain_hours": 0})}), "maintain")
     assert "maintain:" in result.summary[0]
-    fresh = _config(root, "fresh", mlflow=root)
+    fresh = _config(tmp_path, "fresh", mlflow=root)
     _round(spark, fresh, base, ("ingest", "score", "publish"), as_of="2027-06-30")
     for name in COMPARED:
-        assert _rows(spark, config, name) == _rows(spark, fresh, name), name
+        assert_same_rows(_content(spark, config, name), _content(spark, fresh, name), name)
     for name in (*COMPARED, tables.IDENTITY_VAULT):
         files = spark.sql(f"DESCRIBE DETAIL delta.`{config.table_path(name)}`").first().numFiles
         fresh_files = spark.sql(f"DESCRIBE DETAIL delta.`{fresh.table_path(name)}`").first().numFiles

@@ -1,0 +1,85 @@
+"""Writing generated landing files as one delivery: every folder and its manifest.json into a temporary
+sibling, swapped in at the end, so a failed run never leaves a half-written landing zone behind. Each
+folder gets a fixed number of files, sorted by key: same seed, same files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+
+from jobs.core.contract import CHANGES
+from jobs.generate import synthetic
+from runtime.errors import UserError
+
+
+def _write(df: DataFrame, path: str, fmt: str, files: int, keys: list[str]) -> None:
+    """Fixed file count and key order: the bytes depend on the seed and size only."""
+    writer = df.repartition(files, *keys).sortWithinPartitions(*keys).write.mode("overwrite").format(fmt)
+    if fmt == "csv":  # RFC 4180: a quote inside a value is doubled (Spark's default escapes it with a backslash)
+        writer = writer.option("header", True).option("escape", '"')
+    writer.save(path)
+
+
+def _observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
+    """`df` with its row count (and for the manifest's stats, defects and deaths) taken as it is written.
+
+    Why: counting from the write itself spares reading every folder back afterwards.
+    """
+    metrics = [F.count(F.lit(1)).alias("rows")]
+    if name == "truth/defects":
+        metrics += [F.sum(F.when(F.col("defect") == d, 1).otherwise(0)).alias(d) for d in synthetic.DEFECTS]
+    if name == "registry":
+        metrics.append(F.count("death_date").alias("deaths"))
+    if name == "truth/updates":
+        metrics += [F.count_if(F.col("change") == c).alias(c) for c in ("RICHER", "POORER", "NEW", *CHANGES)]
+    observation = Observation(f"generate {name}")
+    return df.observe(observation, *metrics), observation
+
+
+def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
+    reader = spark.read.format(fmt)
+    if fmt == "csv":
+        reader = reader.option("header", True).option("inferSchema", False).option("multiLine", True).option(
+            "escape", '"')
+    return reader.load(path)
+
+
+def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[str, list[str]], n_files: int,
+                  out: str, fmt: str, run_id: str,
+                  describe: Callable[[dict[str, int], dict[str, Observation]], dict]) -> dict:
+    """Write every folder and manifest.json (`describe` makes it from the row counts and the writes'
+    Observations) into a temp sibling, then swap it in place of `out`."""
+    jvm = spark.sparkContext._jvm
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    target = jvm.org.apache.hadoop.fs.Path(out)
+    fs = target.getFileSystem(hadoop_conf)
+    tag = run_id.replace(":", "")
+    tmp = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.tmp-{tag}")
+    old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{tag}")
+    try:
+        observed = {}
+        for name, df in frames.items():
+            df, observed[name] = _observed(name, df)
+            _write(df, f"{tmp.toString()}/{name}", fmt, n_files, keys[name])
+        row_counts = {name: int(observation.get["rows"]) for name, observation in observed.items()}
+        manifest = describe(row_counts, observed)
+        stream = fs.create(jvm.org.apache.hadoop.fs.Path(tmp, "manifest.json"), True)
+        try:
+            stream.write(bytearray(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"))
+        finally:
+            stream.close()
+        if fs.exists(target):
+            fs.rename(target, old)
+        if not fs.rename(tmp, target):
+            raise UserError(f"{out}: could not move the new landing zone into place (left in {tmp.toString()})")
+        fs.delete(old, True)
+    except BaseException:
+        fs.delete(tmp, True)
+        if fs.exists(old) and not fs.exists(target):
+            fs.rename(old, target)
+        raise
+    return manifest

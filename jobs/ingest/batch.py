@@ -1,0 +1,150 @@
+"""Pure: from the checked rows to each silver table's rows (quarantine, vault, registry, survey, training),
+and the registry's change set against the stored table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.core import contract, regions
+from jobs.ingest import validation
+from jobs.ingest.checking import RECORD_KEY, Checked
+from runtime import tables
+
+REGISTRY_COLUMNS = (
+    "nik_token",
+    "kk_token",
+    "birth_date",
+    "sex",
+    "village_code",
+    "province_code",
+    "relationship",
+    "death_date",
+    "updated_at",
+)
+
+
+DELETE = "_delete"  # flags the rows of a change set that leave the table
+
+
+MEMBER_FIELDS = (
+    "member_no",
+    "nik_token",
+    "nik_problem",
+    "birth_date",
+    "sex",
+    *contract.MEMBER_ANSWERS,
+)
+
+
+@dataclass
+class Batch:
+    """What goes where, derived from the checked rows."""
+
+    quarantine: DataFrame
+    registry: DataFrame  # the whole registry, or its events (`change`, `previous_token`)
+    registry_events: bool
+    vault: DataFrame
+    survey: DataFrame
+    training_members: DataFrame | None  # None: no training sample delivered (silver_training kept)
+    training_households: DataFrame | None
+
+
+def transform(checked: Checked, run_id: str) -> Batch:
+    """Pure: the checked rows in, each table's rows out."""
+    accepted = {s: df.where(F.col(validation.REASON).isNull()) for s, df in checked.rows.items()}
+    quarantine = reduce(
+        DataFrame.unionByName,
+        [
+            df.where(F.col(validation.REASON).isNotNull()).select(
+                F.lit(source).alias("source"),
+                F.col(RECORD_KEY).alias("record_key"),
+                F.col(validation.REASON).alias("reason_code"),
+                F.col(validation.DETAIL).alias("detail"),
+                F.lit(run_id).alias("run_id"),
+            )
+            for source, df in checked.rows.items()
+        ],
+    )
+    events = contract.REGISTRY_CHANGES in accepted
+    source = contract.REGISTRY_CHANGES if events else contract.REGISTRY
+    registry = accepted[source].withColumn("province_code", regions.province_code(F.col("village_code")))
+    registry = registry.select(*REGISTRY_COLUMNS, tables.row_hash(REGISTRY_COLUMNS).alias(tables.ROW_HASH),
+                               *(["change", "previous_token"] if events else []))
+    # token -> identifier for NIKs and KK numbers alike (both 16 digits: one value, one token), so that
+    # `dtks rotate-key` can compute every token again under a new key.
+    vault = reduce(
+        DataFrame.unionByName,
+        [
+            accepted[s].where(F.col("nik_token").isNotNull()).select("nik_token", "nik")
+            for s in (source, contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS)
+            if s in accepted
+        ] + [
+            accepted[s].where(F.col("kk_token").isNotNull()).select(F.col("kk_token").alias("nik_token"),
+                                                                    F.col("kk_number").alias("nik"))
+            for s in (source, contract.SURVEY_HOUSEHOLDS, contract.TRAINING_HOUSEHOLDS)
+            if s in accepted
+        ],
+    ).dropDuplicates(["nik_token"])
+    survey = nest(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS], run_id)
+    training = contract.TRAINING_HOUSEHOLDS in accepted
+    return Batch(
+        quarantine,
+        registry,
+        events,
+        vault,
+        survey,
+        accepted[contract.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, RECORD_KEY)
+        if training else None,
+        accepted[contract.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_token",
+                                                   "kk_number")
+        if training else None,
+    )
+
+
+def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
+    """One row per household with its roster as an array, so one row replaces the whole roster."""
+    roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
+    base = hh.drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_number")
+    return (
+        base.join(roster, "household_id", "left")
+        .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))
+        .withColumn("province_code", regions.province_code(F.col("village_code")))
+        .withColumn("ingest_run_id", F.lit(run_id))
+    )
+
+
+def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool) -> DataFrame:
+    """Pure: what changes in silver_registry, flagged `_delete` where a person leaves it.
+
+    The whole registry (events False) is diffed with the stored one by content hash: new and changed
+    persons in, persons no longer delivered out. Events (docs/CONTRACTS.md) carry each person's record
+    after the event; a NIK correction also removes the record under the previous NIK. Rows equal to
+    the stored ones are left out, so only real changes go on downstream."""
+    columns = [*REGISTRY_COLUMNS, tables.ROW_HASH]
+    held = stored.select("nik_token", F.col(tables.ROW_HASH).alias("_t_hash"))
+    upserts = (
+        delivered.select(*columns)
+        .join(held, "nik_token", "left")
+        .where(F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col(tables.ROW_HASH)))
+        .drop("_t_hash")
+    )
+    if events:
+        leaving = (
+            delivered.where(F.col("previous_token").isNotNull())
+            .select(F.col("previous_token").alias("nik_token"))
+            .join(delivered.select("nik_token"), "nik_token", "left_anti")  # unless re-delivered itself
+            .join(held, "nik_token", "left_semi")
+            .distinct()
+        )
+    else:
+        leaving = held.select("nik_token").join(delivered.select("nik_token"), "nik_token", "left_anti")
+    schema = dict(delivered.dtypes)
+    deletes = leaving.select(
+        *[F.col(c) if c == "nik_token" else F.lit(None).cast(schema[c]).alias(c) for c in columns]
+    )
+    return upserts.withColumn(DELETE, F.lit(False)).unionByName(deletes.withColumn(DELETE, F.lit(True)))

@@ -1,0 +1,96 @@
+"""Matching survey members to the civil registry by NIK token (padan / tidak padan), BRIEF §4 and §6.
+
+Invalid and missing NIKs never enter the join. A NIK listed in several households counts once, in
+the most recent interview; the other listings are DUPLICATE. Works on keyed tokens only: the raw
+NIK has been replaced before this step, and HMAC is deterministic, so tokens join like NIKs.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.core import nik
+from jobs.core.contract import (
+    DECEASED,
+    DUPLICATE,
+    INVALID_NIK,
+    MATCHED,
+    MATCHED_WITH_DIFFERENCES,
+    MISSING_NIK,
+    NOT_COUNTED,
+    NOT_FOUND,
+)
+
+LISTING = "_listing"
+
+
+def listing_order(listings: DataFrame) -> DataFrame:
+    """Number each listing of a token: 1 for the most recent interview (ties by household and member
+    number, so the result never depends on row order); every other listing is a DUPLICATE.
+
+    listings: household_id, member_no, nik_token (not null), interview_start.
+    """
+    latest = Window.partitionBy("nik_token").orderBy(
+        F.col("interview_start").desc(), F.col("household_id").asc(), F.col("member_no").asc()
+    )
+    return listings.withColumn(LISTING, F.row_number().over(latest))
+
+
+def match(members: DataFrame, registry: DataFrame, listings: DataFrame | None = None) -> DataFrame:
+    """Add match_status and match_detail to members.
+
+    members: household_id, member_no, nik_token (null unless the NIK is well formed), nik_problem,
+             birth_date, sex, interview_start, interview_date.
+    registry: nik_token, birth_date, sex, death_date (one row per token).
+    listings: when only some rosters are matched again (an update round), every current listing of
+              their tokens nationally (household_id, member_no, nik_token, interview_start), so that
+              the duplicate rule still sees the listings outside those rosters; None: `members` holds
+              them all.
+    """
+    reg = registry.select(
+        F.col("nik_token").alias("_r_token"),
+        F.col("birth_date").alias("_r_birth"),
+        F.col("sex").alias("_r_sex"),
+        F.col("death_date").alias("_r_death"),
+    )
+    valid = members.where(F.col("nik_token").isNotNull())
+    invalid = members.where(F.col("nik_token").isNull())
+    if listings is None:
+        ordered = listing_order(valid)
+    else:
+        order = listing_order(listings.select("household_id", "member_no", "nik_token", "interview_start"))
+        ordered = valid.join(order.select("household_id", "member_no", LISTING), ["household_id", "member_no"], "left")
+    joined = ordered.join(reg, F.col("nik_token") == F.col("_r_token"), "left")
+    diffs = F.concat_ws(
+        ", ",
+        F.when(F.col("birth_date") != F.col("_r_birth"), F.lit("birth_date")),
+        F.when(F.col("sex") != F.col("_r_sex"), F.lit("sex")),
+    )
+    status = (
+        F.when(F.col(LISTING) > 1, F.lit(DUPLICATE))
+        .when(F.col("_r_token").isNull(), F.lit(NOT_FOUND))
+        .when(F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")), F.lit(DECEASED))
+        .when(diffs != "", F.lit(MATCHED_WITH_DIFFERENCES))
+        .otherwise(F.lit(MATCHED))
+    )
+    detail = (
+        F.when(F.col(LISTING) > 1, F.lit("listed in a more recent interview of another household"))
+        .when(F.col("_r_token").isNull(), F.lit("NIK not in the civil registry"))
+        .when(
+            F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")),
+            F.lit("registry records a death"),
+        )
+        .when(diffs != "", F.concat(F.lit("differs from registry: "), diffs))
+    )
+    matched = joined.withColumn("match_status", status).withColumn("match_detail", detail)
+    matched = matched.drop(LISTING, "_r_token", "_r_birth", "_r_sex", "_r_death")
+    unmatched = invalid.withColumn(
+        "match_status", F.when(F.col("nik_problem") == nik.MISSING, F.lit(MISSING_NIK)).otherwise(F.lit(INVALID_NIK))
+    ).withColumn("match_detail", F.col("nik_problem"))
+    return matched.unionByName(unmatched)
+
+
+def counted(status_col: str = "match_status") -> F.Column:
+    """Members counted in household size: living and not listed elsewhere."""
+    return ~F.col(status_col).isin(*NOT_COUNTED)

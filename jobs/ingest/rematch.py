@@ -1,0 +1,132 @@
+"""Matching rosters to the registry: the whole survey in a first round, only the rosters a delivery can
+change in an update round (pemutakhiran); both give what a first round on the updated inputs gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import reduce
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.core import contract, regions
+from jobs.ingest import features as hh_features
+from jobs.ingest import matching
+from runtime import tables
+
+
+def current_members(survey: DataFrame) -> DataFrame:
+    """Flatten the current rosters (one row per listed member) with their household's interview."""
+    return survey.select(
+        "household_id",
+        "interview_start",
+        F.to_date("interview_start").alias("interview_date"),
+        "village_code",
+        F.explode("members").alias("m"),
+    ).select("household_id", "interview_start", "interview_date", "village_code", "m.*")
+
+
+def _outputs(rosters: DataFrame, matched: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """silver_households and silver_members rows of the matched rosters, each with its content hash."""
+    households = hh_features.features(rosters.drop("members"), matched)
+    households = households.withColumn(
+        tables.ROW_HASH, tables.row_hash([c for c in households.columns if c != "ingest_run_id"])
+    )
+    members = matched.select(
+        "household_id",
+        "member_no",
+        "nik_token",
+        "match_status",
+        "match_detail",
+        "sex",
+        "birth_date",
+        hh_features.age_years("birth_date", "interview_date").alias("age"),
+        *contract.MEMBER_ANSWERS,
+        "interview_start",
+        "interview_date",
+        regions.province_code(F.col("village_code")),
+        regions.regency_code(F.col("village_code")),
+    )
+    return households, members.withColumn(tables.ROW_HASH, tables.row_hash(members.columns))
+
+
+def _match_registry(registry: DataFrame) -> DataFrame:
+    return registry.select("nik_token", "birth_date", "sex", "death_date")
+
+
+def match_all(
+    survey: DataFrame, registry: DataFrame, put: Callable[[str, DataFrame], DataFrame]
+) -> tuple[DataFrame, DataFrame]:
+    """National match of every current roster: (households with features, members with status),
+    both made from one stored match (`put`), so the two writes match once."""
+    matched = put("matched", matching.match(current_members(survey), _match_registry(registry)))
+    return _outputs(survey, matched)
+
+
+def _listings(members: DataFrame) -> DataFrame:
+    return members.where(F.col("nik_token").isNotNull()).select(
+        "household_id", "member_no", "nik_token", "interview_start"
+    )
+
+
+def match_changed(
+    fresh: DataFrame,
+    survey: DataFrame,
+    stored_members: DataFrame,
+    registry: DataFrame,
+    changed_tokens: DataFrame,
+    put: Callable[[str, DataFrame], DataFrame],
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Re-match only the rosters this delivery can change: (households, members, members to delete).
+
+    fresh: the survey rows this delivery added or replaced; survey: silver_survey with them;
+    stored_members: silver_members before this delivery; changed_tokens: registry persons changed.
+    A roster can change when it is fresh, or lists a NIK that a fresh roster lists or listed (the
+    duplicate rule may move), or lists a NIK whose registry record changed. Its members' statuses
+    are taken against every current listing of their NIKs nationally, as in a first round.
+    """
+    fresh_ids = fresh.select("household_id")
+    new_listings = _listings(current_members(fresh))
+    kept_listings = _listings(stored_members).join(fresh_ids, "household_id", "left_anti")
+    listings = kept_listings.unionByName(new_listings)
+    touched = reduce(
+        DataFrame.unionByName,
+        [
+            new_listings.select("nik_token"),
+            _listings(stored_members).join(fresh_ids, "household_id", "left_semi").select("nik_token"),
+            changed_tokens.select("nik_token"),
+        ],
+    ).distinct()
+    affected = put(
+        "affected",
+        fresh_ids.unionByName(listings.join(touched, "nik_token", "left_semi").select("household_id")).distinct(),
+    )
+    rosters = survey.join(affected, "household_id", "left_semi")
+    members = current_members(rosters)
+    tokens = members.where(F.col("nik_token").isNotNull()).select("nik_token").distinct()
+    matched = put(
+        "matched",
+        matching.match(
+            members,
+            _match_registry(registry).join(tokens, "nik_token", "left_semi"),
+            listings.join(tokens, "nik_token", "left_semi"),
+        ),
+    )
+    households, member_rows = _outputs(rosters, matched)
+    gone = (
+        stored_members.select("household_id", "member_no")
+        .join(affected, "household_id", "left_semi")
+        .join(member_rows.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
+    )
+    return households, member_rows, gone
+
+
+def training_features(households: DataFrame, members: DataFrame, registry: DataFrame) -> DataFrame:
+    dated = members.drop("interview_date").join(
+        households.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
+        "household_id",
+    )
+    matched = matching.match(dated, registry)
+    feats = hh_features.features(households, matched)
+    return feats.withColumn("log_consumption_per_capita", F.log(F.col("consumption_per_capita")))

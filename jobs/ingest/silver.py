@@ -1,0 +1,101 @@
+"""Writing one delivery into the silver tables: the inputs first (vault, quarantine, registry, survey),
+then the re-match of the rosters they touch (silver_households, silver_members), then the training sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.core import contract
+from jobs.ingest.batch import DELETE, Batch, registry_change_set
+from jobs.ingest.rematch import match_all, match_changed, training_features
+from runtime import tables
+from runtime.config import DtksConfig
+from runtime.errors import UserError
+
+
+def incremental(spark: SparkSession, config: DtksConfig) -> bool:
+    """Whether the lakehouse holds a matched round this code can update (tables with their content
+    hashes); otherwise this round matches the whole survey."""
+    return (
+        tables.has_columns(spark, config, tables.REGISTRY, tables.ROW_HASH)
+        and tables.has_columns(spark, config, tables.HOUSEHOLDS, tables.ROW_HASH)
+        and tables.has_columns(spark, config, tables.MEMBERS, tables.ROW_HASH, "interview_start")
+        and tables.exists(spark, config, tables.SURVEY)
+    )
+
+
+@dataclass
+class Stored:
+    """The silver inputs after `store_inputs`, for the re-match that follows."""
+
+    update: bool  # an update round: only the rosters this delivery can change are re-matched
+    registry: DataFrame
+    survey: DataFrame
+    fresh: DataFrame | None = None  # update round: the survey rows this delivery added or replaced
+    changed: DataFrame | None = None  # update round: the registry's change set
+    members_before: DataFrame | None = None  # update round: silver_members before this delivery
+
+
+def store_inputs(
+    spark: SparkSession, config: DtksConfig, batch: Batch, accepted: dict[str, int],
+    put: Callable[[str, DataFrame], DataFrame],
+) -> Stored:
+    """identity_vault and quarantine (insert-only), then silver_registry and silver_survey: the whole
+    tables in a first round, their change sets in an update round. `accepted` sizes the files."""
+    registry_source = contract.REGISTRY_CHANGES if batch.registry_events else contract.REGISTRY
+    # The vault holds about one token per registry person (survey NIKs are mostly the same persons).
+    tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[registry_source])
+    tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine)
+    if not incremental(spark, config):
+        if batch.registry_events:
+            raise UserError(
+                f"{contract.REGISTRY_CHANGES}: registry events need a matched round in {config.lakehouse} to apply "
+                f"to; deliver the whole '{contract.REGISTRY}' first"
+            )
+        tables.overwrite(batch.registry, config, tables.REGISTRY, rows=accepted[registry_source])
+        tables.merge_newer(spark, config, tables.SURVEY, batch.survey, rows=accepted[contract.SURVEY_HOUSEHOLDS])
+        return Stored(False, tables.read(spark, config, tables.REGISTRY), tables.read(spark, config, tables.SURVEY))
+    stored = tables.read(spark, config, tables.REGISTRY)
+    changed = put("registry_change_set", registry_change_set(batch.registry, stored, batch.registry_events))
+    tables.merge_changes(spark, config, tables.REGISTRY, changed, delete=DELETE)
+    # Pinned to this version: the members to delete are read while the merge below writes the table.
+    members_before = tables.read(spark, config, tables.MEMBERS, tables.version(spark, config, tables.MEMBERS))
+    fresh = put("survey", tables.newer_rows(spark, config, tables.SURVEY, batch.survey))
+    tables.upsert(spark, config, tables.SURVEY, fresh)
+    return Stored(True, tables.read(spark, config, tables.REGISTRY), tables.read(spark, config, tables.SURVEY),
+                  fresh, changed, members_before)
+
+
+def rematch_and_store(
+    spark: SparkSession, config: DtksConfig, batch: Batch, stored: Stored, accepted: dict[str, int],
+    put: Callable[[str, DataFrame], DataFrame],
+) -> int:
+    """Match the rosters against the stored registry and write silver_households and silver_members
+    (and silver_training when a sample is delivered); returns the households matched."""
+    current = Observation()
+    if stored.update:
+        households, members, gone = match_changed(stored.fresh, stored.survey, stored.members_before,
+                                                  stored.registry, stored.changed, put)
+        households = households.observe(current, F.count(F.lit(1)).alias("rows"))
+        # Stored before the MERGEs: a MERGE reads its source twice (to find the touched files, then to
+        # write), and these derive from scans of the survey and the members table.
+        households = put("households", households.withColumn(DELETE, F.lit(False)))
+        tables.merge_changes(spark, config, tables.HOUSEHOLDS, households, delete=DELETE)
+        member_changes = put("member_changes", members.withColumn(DELETE, F.lit(False)).unionByName(
+            gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True
+        ))
+        tables.merge_changes(spark, config, tables.MEMBERS, member_changes, delete=DELETE)
+    else:
+        households, members = match_all(stored.survey, stored.registry, put)
+        households = households.observe(current, F.count(F.lit(1)).alias("rows"))
+        tables.overwrite(households, config, tables.HOUSEHOLDS, rows=accepted[contract.SURVEY_HOUSEHOLDS])
+        tables.overwrite(members, config, tables.MEMBERS, rows=accepted[contract.SURVEY_MEMBERS])
+    if batch.training_households is not None:
+        training = training_features(batch.training_households, batch.training_members, stored.registry)
+        tables.overwrite(training, config, tables.TRAINING, rows=accepted[contract.TRAINING_HOUSEHOLDS])
+    return int(current.get["rows"])

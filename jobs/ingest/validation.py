@@ -1,0 +1,183 @@
+"""Row validation: every input row gets at most one reason code (the first rule it breaks).
+
+Rules are native Spark expressions built from the questionnaire; a row with a reason goes to
+`quarantine` with that code and a detail naming the variable. Duplicated keys keep one row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.core import nik
+from jobs.core.contract import CHANGES, NIK_CORRECTION
+from jobs.core.questionnaire import Questionnaire, Variable
+from jobs.ingest.landing import BAD_COLUMNS, MALFORMED
+
+REASON, DETAIL = "_reason", "_detail"
+
+BAD_VALUE = "BAD_VALUE"
+MISSING_VALUE = "MISSING_VALUE"
+OUT_OF_RANGE = "OUT_OF_RANGE"
+UNKNOWN_VILLAGE = "UNKNOWN_VILLAGE"
+UNKNOWN_QUESTIONNAIRE_VERSION = "UNKNOWN_QUESTIONNAIRE_VERSION"
+BAD_INTERVIEW_TIME = "BAD_INTERVIEW_TIME"
+BIRTH_IN_FUTURE = "BIRTH_IN_FUTURE"
+DUPLICATE_RECORD = "DUPLICATE_RECORD"
+UNKNOWN_HOUSEHOLD = "UNKNOWN_HOUSEHOLD"
+HOUSEHOLD_REJECTED = "HOUSEHOLD_REJECTED"
+INVALID_NIK = "INVALID_NIK"
+
+
+class Rules:
+    """An ordered list of (condition, reason, detail) turned into two columns."""
+
+    def __init__(self) -> None:
+        self._rules: list[tuple[Column, str, Column]] = []
+
+    def add(self, condition: Column, reason: str, detail: Column | str) -> Rules:
+        detail_col = detail if isinstance(detail, Column) else F.lit(detail)
+        self._rules.append((condition, reason, detail_col))
+        return self
+
+    def apply(self, df: DataFrame) -> DataFrame:
+        """One CASE per output column, added in one projection (plan building is not free)."""
+        reason, detail = F.when(F.lit(False), F.lit(None)), F.when(F.lit(False), F.lit(None))
+        for condition, code, text in self._rules:
+            hit = F.coalesce(condition, F.lit(False))
+            reason = reason.when(hit, F.lit(code))
+            detail = detail.when(hit, text)
+        return df.select("*", reason.cast("string").alias(REASON), detail.cast("string").alias(DETAIL))
+
+
+def _bad_values(rules: Rules) -> None:
+    rules.add(
+        F.array_contains(F.col(BAD_COLUMNS), MALFORMED),
+        BAD_VALUE,
+        "malformed CSV line: more or fewer fields than the header",
+    )
+    rules.add(
+        F.size(F.col(BAD_COLUMNS)) > 0,
+        BAD_VALUE,
+        F.concat(F.lit("unreadable value in "), F.array_join(F.col(BAD_COLUMNS), ", ")),
+    )
+
+
+def _required(rules: Rules, names: list[str]) -> None:
+    for name in names:
+        rules.add(F.col(name).isNull(), MISSING_VALUE, f"{name} is missing")
+
+
+def _answers(rules: Rules, variables: tuple[Variable, ...]) -> None:
+    for var in variables:
+        rules.add(F.col(var.name).isNull(), MISSING_VALUE, f"{var.name} is missing")
+        rules.add(
+            var.out_of_range(F.col(var.name)),
+            OUT_OF_RANGE,
+            F.concat(F.lit(f"{var.name}="), F.col(var.name).cast("string")),
+        )
+
+
+def _keep_latest(df: DataFrame, keys: list[str], order: list[Column]) -> DataFrame:
+    """Rows sharing a key beyond the first (by `order`) become DUPLICATE_RECORD."""
+    w = Window.partitionBy(*keys).orderBy(*order)
+    dup = F.col(REASON).isNull() & (F.row_number().over(w) > 1)
+    others = [c for c in df.columns if c not in (REASON, DETAIL)]
+    return df.select(
+        *others,
+        F.when(dup, F.lit(DUPLICATE_RECORD)).otherwise(F.col(REASON)).alias(REASON),
+        F.when(dup, F.lit("key listed more than once; latest kept")).otherwise(F.col(DETAIL)).alias(DETAIL),
+    )
+
+
+def households(df: DataFrame, q: Questionnaire, villages: DataFrame) -> DataFrame:
+    """Household rows with _reason/_detail. `villages` is the reference (village_code column)."""
+    known = villages.select(F.col("village_code").alias("_ref_village")).distinct()
+    df = df.join(F.broadcast(known), df.village_code == known._ref_village, "left")
+    rules = Rules()
+    _bad_values(rules)
+    _required(rules, ["household_id", "village_code", "interview_start", "interview_end", "questionnaire_version"])
+    rules.add(
+        F.col("_ref_village").isNull(),
+        UNKNOWN_VILLAGE,
+        F.concat(F.lit("village_code "), F.col("village_code"), F.lit(" not in the region reference")),
+    )
+    rules.add(
+        ~F.col("questionnaire_version").isin(*q.versions),
+        UNKNOWN_QUESTIONNAIRE_VERSION,
+        F.concat(F.lit("questionnaire_version="), F.col("questionnaire_version")),
+    )
+    rules.add(F.col("interview_end") < F.col("interview_start"), BAD_INTERVIEW_TIME, "interview ends before it starts")
+    _answers(rules, q.household)
+    out = rules.apply(df).drop("_ref_village")
+    return _keep_latest(out, ["household_id"], [F.col(REASON).asc_nulls_first(), F.col("interview_start").desc()])
+
+
+def members(
+    df: DataFrame, q: Questionnaire, households_checked: DataFrame, province_codes: list[str], as_of: dt.date
+) -> DataFrame:
+    """Member rows with _reason/_detail and nik_problem (a bad NIK is a match status, not a rejection);
+    linked to their household's verdict and interview date."""
+    # One verdict per household_id, or a member would be listed once per row of its household: the
+    # accepted row if there is one, else the first rejection (a key may come with several bad rows).
+    verdict = F.min_by(
+        F.struct(F.col(REASON).alias("_hh_reason"), F.to_date("interview_start").alias("interview_date")),
+        F.struct(F.col(REASON).isNotNull(), F.col(REASON), F.col("interview_start")),
+    )
+    hh = (
+        households_checked.where(F.col("household_id").isNotNull())
+        .groupBy(F.col("household_id").alias("_hh"))
+        .agg(verdict.alias("_v"))
+        .select("_hh", "_v._hh_reason", "_v.interview_date")
+    )
+    df = df.join(hh, df.household_id == hh._hh, "left").withColumn(
+        "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
+    )
+    rules = Rules()
+    _bad_values(rules)
+    _required(rules, ["household_id", "member_no", "birth_date"])
+    rules.add(F.col("member_no") < 1, OUT_OF_RANGE, F.concat(F.lit("member_no="), F.col("member_no").cast("string")))
+    _answers(rules, q.member)
+    rules.add(F.col("_hh").isNull(), UNKNOWN_HOUSEHOLD, "household_id not among the survey households")
+    rules.add(
+        F.col("_hh_reason").isNotNull(),
+        HOUSEHOLD_REJECTED,
+        F.concat(F.lit("household quarantined: "), F.col("_hh_reason")),
+    )
+    rules.add(F.col("birth_date") > F.col("interview_date"), BIRTH_IN_FUTURE, "birth_date after the interview")
+    out = rules.apply(df).drop("_hh", "_hh_reason")
+    return _keep_latest(
+        out, ["household_id", "member_no"], [F.col(REASON).asc_nulls_first(), F.col("nik").asc_nulls_last()]
+    )
+
+
+def registry(
+    df: DataFrame, province_codes: list[str], villages: DataFrame, as_of: dt.date, changes: bool = False
+) -> DataFrame:
+    """Registry rows: a person needs a valid NIK and a known address; one row per NIK (latest).
+
+    changes: the rows are registry events (landing `registry_changes`): each also needs a known
+    `change`, and a NIK correction the valid `previous_nik` it replaces."""
+    known = villages.select(F.col("village_code").alias("_ref_village")).distinct()
+    df = df.join(F.broadcast(known), df.village_code == known._ref_village, "left").withColumn(
+        "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
+    )
+    rules = Rules()
+    _bad_values(rules)
+    rules.add(F.col("nik_problem").isNotNull(), INVALID_NIK, F.col("nik_problem"))
+    if changes:
+        correction = F.col("change") == NIK_CORRECTION
+        previous_problem = nik.problem(F.col("previous_nik"), province_codes, as_of)
+        rules.add(F.col("change").isNull(), MISSING_VALUE, "change is missing")
+        rules.add(~F.col("change").isin(*CHANGES), BAD_VALUE, F.concat(F.lit("change="), F.col("change")))
+        rules.add(correction & F.col("previous_nik").isNull(), MISSING_VALUE, "previous_nik is missing")
+        rules.add(correction & previous_problem.isNotNull(), INVALID_NIK,
+                  F.concat(F.lit("previous_nik: "), previous_problem))
+        rules.add(correction & (F.col("previous_nik") == F.col("nik")), BAD_VALUE, "previous_nik equals nik")
+    _required(rules, ["birth_date", "sex", "village_code"])
+    rules.add(~F.col("sex").isin("L", "P"), OUT_OF_RANGE, F.concat(F.lit("sex="), F.col("sex")))
+    rules.add(F.col("_ref_village").isNull(), UNKNOWN_VILLAGE, "village_code not in the region reference")
+    out = rules.apply(df).drop("_ref_village")
+    return _keep_latest(out, ["nik"], [F.col(REASON).asc_nulls_first(), F.col("updated_at").desc_nulls_last()])

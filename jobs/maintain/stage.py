@@ -1,0 +1,90 @@
+"""`dtks maintain`: keep a year of quarterly rounds from slowing reads or growing storage without bound.
+
+Update rounds MERGE small change sets with deletion vectors: each leaves a few small files and
+deletion vectors behind. For every table of the catalog, this compacts small files (OPTIMIZE, up to
+maintenance.target_file_mb), rewrites the files that still carry deletion vectors (REORG ... APPLY
+(PURGE)), and removes files no table version within maintenance.vacuum_retain_hours uses (VACUUM).
+Each table's files, bytes and deletion vectors before and after go to pipeline_runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from runtime import tables
+from runtime.runs import StageResult
+from runtime.stage import StageContext, main_for
+
+NAME = "maintain"
+HELP = "compact small files, purge deletion vectors and vacuum every table (retention from config)"
+log = logging.getLogger(__name__)
+DELTA_MINIMUM_RETENTION_HOURS = 168  # Delta's own check; a shorter retention is a deliberate config choice
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-vacuum", action="store_true", help="compact and purge only; keep every old file")
+
+
+def layout(spark: SparkSession, path: str) -> dict[str, int]:
+    """Files and bytes of a table's current version (from the Delta log, no scan)."""
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
+    return {"files": int(detail.numFiles), "bytes": int(detail.sizeInBytes)}
+
+
+def _removed_dvs(result) -> int:
+    metrics = result.first().metrics.asDict() if result is not None else {}
+    return int(metrics.get("numDeletionVectorsRemoved") or 0)
+
+
+def maintain_table(spark: SparkSession, path: str, retain_hours: float | None) -> dict[str, int]:
+    """Compact, purge deletion vectors, vacuum one table; what it held before and after."""
+    table = DeltaTable.forPath(spark, path)
+    before = layout(spark, path)
+    dvs = _removed_dvs(table.optimize().executeCompaction())
+    dvs += _removed_dvs(spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)"))
+    vacuumed = 0
+    if retain_hours is not None:
+        table.vacuum(retain_hours)
+        last = table.history(1).first()
+        if last.operation == "VACUUM END":
+            vacuumed = int((last.operationMetrics or {}).get("numDeletedFiles", 0))
+    after = layout(spark, path)
+    return {"files_before": before["files"], "files_after": after["files"], "bytes_before": before["bytes"],
+            "bytes_after": after["bytes"], "deletion_vectors_purged": dvs, "files_vacuumed": vacuumed}
+
+
+def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    spark, config = ctx.spark, ctx.config
+    settings = config.maintenance
+    spark.conf.set("spark.databricks.delta.optimize.maxFileSize", str(settings.target_file_mb * 1024 * 1024))
+    retain = None if args.no_vacuum else settings.vacuum_retain_hours
+    if retain is not None and retain < DELTA_MINIMUM_RETENTION_HOURS:
+        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    done = {}
+    for name in tables.CATALOG:
+        if not tables.exists(spark, config, name):
+            continue
+        done[name] = maintain_table(spark, config.table_path(name), retain)
+        d = done[name]
+        log.info("maintain %s: %d -> %d files, %d files vacuumed", name, d["files_before"], d["files_after"],
+                 d["files_vacuumed"])
+    details = {f"{name}.{k}": str(v) for name, d in done.items() for k, v in d.items()}
+    before = sum(d["files_before"] for d in done.values())
+    after = sum(d["files_after"] for d in done.values())
+    vacuumed = sum(d["files_vacuumed"] for d in done.values())
+    return StageResult(
+        rows_in=None,
+        rows_out=None,
+        details=details,
+        summary=[f"maintain: {len(done)} tables, {before:,} -> {after:,} files, {vacuumed:,} unused files removed"
+                 + ("" if retain is not None else " (no vacuum)")],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main_for(sys.modules[__name__]))

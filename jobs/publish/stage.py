@@ -1,0 +1,109 @@
+"""Stage `publish`: national ranking, deciles, coverage, programme eligibility; gates, then gold tables.
+
+Write-audit-publish: the ranked households are computed once into the staging area (Parquet, removed
+when the stage ends), the gates run on small aggregates of them and of their members, and only when
+every gate passes is dtks_households replaced (one commit: it carries the national rank, which a 1 %
+change moves for most households), dtks_members MERGEd with only the members that entered, changed or
+left (it carries no rank, so an update round rewrites only those), and program_eligibility MERGEd with
+its change set (who entered, who left, what changed), so its change feed holds exactly that. A row
+keeps the run id of the run that last changed it, so a re-run on unchanged inputs leaves every table
+identical and the change feed empty. The `publications` row appended last (with the coverage target
+and the population P) is the switch that makes the three versions the published set (jobs/publish/gold.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame
+
+from jobs.core.population import population
+from jobs.publish import eligibility, gates, gold
+from runtime import faults, questionnaire, tables
+from runtime.errors import UserError
+from runtime.runs import StageResult
+from runtime.stage import StageContext, config_flag, main_for
+from runtime.tracking import setup_mlflow
+
+NAME = "publish"
+HELP = "rank households nationally into deciles, apply coverage and programme rules, publish gold tables"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config_flag(parser, "--coverage", "ranking.coverage_target", "coverage target, e.g. 0.4")
+
+
+def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    spark, config = ctx.spark, ctx.config
+    for needed, stage in ((tables.HOUSEHOLDS, "ingest"), (tables.SCORES, "score")):
+        if not tables.exists(spark, config, needed):
+            raise UserError(f"{config.table_path(needed)} not found: run `dtks {stage}` first")
+    coverage = config.ranking.coverage_target
+    setup_mlflow(config)
+    rules = eligibility.load(config)
+    households = tables.read(spark, config, tables.HOUSEHOLDS)
+    scores = tables.read(spark, config, tables.SCORES)
+    members = tables.read(spark, config, tables.MEMBERS)
+    pop = population(spark, config)
+    features = list(questionnaire.load(config).model.features)
+    try:
+        # The ranked households are computed once into the staging area: the gates read small aggregates
+        # of them, and both gold writes read them (the members' write joins them) after every gate passed.
+        with tables.staging(spark, config, ctx.run_id) as area:
+            gold_hh = area.put(
+                tables.DTKS_HOUSEHOLDS,
+                gold.with_run(
+                    gold.build_households(households, scores, features, pop, coverage),
+                    gold.published(spark, config, tables.DTKS_HOUSEHOLDS),
+                    ["household_id"],
+                    ctx.run_id,
+                ),
+            )
+            spark.catalog.clearCache()  # the ranking's own intermediate rows
+            return _write(ctx, households, members, gold_hh, rules, pop, area.put)
+    finally:
+        spark.catalog.clearCache()
+
+
+def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh: DataFrame,
+           rules: eligibility.Programs, pop: int, put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
+    """Audit, then write the three gold tables and the publication row that makes them published."""
+    spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
+    programs = eligibility.conditions(rules)
+    checked = gates.audit(spark, config, households, members, gold_hh, programs)
+    elig = gold.eligibility_rows(gold_hh, rules, ctx.run_id, dt.datetime.now(dt.UTC).date())
+    tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
+    gold.write_members(spark, config, members, gold_hh, ctx.run_id, put)
+    faults.failpoint("publish.between_gold_tables")
+    gold.write_eligibility(spark, config, elig, put)
+    gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used)
+
+    stats = checked.stats
+    covered = stats.covered or 0
+    summary = [
+        f"publish: {stats.households:,} households ranked ({stats.persons:,} persons; national population P = {pop:,})",
+        f"  within coverage: {covered:,} persons = {covered / pop:.1%} of P (target {coverage:.0%})",
+        "  persons by decile: " + ", ".join(f"{d}: {stats[f'd{d}']:,}" for d in range(1, 11)),
+        "  eligible households: " + ", ".join(f"{p} {stats[f'p_{p}']:,}" for p in sorted(programs)),
+    ]
+    return StageResult(
+        rows_in=checked.surveyed.n,
+        rows_out=stats.households,
+        model_version=",".join(v for _, v in checked.models_used),
+        details={
+            "population": str(pop),
+            "coverage_target": str(coverage),
+            "persons_covered": str(covered),
+            **{f"gate.{g.name}": g.detail for g in checked.results},
+        },
+        summary=summary,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main_for(sys.modules[__name__]))

@@ -1,0 +1,155 @@
+"""Quality measures a supervisor can act on: per region, and along the field hierarchy.
+
+Everything is an aggregate (per province/regency or per enumerator): small whatever the nation's size.
+Curbstoning shows as one enumerator whose households share the same answers: for each enumerator,
+the share of households whose full answer pattern (all coded answers) repeats the enumerator's most
+common pattern. Honest interviews of ~50 households rarely repeat a pattern more than a few times.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.core import contract
+from jobs.core.questionnaire import Questionnaire
+
+FAILED_MATCH = (contract.NOT_FOUND, contract.INVALID_NIK, contract.MISSING_NIK)
+
+
+def _share(cond: Column) -> Column:
+    return F.avg(F.when(cond, 1.0).otherwise(0.0))
+
+
+def household_frame(
+    households: DataFrame, members: DataFrame, gold: DataFrame | None, q: Questionnaire, min_minutes: float
+) -> DataFrame:
+    """One row per accepted household with everything the quality measures need: its region and field
+    team, interview length, answer pattern, member counts by match status and, once published, its
+    decile and coverage. Members are read once, aggregated to their household."""
+    per_hh = members.groupBy("household_id").agg(
+        F.count(F.lit(1)).alias("_listed"),
+        *[F.count_if(F.col("match_status") == s).alias(f"_n_{s.lower()}") for s in contract.STATUSES],
+        F.count_if(F.col("match_status").isin(*FAILED_MATCH)).alias("_failed"),
+    )
+    minutes = (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) / 60.0
+    hh = households.select(
+        "household_id",
+        "province_code",
+        "regency_code",
+        "enumerator_id",
+        "supervisor_id",
+        "coordinator_id",
+        "rankable",
+        "hh_size",
+        minutes.alias("_minutes"),
+        (minutes < F.lit(min_minutes)).alias("_short"),
+        answer_pattern(q).alias("_pattern"),
+    ).join(per_hh, "household_id", "left")
+    if gold is not None:
+        hh = hh.join(gold.select("household_id", "decile", "within_coverage"), "household_id", "left")
+    return hh
+
+
+def region_quality(
+    run_id: str,
+    hh: DataFrame,
+    quarantined_households: int,
+    published: bool,
+    coverage_target: float,
+    population: int,
+) -> DataFrame:
+    """quality_by_region rows: one per regency (with its province), for this run, from `household_frame`.
+
+    Quarantined households have no trusted village; their raw id says nothing of the region either,
+    so they are reported nationally; per-region counts cover accepted households.
+    """
+    listed = F.sum("_listed")
+    ranked_size = F.when(F.col("decile").isNotNull(), F.col("hh_size")).otherwise(0)
+    gold = (
+        [
+            F.count_if(F.col("decile").isNotNull()).alias("households_ranked"),
+            F.sum(ranked_size).alias("persons_ranked"),
+            F.sum(F.when(F.col("within_coverage"), F.col("hh_size")).otherwise(0)).alias("persons_covered"),
+            *[
+                F.sum(F.when(F.col("decile") == d, F.col("hh_size")).otherwise(0)).alias(f"persons_decile_{d}")
+                for d in range(1, 11)
+            ],
+        ]
+        if published
+        else []
+    )
+    return hh.groupBy("province_code", "regency_code").agg(
+        F.count(F.lit(1)).alias("households_accepted"),
+        F.count_if(~F.col("rankable")).alias("households_unrankable"),
+        F.sum("hh_size").alias("persons_counted"),
+        _share(F.col("_short")).alias("short_interview_share"),
+        listed.alias("members_listed"),
+        *[(F.sum(f"_n_{s.lower()}") / listed).alias(f"share_{s.lower()}") for s in contract.STATUSES],
+        F.sum(f"_n_{contract.DUPLICATE.lower()}").alias("duplicates"),
+        F.sum(f"_n_{contract.DECEASED.lower()}").alias("deceased"),
+        ((F.sum(f"_n_{contract.MATCHED.lower()}") + F.sum(f"_n_{contract.MATCHED_WITH_DIFFERENCES.lower()}"))
+         / listed).alias("match_rate"),
+        *gold,
+    ).select(
+        "*",
+        F.lit(run_id).alias("run_id"),
+        F.lit(coverage_target).alias("coverage_target"),
+        F.lit(population).alias("national_population"),
+        F.lit(quarantined_households).alias("households_quarantined_nationally"),
+    )
+
+
+def answer_pattern(q: Questionnaire) -> Column:
+    """All coded household answers in one string (floor area left out: it varies by design)."""
+    coded = [v.name for v in q.household if v.codes is not None]
+    return F.sha2(F.concat_ws("|", *[F.col(c).cast("string") for c in coded]), 256)
+
+
+def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
+    """One row per enumerator with QA signals and a re-visit score (higher = visit first), from
+    `household_frame`."""
+    pattern_counts = hh.groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n"))
+    top = pattern_counts.groupBy("enumerator_id").agg(F.max("_n").alias("top_pattern_households"))
+    per_hh = hh.groupBy("enumerator_id", "supervisor_id", "coordinator_id").agg(
+        F.count(F.lit(1)).alias("households"),
+        F.percentile_approx("_minutes", 0.5).alias("median_minutes"),
+        _share(F.col("_short")).alias("short_interview_share"),
+        F.first("province_code").alias("province_code"),
+        F.first("regency_code").alias("regency_code"),
+    )
+    m = hh.groupBy("enumerator_id").agg((F.sum("_failed") / F.sum("_listed")).alias("match_failure_share"))
+    out = (
+        per_hh.join(top, "enumerator_id")
+        .join(m, "enumerator_id", "left")
+        .withColumn("repeated_answer_share", F.col("top_pattern_households") / F.col("households"))
+    )
+    # Robust z of match failures against the enumerator's province (no global window).
+    w = Window.partitionBy("province_code")
+    out = out.withColumn("_med", F.percentile_approx("match_failure_share", 0.5).over(w))
+    out = out.withColumn("match_failure_excess", F.greatest(F.col("match_failure_share") - F.col("_med"), F.lit(0.0)))
+    score = (
+        2.0 * F.when(F.col("households") >= 5, F.col("repeated_answer_share")).otherwise(0.0)
+        + 1.5 * F.col("short_interview_share")
+        + 1.0 * F.col("match_failure_excess")
+    )
+    reasons = F.concat_ws(
+        "; ",
+        F.when(
+            (F.col("households") >= 5) & (F.col("repeated_answer_share") >= 0.5),
+            F.format_string("%.0f%% of households share one answer pattern", F.col("repeated_answer_share") * 100),
+        ),
+        F.when(
+            F.col("short_interview_share") >= 0.2,
+            F.format_string(
+                "%.0f%% interviews under %s min", F.col("short_interview_share") * 100, F.lit(str(min_minutes))
+            ),
+        ),
+        F.when(
+            F.col("match_failure_excess") >= 0.1,
+            F.format_string(
+                "match failures %.0f points above the province median", F.col("match_failure_excess") * 100
+            ),
+        ),
+    )
+    return out.drop("_med").withColumn("revisit_score", score).withColumn("revisit_reasons", reasons)

@@ -1,0 +1,191 @@
+"""How a stage runs: parse arguments, load config, get Spark, run, record in pipeline_runs.
+
+A stage module (jobs/<step>/stage.py, listed in jobs/stages.py) defines NAME, HELP, add_arguments(parser)
+and run(ctx, args) -> StageResult, and ends with ``if __name__ == "__main__": main_for(...)`` so that both
+`dtks <stage>` and `spark-submit jobs/<step>/stage.py` work. This module runs a stage it is given; it
+knows no stage by name, so the runtime never imports jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Literal, get_args, get_origin
+
+from pyspark.sql import SparkSession
+
+from runtime import lock, runs, tables
+from runtime.config import ConfigError, DtksConfig, load_config
+
+log = logging.getLogger("dtks")
+
+
+@dataclass
+class StageContext:
+    """What a stage needs from outside: config, Spark (started on first use) and the run id."""
+
+    config: DtksConfig
+    run_id: str
+    _spark: SparkSession | None = field(default=None, repr=False)
+    stage: str | None = None
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            from runtime.spark import get_spark
+
+            self._spark = get_spark(self.config)
+            self.label_jobs()
+        return self._spark
+
+    @property
+    def job_group(self) -> str:
+        return f"{self.run_id}:{self.stage}"
+
+    def label_jobs(self) -> None:
+        """Spark jobs started from here on belong to the current stage (counted in pipeline_runs)."""
+        if self._spark is not None and self.stage is not None:
+            self._spark.sparkContext.setJobGroup(self.job_group, f"dtks {self.stage}")
+
+
+def stage_arguments(stage: ModuleType, **values) -> argparse.Namespace:
+    """A stage's arguments with its defaults, overridden by `values` it knows (used by `dtks run` and
+    tests). A value for a config flag becomes an override in `overrides`, as on the command line."""
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    stage.add_arguments(parser)
+    args = parser.parse_args([])
+    flags = {a.dest: a.key for a in parser._actions if isinstance(a, _ConfigFlag)}
+    for key, value in sorted(values.items(), key=lambda item: item[0] in flags):  # overrides before flags
+        if key in flags:
+            args.overrides = [*args.overrides, f"{flags[key]}={value}"]
+        elif hasattr(args, key):
+            setattr(args, key, value)
+    args.run_id = None
+    return args
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env", choices=("local", "test", "cluster"), help="config overlay (default: $DTKS_ENV or local)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set ranking.coverage_target=0.4 (repeatable)",
+    )
+    parser.add_argument("--run-id", help="run id to record (default: a new one)")
+    parser.add_argument(
+        "--regions",
+        type=_region_list,
+        help="verval trial: only these provinces or regencies (comma-separated codes, e.g. 31,3201), "
+        "in their own lakehouse under trial.root",
+    )
+
+
+class _ConfigFlag(argparse.Action):
+    """A flag that is shorthand for `--set KEY=VALUE`: its value joins the config overrides, so the
+    config's own model validates it and an error names the key."""
+
+    def __init__(self, option_strings, dest, key: str, **kwargs):
+        self.key = key
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.overrides = [*getattr(namespace, "overrides", []), f"{self.key}={values}"]
+
+
+def config_flag(parser: argparse.ArgumentParser, flag: str, key: str, help: str) -> None:
+    """Add `flag` as shorthand for `--set key=VALUE` (its help names the key; a key with a fixed set of
+    values offers them as choices). The parsed arguments hold no value of their own for it: a stage
+    reads the setting from its config."""
+    annotation = DtksConfig
+    for part in key.split("."):
+        annotation = annotation.model_fields[part].annotation  # a key the config lacks fails here, at import
+    choices = get_args(annotation) if get_origin(annotation) is Literal else None
+    parser.add_argument(flag, action=_ConfigFlag, key=key, dest=flag.lstrip("-").replace("-", "_"),
+                        default=argparse.SUPPRESS, help=f"{help} (sets {key})", choices=choices)
+
+
+def _region_list(text: str) -> list[str]:
+    return [code.strip().replace(".", "") for code in text.split(",") if code.strip()]
+
+
+def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo: bool = True) -> runs.StageResult:
+    """Run one stage, time it, record it in pipeline_runs (also when it fails)."""
+    name = stage.NAME
+    with lock.hold(ctx.config, ctx.run_id, name):  # a second run stops here, before any work
+        if lock.lock_path(ctx.config) is not None:  # a lock is held: a killed stage's staged rows go first
+            tables.remove_stale_staging(ctx.config)
+        started = dt.datetime.now(dt.UTC)
+        t0 = time.perf_counter()
+        cpu0 = runs.cpu_seconds(ctx._spark)
+        ctx.stage = name
+        ctx.label_jobs()
+        try:
+            result = stage.run(ctx, args)
+            if ctx._spark is not None:  # Spark jobs and CPU of this stage, in the process that ran them
+                tracker = ctx.spark.sparkContext.statusTracker()
+                result.details["spark_jobs"] = str(len(tracker.getJobIdsForGroup(ctx.job_group)))
+                result.details["cpu_seconds"] = f"{runs.cpu_seconds(ctx.spark) - cpu0:.1f}"
+        except Exception as exc:
+            finished = dt.datetime.now(dt.UTC)
+            if ctx._spark is not None:
+                runs.record(ctx.spark, ctx.config, ctx.run_id, name, "FAILED", started, finished, None, _short(exc))
+            raise
+        finished = dt.datetime.now(dt.UTC)
+        runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
+    if echo:
+        print(progress_line(name, result, time.perf_counter() - t0), flush=True)
+    return result
+
+
+def progress_line(name: str, result: runs.StageResult, seconds: float) -> str:
+    def fmt(n: int | None) -> str:
+        return "-" if n is None else f"{n:,}"
+
+    return f"{name:<9} rows in {fmt(result.rows_in):>12}  out {fmt(result.rows_out):>12}  {seconds:7.1f} s"
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def context_from_args(args: argparse.Namespace) -> StageContext:
+    overrides = list(args.overrides)
+    if getattr(args, "regions", None):
+        overrides.append("trial.regions=" + json.dumps(args.regions))
+    config = load_config(env=args.env, overrides=overrides)
+    return StageContext(config=config, run_id=args.run_id or runs.new_run_id())
+
+
+def main_for(stage: ModuleType, argv: list[str] | None = None) -> int:
+    """Entry for `spark-submit jobs/<step>/stage.py ...`: same arguments as `dtks <stage>`."""
+    parser = argparse.ArgumentParser(prog=f"spark-submit {stage.__file__}", description=stage.HELP)
+    add_common_arguments(parser)
+    stage.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return guarded(lambda: execute(context_from_args(args), stage, args))
+
+
+def guarded(action) -> int:
+    """Turn user-fixable errors into one clear line and exit code 2; let bugs show their trace."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    from runtime.errors import UserError
+
+    try:
+        action()
+    except (ConfigError, UserError) as exc:
+        print(f"dtks: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

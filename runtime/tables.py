@@ -1,0 +1,389 @@
+"""The table catalog: every Delta table of the lakehouse declared once, and all reads and writes.
+
+A table's entry says its keys, its partition columns, how it is written and its Delta properties, so no
+stage repeats a key list or a write mode. Write modes:
+
+- ``overwrite``: the delivery or derivation is complete, so the table is replaced in one commit;
+- ``insert_new``: an insert-only MERGE on the keys (Delta's fast path: no target rewrite, no source copy);
+- ``newer``: only source rows that are new or newer (by ``order_by``) than the target's are MERGEd;
+- ``append``: one commit of new rows (run logs);
+- ``replace_run``: the run's own ``run_id`` partition is replaced, earlier runs untouched;
+- ``changes``: a change-set MERGE: only rows that entered, changed (by ``row_hash``) or left, so an update
+  round touches only them (and the change feed, where on, holds exactly them);
+- ``overwrite`` where a table carries the national rank: a 1 % change moves most ranks, so it is replaced.
+
+Tables written by MERGE have deletion vectors on: a changed row costs a deletion-vector entry and its
+new copy, instead of a rewrite of every file it sits in (copy-on-write). A reader of those tables needs
+deletion-vector support (Delta reader version 3; docs/CONTRACTS.md); `dtks maintain` purges them.
+
+Partitioned tables are written with one file per partition directory: rows are repartitioned by the
+partition columns before the write.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
+
+from runtime.config import DtksConfig
+
+log = logging.getLogger(__name__)
+
+PIPELINE_RUNS = "pipeline_runs"
+QUARANTINE = "quarantine"
+IDENTITY_VAULT = "identity_vault"
+REGISTRY = "silver_registry"
+SURVEY = "silver_survey"
+HOUSEHOLDS = "silver_households"
+MEMBERS = "silver_members"
+TRAINING = "silver_training"
+SCORES = "household_scores"
+DTKS_HOUSEHOLDS = "dtks_households"
+DTKS_MEMBERS = "dtks_members"
+PROGRAM_ELIGIBILITY = "program_eligibility"
+QUALITY_BY_REGION = "quality_by_region"
+QUALITY_ENUMERATORS = "quality_enumerators"
+PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
+GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)
+REGION = ("province_code", "regency_code")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the lakehouse: how it is keyed, laid out and written."""
+
+    name: str
+    write: str
+    keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    order_by: str | None = None  # `newer`: the column that says which version of a key is the latest
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+def _stats(*columns: str) -> dict[str, str]:
+    """Delta file statistics only on the columns readers and MERGEs filter on (the rest cost write time)."""
+    return {"delta.dataSkippingStatsColumns": ",".join(columns)}
+
+
+CDF = {"delta.enableChangeDataFeed": "true"}
+DV = {"delta.enableDeletionVectors": "true"}
+ROW_HASH = "row_hash"
+
+CATALOG: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token")),
+        Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token")),
+        Table(QUARANTINE, "insert_new", ("source", "record_key", "reason_code"), ("source",),
+              properties=_stats("record_key")),
+        Table(SURVEY, "newer", ("household_id",), order_by="interview_start",
+              properties=DV | _stats("household_id")),
+        Table(HOUSEHOLDS, "changes", ("household_id",), properties=DV | _stats("household_id")),
+        Table(MEMBERS, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id")),
+        Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),
+        Table(SCORES, "changes", ("household_id",), properties=DV | _stats("household_id")),
+        Table(DTKS_HOUSEHOLDS, "overwrite", ("household_id",), REGION, properties=_stats("household_id", "decile")),
+        Table(DTKS_MEMBERS, "changes", ("household_id", "member_no"), REGION,
+              properties=DV | _stats("household_id")),
+        Table(PROGRAM_ELIGIBILITY, "changes", ("program", "household_id"), ("program", "province_code"),
+              properties=CDF | DV | _stats("household_id")),
+        Table(QUALITY_BY_REGION, "replace_run", ("run_id", "province_code", "regency_code"), ("run_id",)),
+        Table(QUALITY_ENUMERATORS, "replace_run", ("run_id", "enumerator_id"), ("run_id",)),
+        Table(PIPELINE_RUNS, "append", ("run_id", "stage")),
+        Table(PUBLICATIONS, "append", ("publication_id",)),
+    )
+}
+
+
+def table(name: str) -> Table:
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"table {name!r} is not in the catalog (runtime/tables.py)") from None
+
+
+def exists(spark: SparkSession, config: DtksConfig, name: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, config.table_path(name))
+
+
+def read(spark: SparkSession, config: DtksConfig, name: str, version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(config.table_path(name))
+
+
+def _laid_out(df: DataFrame, partition_by: Sequence[str], files: int | None = None) -> DataFrame:
+    """One task, hence one file, per partition value: partitioned writes never scatter small files.
+    An unpartitioned table of a known size gets `files` files (no shuffle: the last stage's tasks merge)."""
+    if partition_by:
+        return df.repartition(*partition_by)
+    return df.coalesce(files) if files else df
+
+
+def files_for(config: DtksConfig, rows: int, cores: int) -> int:
+    """How many files an unpartitioned table of `rows` rows is written as: one per layout.rows_per_file
+    rows, and at least one per core, so the last stage before the write keeps every core busy."""
+    return max(cores, math.ceil(rows / config.layout.rows_per_file))
+
+
+def properties(t: Table, config: DtksConfig) -> dict[str, str]:
+    """A table's Delta properties under this config: the gold tables get deletion vectors only where
+    every programme system's reader supports them (layout.gold_deletion_vectors; docs/CONTRACTS.md)."""
+    props = dict(t.properties)
+    if t.name in GOLD and not config.layout.gold_deletion_vectors:
+        props.pop("delta.enableDeletionVectors", None)
+    return props
+
+
+def _writer(df: DataFrame, t: Table | None, partition_by: Sequence[str], config: DtksConfig):
+    writer = df.write.format("delta")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    for key, value in (properties(t, config) if t else {}).items():
+        writer = writer.option(key, value)
+    return writer
+
+
+def overwrite(
+    df: DataFrame,
+    config: DtksConfig,
+    name: str,
+    partition_by: Sequence[str] | None = None,
+    rows: int | None = None,
+    metadata: str | None = None,
+) -> None:
+    """Replace a table in one Delta commit: readers see the old version or the new, never a mix.
+    `rows`, when known, sets an unpartitioned table's file count (layout.rows_per_file); `metadata` is
+    the commit's userMetadata (how a later run recognises this commit)."""
+    t = CATALOG.get(name)
+    parts = tuple(partition_by if partition_by is not None else (t.partition_by if t else ()))
+    cores = df.sparkSession.sparkContext.defaultParallelism
+    files = files_for(config, rows, cores) if rows is not None else None
+    writer = _writer(_laid_out(df, parts, files), t, parts, config).mode("overwrite").option("overwriteSchema", "true")
+    if metadata is not None:
+        writer = writer.option("userMetadata", metadata)
+    writer.save(config.table_path(name))
+
+
+def append(df: DataFrame, config: DtksConfig, name: str, new_columns: bool = False) -> None:
+    """One commit of new rows; a log row is one file, not one per core. `new_columns`: the rows may
+    bring columns the table lacks (a record table that gained a field), added to its schema."""
+    t = CATALOG.get(name)
+    parts = t.partition_by if t else ()
+    writer = _writer(_laid_out(df, parts, 1), t, parts, config).mode("append")
+    if new_columns:
+        writer = writer.option("mergeSchema", "true")
+    writer.save(config.table_path(name))
+
+
+def replace_run(df: DataFrame, config: DtksConfig, name: str, run_id: str) -> None:
+    """Replace this run's partition only: one commit, earlier runs untouched."""
+    t = table(name)
+    writer = _writer(df.coalesce(1), t, t.partition_by, config).mode("overwrite")
+    if exists(df.sparkSession, config, name):
+        writer = writer.option("replaceWhere", f"run_id = '{run_id}'")
+    writer.save(config.table_path(name))
+
+
+def _on(keys: Sequence[str]) -> str:
+    return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+
+
+def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
+    """Insert the rows whose key the table lacks; an insert-only MERGE (no matched clause), so Delta
+    neither rewrites target files nor copies the source first. `df` must be unique on the keys."""
+    t = table(name)
+    if not exists(spark, config, name):
+        overwrite(df, config, name, rows=rows)
+        return
+    (
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(_laid_out(df, t.partition_by).alias("s"), _on(t.keys))
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def newer_rows(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> DataFrame:
+    """The rows of `df` whose key the table lacks or holds an older version of (by `order_by`)."""
+    t = table(name)
+    if not exists(spark, config, name):
+        return df
+    current = read(spark, config, name).select(*t.keys, F.col(t.order_by).alias("_t_order"))
+    return (
+        df.join(current, list(t.keys), "left")
+        .where(F.col("_t_order").isNull() | (F.col(t.order_by) > F.col("_t_order")))
+        .drop("_t_order")
+    )
+
+
+def upsert(spark: SparkSession, config: DtksConfig, name: str, rows: DataFrame) -> None:
+    """MERGE rows that are new or replace their key's row (e.g. `newer_rows`); the table must exist."""
+    t = table(name)
+    (
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(rows.alias("s"), _on(t.keys))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
+    """Keep the latest version of each key: only new keys and rows newer than the table's are MERGEd,
+    so a re-delivery of unchanged rows touches no file."""
+    if not exists(spark, config, name):
+        overwrite(df, config, name, rows=rows)
+        return
+    upsert(spark, config, name, newer_rows(spark, config, name, df))
+
+
+def merge_changes(
+    spark: SparkSession,
+    config: DtksConfig,
+    name: str,
+    changes: DataFrame,
+    delete: str,
+    update: Mapping[str, str] | None = None,
+) -> None:
+    """MERGE a change set: rows where `delete` holds are deleted, unmatched rows are inserted (without
+    the flag column), and other matched rows get `update`; by default every column, and only where the
+    row's content changed (`row_hash`), so a row that did not change is not touched."""
+    t = table(name)
+    columns = [c for c in changes.columns if c != delete]
+    merge = (
+        DeltaTable.forPath(spark, config.table_path(name))
+        .alias("t")
+        .merge(changes.alias("s"), _on(t.keys))
+        .whenMatchedDelete(condition=f"s.`{delete}`")
+    )
+    if update is None:
+        merge = merge.whenMatchedUpdate(
+            condition=f"t.`{ROW_HASH}` <> s.`{ROW_HASH}`", set={c: f"s.`{c}`" for c in columns}
+        )
+    else:
+        merge = merge.whenMatchedUpdate(set=dict(update))
+    merge.whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns}).execute()
+
+
+def has_columns(spark: SparkSession, config: DtksConfig, name: str, *columns: str) -> bool:
+    """Whether the table exists with these columns (a lakehouse written before they were added has not)."""
+    return exists(spark, config, name) and set(columns) <= set(read(spark, config, name).columns)
+
+
+def create_empty(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> None:
+    """Create a table with `df`'s schema and the catalog's properties, holding no rows."""
+    t = table(name)
+    _writer(df.limit(0), t, t.partition_by, config).mode("overwrite").save(config.table_path(name))
+
+
+def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
+    """Latest committed version of a table, or None when it does not exist yet."""
+    if not exists(spark, config, name):
+        return None
+    history = DeltaTable.forPath(spark, config.table_path(name)).history(1)
+    return int(history.select("version").first()[0])
+
+
+def rows_written(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
+    """Rows the table's latest commit wrote, from the Delta log (no scan); None if it does not say."""
+    _, metrics = last_commit(spark, config, name)
+    return int(metrics["numOutputRows"]) if "numOutputRows" in metrics else None
+
+
+def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> tuple[int, dict[str, str]]:
+    """Version and operation metrics (numOutputRows, numFiles, ...) of a table's latest commit."""
+    row = DeltaTable.forPath(spark, config.table_path(name)).history(1).select("version", "operationMetrics").first()
+    return int(row.version), dict(row.operationMetrics or {})
+
+
+STAGING = "_staging"
+
+
+class Staging:
+    """A run's scratch area in the lakehouse: intermediate rows written once, read back by the writes
+    that follow. Cheaper than caching (no in-memory encoding, no driver memory) and, on a cluster, on
+    storage every executor reads. Plain Parquet: as Delta it cost 43 more Spark jobs per ingest (log
+    commits and snapshots). Its commit is Spark's file committer, so an object-store lakehouse needs a
+    safe one (docs/DEPLOYMENT.md). It holds raw NIKs (for the vault), so it never outlives its stage."""
+
+    def __init__(self, spark: SparkSession, path: str) -> None:
+        self.spark, self.path = spark, path
+
+    def put(self, name: str, df: DataFrame) -> DataFrame:
+        """Compute `df` once (its Observations fire here) and return the stored rows."""
+        target = f"{self.path}/{name}"
+        df.write.mode("overwrite").parquet(target)
+        return self.spark.read.schema(df.schema).parquet(target)  # known schema: no footer-reading job
+
+    def drop(self) -> None:
+        jvm = self.spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(self.path)
+        path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
+@contextmanager
+def staging(spark: SparkSession, config: DtksConfig, run_id: str) -> Iterator[Staging]:
+    """The run's own staging folder, <lakehouse>/_staging/<run_id>, removed on exit, failed or not (a
+    failure to remove it is logged, never allowed to hide the stage's own error)."""
+    area = Staging(spark, config.table_path(f"{STAGING}/{run_id}"))
+    area.drop()
+    try:
+        yield area
+    finally:
+        try:
+            area.drop()
+        except Exception:  # noqa: BLE001 - e.g. the JVM is already gone; the next stage's start removes it
+            log.exception("could not remove the staging area %s", area.path)
+
+
+def remove_stale_staging(config: DtksConfig) -> None:
+    """Remove every staging folder of a local lakehouse (killed stages' leftovers). Only for a stage that
+    holds the lakehouse lock, so no other run's folder is in use; object-store lakehouses have no lock,
+    so there each run removes only its own."""
+    shutil.rmtree(config.path(config.table_path(STAGING)), ignore_errors=True)
+
+
+def row_hash(columns: Sequence[str]) -> Column:
+    """A content hash of the given columns: says whether a row changed since the last run.
+
+    Two 64-bit xxHash values (the second salted) as hex: native and cheap, and a change kept unseen only
+    with probability 2^-128; the columns are taken in name order so column order does not matter."""
+    cols = [F.col(c) for c in sorted(columns)]
+    return F.concat(F.hex(F.xxhash64(*cols)), F.lit(":"), F.hex(F.xxhash64(F.lit("dtks"), *cols)))
+
+
+def latest_publication(spark: SparkSession, config: DtksConfig) -> Row | None:
+    """The latest `publications` row (its coverage target, population P, models and gold versions), or
+    None before the first publish.
+
+    Publish writes three tables in three commits and then appends one `publications` row: that last
+    commit is the switch. A publish killed in between leaves this pointing at the previous set, so a
+    reader going through it sees the previous publication or the new one, never a mix.
+    """
+    if not exists(spark, config, PUBLICATIONS):
+        return None
+    return read(spark, config, PUBLICATIONS).orderBy(F.col("publication_id").desc()).first()
+
+
+def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int] | None:
+    """The gold table versions of the latest complete publish, or None before the first one."""
+    row = latest_publication(spark, config)
+    return dict(row.versions) if row else None
+
+
+def read_published(spark: SparkSession, config: DtksConfig, name: str) -> DataFrame:
+    """A gold table as of the latest complete publish (the table's latest version when none recorded)."""
+    versions = published_versions(spark, config) or {}
+    return read(spark, config, name, versions.get(name))
