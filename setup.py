@@ -27,6 +27,7 @@ setup(
         "matplotlib==3.11.2",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
+        "rich==15.0.0",  # the live progress line on a terminal (runtime/console.py)
     ],
     extras_require={
         "dev": [

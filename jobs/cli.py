@@ -9,7 +9,8 @@ import time
 from jobs.stages import OPERATOR, PIPELINE, PIPELINE_NAMES, STAGES
 from models.cli import add_model_commands, run_model_command
 from runtime import lock
-from runtime.stage import StageContext, add_common_arguments, context_from_args, execute, guarded, stage_arguments
+from runtime.console import say
+from runtime.stage import StageContext, add_common_arguments, console_run, execute, guarded, stage_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_common_arguments(p)
         stage.add_arguments(p)
     sub.add_parser("jars", help="print the JAR paths (Delta and the NIK token function) for spark-submit --jars")
+    p = sub.add_parser("status", help="last run of each stage, latest publication, champion model, lock holder")
+    add_common_arguments(p)
+    p.add_argument("--json", action="store_true", help="as JSON, for scripts")
     p = sub.add_parser("diff", help="who entered and who left each programme, per province, between table versions")
     add_common_arguments(p)
     p.add_argument(
@@ -55,22 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def region_export(args: argparse.Namespace) -> None:
+def region_export(ctx: StageContext, args: argparse.Namespace) -> None:
     from jobs.publish.export import export_region
 
-    ctx = context_from_args(args)
     manifest = export_region(ctx.spark, ctx.config, args.region, args.out, args.format)
     counts = manifest["row_counts"]
-    print(f"exported {manifest['region_code']} {manifest['region_name']} (publication {manifest['publication_id']}) "
-          f"to {args.out}: " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))
+    say(f"exported {manifest['region_code']} {manifest['region_name']} (publication {manifest['publication_id']}) "
+        f"to {args.out}: " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))
 
 
-def eligibility_diff(args: argparse.Namespace) -> None:
+def eligibility_diff(ctx: StageContext, args: argparse.Namespace) -> None:
+    from jobs.core import regions
     from jobs.publish import eligibility
     from runtime import tables
     from runtime.errors import UserError
 
-    ctx = context_from_args(args)
     spark, config = ctx.spark, ctx.config
     # Up to the latest complete publish: a publish interrupted half-way is not shown.
     latest = (tables.published_versions(spark, config) or {}).get(tables.PROGRAM_ELIGIBILITY)
@@ -81,10 +84,11 @@ def eligibility_diff(args: argparse.Namespace) -> None:
     feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
             .option("endingVersion", end).load(config.table_path(tables.PROGRAM_ELIGIBILITY)))
     rows = eligibility.changes(feed).orderBy("program", "province_code").collect()  # programmes x provinces
-    print(f"program_eligibility versions {start}..{end}: {len(rows)} programme/province pairs changed")
-    print(f"{'program':<10} {'province':<9} {'entered':>9} {'left':>9}")
+    names = regions.load(config).names()
+    say(f"program_eligibility versions {start}..{end}: {len(rows)} programme/province pairs changed")
+    say(f"{'program':<10} {'province':<34} {'entered':>9} {'left':>9}")
     for r in rows:
-        print(f"{r.program:<10} {r.province_code:<9} {r.entered:>9,} {r.left:>9,}")
+        say(f"{r.program:<10} {names.label(r.province_code):<34.34} {r.entered:>9,} {r.left:>9,}")
 
 
 def _stage_list(text: str) -> list[str]:
@@ -97,13 +101,16 @@ def _stage_list(text: str) -> list[str]:
     return [n for n in known if n in names]  # pipeline order, whatever order they were given in
 
 
-def run_all(args: argparse.Namespace) -> None:
-    ctx: StageContext = context_from_args(args)
+def run_all(ctx: StageContext, args: argparse.Namespace) -> None:
     stages = args.stages or list(PIPELINE_NAMES)
-    print(f"dtks run {ctx.run_id}: {len(stages)} stages, env={ctx.config.env}, lakehouse={ctx.config.lakehouse}")
+    say(f"stages: {' -> '.join(stages)}")
     if ctx.config.is_trial:
-        print(f"verval trial of {', '.join(ctx.config.trial.regions)}: landing {ctx.config.landing.root}, "
-              f"model {ctx.config.mlflow.model_name}; ranking is within these regions only")
+        from jobs.core import regions
+
+        names = regions.load(ctx.config).names()
+        say(f"verval trial of {', '.join(map(names.label, ctx.config.trial.regions))}: "
+            f"landing {ctx.config.landing.root}, "
+            f"model {ctx.config.mlflow.model_name}; ranking is within these regions only")
     t0 = time.perf_counter()
     summary: list[str] = []
     with lock.hold(ctx.config, ctx.run_id, "run"):  # one lock for the whole run: no other run interleaves
@@ -112,9 +119,9 @@ def run_all(args: argparse.Namespace) -> None:
             stage_args = stage_arguments(STAGES[name], **values)
             result = execute(ctx, STAGES[name], stage_args)
             summary.extend(result.summary)
-    print(f"done in {time.perf_counter() - t0:.1f} s")
+    say(f"done in {time.perf_counter() - t0:.1f} s")
     for line in summary:
-        print(line)
+        say(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,16 +130,20 @@ def main(argv: list[str] | None = None) -> int:
         from runtime.spark import delta_jars
 
         return guarded(lambda: print(",".join(delta_jars())))
-    if args.command == "diff":
-        return guarded(lambda: eligibility_diff(args))
-    if args.command == "export":
-        return guarded(lambda: region_export(args))
     if args.command == "model":
         return run_model_command(args)
+    if args.command == "status":
+        from jobs import status
+
+        return console_run(args, "status", lambda ctx: status.show(ctx, args.json), command=True)
+    if args.command == "diff":
+        return console_run(args, "diff", lambda ctx: eligibility_diff(ctx, args), command=True)
+    if args.command == "export":
+        return console_run(args, "export", lambda ctx: region_export(ctx, args), command=True)
     if args.command == "run":
-        return guarded(lambda: run_all(args))
+        return console_run(args, "run", lambda ctx: run_all(ctx, args))
     stage = args.command.replace("-", "_")  # `rotate-key` is the stage rotate_key
-    return guarded(lambda: execute(context_from_args(args), STAGES[stage], args))
+    return console_run(args, args.command, lambda ctx: execute(ctx, STAGES[stage], args))
 
 
 if __name__ == "__main__":

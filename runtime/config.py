@@ -184,6 +184,7 @@ class MaintenanceConfig(_Strict):
 class DtksConfig(_Strict):
     env: Literal["local", "test", "cluster"] = "local"
     lakehouse_root: str = "lakehouse"
+    reports_dir: str = "reports"  # reports/<run_id>/: the run's log (dtks.log) and its quality report
     layout: LayoutConfig = LayoutConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
     landing: LandingConfig = LandingConfig()
@@ -223,6 +224,10 @@ class DtksConfig(_Strict):
         root = self.lakehouse_root
         return root if "://" in root else str(self.path(root))
 
+    def run_folder(self, run_id: str) -> Path:
+        """reports/<run_id>/: where a run's log and report go."""
+        return self.path(self.reports_dir) / run_id
+
     def table_path(self, table: str) -> str:
         return f"{self.lakehouse.rstrip('/')}/{table}"
 
@@ -237,7 +242,7 @@ def _apply_trial(config: DtksConfig, source: str) -> DtksConfig:
         return config
     tag = config.trial.tag
     root = (config.trial.root or f"trials/{tag}").rstrip("/")
-    lakehouse, landing = f"{root}/lakehouse", f"{root}/landing"
+    lakehouse, landing, reports = f"{root}/lakehouse", f"{root}/landing", f"{root}/reports"
     national = {config.lakehouse, str(config.path(config.landing.root))}
     resolved = {p if "://" in p else str(config.path(p)) for p in (lakehouse, landing)}
     if resolved & national:
@@ -245,6 +250,7 @@ def _apply_trial(config: DtksConfig, source: str) -> DtksConfig:
     return config.model_copy(
         update={
             "lakehouse_root": lakehouse,
+            "reports_dir": reports,
             "landing": config.landing.model_copy(update={"root": landing}),
             "mlflow": config.mlflow.model_copy(
                 update={

@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -64,7 +65,7 @@ def cpu_seconds(spark: SparkSession | None) -> float:
     proc = getattr(getattr(spark.sparkContext, "_gateway", None), "proc", None) if spark is not None else None
     if proc is not None:
         try:
-            fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             pass

@@ -9,12 +9,15 @@ knows no stage by name, so the runtime never imports jobs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Literal, get_args, get_origin
 
@@ -22,6 +25,7 @@ from pyspark.sql import SparkSession
 
 from runtime import lock, runs, tables
 from runtime.config import ConfigError, DtksConfig, load_config
+from runtime.console import LOG_FORMAT, Progress, quiet, say
 
 log = logging.getLogger("dtks")
 
@@ -34,6 +38,14 @@ class StageContext:
     run_id: str
     _spark: SparkSession | None = field(default=None, repr=False)
     stage: str | None = None
+    progress: Progress | None = field(default=None, repr=False)
+
+    def step(self, text: str) -> None:
+        """Say what the stage is doing now (the live line on a terminal; the log always)."""
+        if self.progress is not None:
+            self.progress.step(text)
+        else:
+            log.info("%s: %s", self.stage, text)
 
     @property
     def spark(self) -> SparkSession:
@@ -84,6 +96,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a config key, e.g. --set ranking.coverage_target=0.4 (repeatable)",
     )
     parser.add_argument("--run-id", help="run id to record (default: a new one)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show Spark's, MLflow's and Python's messages live (they always go to the run's log)")
     parser.add_argument(
         "--regions",
         type=_region_list,
@@ -132,20 +146,24 @@ def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo
         ctx.stage = name
         ctx.label_jobs()
         try:
-            result = stage.run(ctx, args)
+            with Progress(name, lambda: ctx._spark) if echo else contextlib.nullcontext() as progress:
+                ctx.progress = progress
+                result = stage.run(ctx, args)
             if ctx._spark is not None:  # Spark jobs and CPU of this stage, in the process that ran them
                 tracker = ctx.spark.sparkContext.statusTracker()
                 result.details["spark_jobs"] = str(len(tracker.getJobIdsForGroup(ctx.job_group)))
                 result.details["cpu_seconds"] = f"{runs.cpu_seconds(ctx.spark) - cpu0:.1f}"
         except Exception as exc:
+            ctx.progress = None
             finished = dt.datetime.now(dt.UTC)
             if ctx._spark is not None:
                 runs.record(ctx.spark, ctx.config, ctx.run_id, name, "FAILED", started, finished, None, _short(exc))
             raise
+        ctx.progress = None
         finished = dt.datetime.now(dt.UTC)
         runs.record(ctx.spark, ctx.config, ctx.run_id, name, "SUCCEEDED", started, finished, result)
     if echo:
-        print(progress_line(name, result, time.perf_counter() - t0), flush=True)
+        say(progress_line(name, result, time.perf_counter() - t0))
     return result
 
 
@@ -169,7 +187,8 @@ def context_from_args(args: argparse.Namespace) -> StageContext:
 
 
 def main_for(stage: ModuleType, argv: list[str] | None = None) -> int:
-    """Entry for `spark-submit jobs/<step>/stage.py ...`: same arguments as `dtks <stage>`."""
+    """Entry for `spark-submit jobs/<step>/stage.py ...`: same arguments as `dtks <stage>`. The driver JVM
+    is spark-submit's own here, so its log stays where spark-submit sends it; Python's goes there too."""
     parser = argparse.ArgumentParser(prog=f"spark-submit {stage.__file__}", description=stage.HELP)
     add_common_arguments(parser)
     stage.add_arguments(parser)
@@ -177,9 +196,36 @@ def main_for(stage: ModuleType, argv: list[str] | None = None) -> int:
     return guarded(lambda: execute(context_from_args(args), stage, args))
 
 
+def console_run(args: argparse.Namespace, title: str, action: Callable[[StageContext], None],
+                command: bool = False) -> int:
+    """`dtks` from a terminal: a header, then `action` with everything but dtks's own lines in the run's
+    log (reports/<run_id>/dtks.log), whose path the header names. A `command` (status, diff, export)
+    writes nothing of a run: no header, its messages appended to reports/commands.log."""
+
+    def body() -> None:
+        ctx = context_from_args(args)
+        reports = ctx.config.path(ctx.config.reports_dir)
+        log_file = reports / "commands.log" if command else ctx.config.run_folder(ctx.run_id) / "dtks.log"
+        with quiet(log_file, verbose=args.verbose):
+            if not command:
+                say(f"dtks {title} · run {ctx.run_id} · env {ctx.config.env} · lakehouse {ctx.config.lakehouse}")
+                say(f"log: {_shown(log_file)}" + (" (also shown here: --verbose)" if args.verbose else ""))
+            action(ctx)
+
+    return guarded(body)
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be said: relative to the working directory when below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def guarded(action) -> int:
     """Turn user-fixable errors into one clear line and exit code 2; let bugs show their trace."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("py4j").setLevel(logging.WARNING)
     from runtime.errors import UserError
 

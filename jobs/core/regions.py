@@ -41,6 +41,28 @@ class RegionReference:
     def counts(self) -> dict[str, int]:
         return {level: len(getattr(self, level)) for level in LEVELS}
 
+    def names(self) -> Names:
+        """Region names by code, for every level (what a person reads beside a code)."""
+        by_code: dict[str, str] = {}
+        for level, frame in (("province", self.provinces), ("regency", self.regencies),
+                             ("district", self.districts), ("village", self.villages)):
+            by_code.update(zip(frame[f"{level}_code"], frame[f"{level}_name"], strict=True))
+        return Names(by_code)
+
+
+@dataclass(frozen=True)
+class Names:
+    """Code -> name of a province, regency, district or village (codes without dots)."""
+
+    by_code: dict[str, str]
+
+    def name(self, code: str | None) -> str:
+        return self.by_code.get(code or "", "unknown region")
+
+    def label(self, code: str | None) -> str:
+        """`32 Jawa Barat`, `3273 Kota Bandung`: the code, then its name."""
+        return f"{code} {self.name(code)}" if code else "unknown region"
+
 
 def reference_dir(config: DtksConfig) -> Path:
     return config.conf_file(config.regions_dir)

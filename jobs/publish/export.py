@@ -86,11 +86,12 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
             for p in sorted(partial.rglob("*"))
             if p.is_file() and not p.name.startswith((".", "_"))
         }
-        name_of = dict(zip(ref.provinces["province_code"], ref.provinces["province_name"], strict=True))
-        name_of |= dict(zip(ref.regencies["regency_code"], ref.regencies["regency_name"], strict=True))
+        names = ref.names()
         manifest = {
             "region_code": code,
-            "region_name": name_of[code],
+            "region_name": names.name(code),
+            "province": names.label(code[:2]),
+            "regencies": {c: names.name(c) for c in sorted(ref.regencies["regency_code"]) if c.startswith(code)},
             "format": fmt,
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "publication_id": publication["publication_id"],

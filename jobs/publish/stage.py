@@ -49,12 +49,14 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     scores = tables.read(spark, config, tables.SCORES)
     members = tables.read(spark, config, tables.MEMBERS)
+    ctx.step("counting the population P")
     pop = population(spark, config)
     features = list(questionnaire.load(config).model.features)
     try:
         # The ranked households are computed once into the staging area: the gates read small aggregates
         # of them, and both gold writes read them (the members' write joins them) after every gate passed.
         with tables.staging(spark, config, ctx.run_id) as area:
+            ctx.step("ranking every household nationally into deciles (desil)")
             gold_hh = area.put(
                 tables.DTKS_HOUSEHOLDS,
                 gold.with_run(
@@ -75,8 +77,10 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     """Audit, then write the three gold tables and the publication row that makes them published."""
     spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
     programs = eligibility.conditions(rules)
+    ctx.step("checking the gates before publishing")
     checked = gates.audit(spark, config, households, members, gold_hh, programs)
     elig = gold.eligibility_rows(gold_hh, rules, ctx.run_id, dt.datetime.now(dt.UTC).date())
+    ctx.step("writing dtks_households, dtks_members and program_eligibility")
     tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
     gold.write_members(spark, config, members, gold_hh, ctx.run_id, put)
     faults.failpoint("publish.between_gold_tables")

@@ -44,11 +44,14 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     spark, config = ctx.spark, ctx.config
     if not tables.exists(spark, config, tables.HOUSEHOLDS):
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")
+    ctx.step("finding the model to score with (champion)")
     model = resolve_model(config, args.model_version)
     predict, path = prediction(spark, model, args.scoring_path)
     read, written = Observation(), Observation()
     households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
     whole = args.full or not tables.exists(spark, config, tables.SCORES)
+    ctx.step(f"scoring {'every household' if whole else 'new and changed households'} with {model.name} "
+             f"v{model.version} ({path})")
     if whole:
         changes = score(households, None, model, predict, path, ctx.run_id).observe(
             written, F.count(F.lit(1)).alias("rescored"), F.lit(0).alias("removed"))

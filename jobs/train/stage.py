@@ -34,7 +34,9 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 
         raise UserError(f"table {tables.TRAINING} not found under {config.lakehouse}: run `dtks ingest` first")
     df = tables.read(spark, config, tables.TRAINING, version=table_version)
+    ctx.step(f"reading the training sample ({tables.TRAINING} version {table_version})")
     frame = collect_training(df, load_spec(config), config)
+    ctx.step(f"fitting a {config.model.family} model and logging it to MLflow")
     outcome = train(frame, config, promote=not getattr(args, "no_promote", False),
                     table_version=table_version, pipeline_run_id=ctx.run_id)
     metrics = outcome.metrics

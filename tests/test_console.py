@@ -1,0 +1,101 @@
+"""What a person at the terminal sees: a quiet console with the stages and their summaries, everything
+else in the run's log, and `dtks status` before any run, after a run and while a run holds the lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from jobs.core import regions
+from tests.conftest import dtks_cli, make_config, paused
+
+NOISE = re.compile(r"WARN|Warning|INFO matplotlib")
+
+
+def dtks(config, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYSPARK_PYTHON": sys.executable}
+    return subprocess.run(dtks_cli(config, *args), env=env, cwd=cwd, capture_output=True, text=True, timeout=1200)
+
+
+def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
+    config = make_config(tmp_path)
+    done = dtks(config, tmp_path, "status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"lakehouse {tmp_path / 'lake'}",
+        "lock: free",
+        "stages: no run recorded yet (start with `dtks run`)",
+        "publication: none yet",
+        "champion model: none (run `dtks train`)",
+    ]
+    as_json = json.loads(dtks(config, tmp_path, "status", "--json").stdout)
+    assert as_json == {"lakehouse": str(tmp_path / "lake"), "lock": None, "stages": [], "publication": None,
+                       "champion": None}
+    assert not (tmp_path / "lake").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_run_prints_stages_and_summaries_and_logs_the_rest(own_nation, tmp_path):
+    """`dtks run` on the test nation: the console holds the header, a line per stage and the summaries,
+    and no warning or library message; Spark's messages are in the run's log. `dtks status` then shows
+    every stage, the publication and the champion."""
+    config, _, results, _ = own_nation
+    done = dtks(config, tmp_path, "run", "--stages", "train,score,publish,report")
+    assert done.returncode == 0, done.stdout + done.stderr
+    console = done.stdout.splitlines() + done.stderr.splitlines()
+    assert not [line for line in console if NOISE.search(line)], console
+    header = re.fullmatch(r"dtks run · run (\S+) · env test · lakehouse (.+)", console[0])
+    assert header and header[2] == config.lakehouse, console[0]
+    run_id = header[1]
+    assert console[1] == f"log: reports/{run_id}/dtks.log"
+    assert console[2] == "stages: train -> score -> publish -> report"
+    for stage in ("train", "score", "publish", "report"):
+        assert [line for line in console if re.match(rf"{stage} +rows in .* out .* s$", line)], stage
+    assert any(line.startswith("done in ") for line in console)
+    assert any(line.startswith("publish: ") for line in console)
+    log = (tmp_path / "reports" / run_id / "dtks.log").read_text()
+    assert "Using Spark's default log4j profile" in log and re.search(r" WARN [A-Za-z]+: ", log)
+    assert "INFO dtks: publish: ranking every household nationally" in log
+
+    status = dtks(config, tmp_path, "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert "lock: free" in lines
+    for stage in ("ingest", "train", "score", "publish", "report"):
+        assert [line for line in lines if re.match(rf"  {stage} +SUCCEEDED ", line)], (stage, lines)
+    assert any(re.match(rf"  report +SUCCEEDED .* run {run_id}$", line) for line in lines), lines
+    as_json = json.loads(dtks(config, tmp_path, "status", "--json").stdout)
+    stages = {s["stage"]: s for s in as_json["stages"]}
+    assert stages["ingest"]["rows_in"] == results["ingest"].rows_in  # the nation's own ingest, kept
+    assert stages["publish"]["run_id"] == run_id and stages["publish"]["status"] == "SUCCEEDED"
+    assert as_json["publication"]["publication_id"] == 2 and as_json["publication"]["run_id"] == run_id
+    assert set(as_json["publication"]["versions"]) == {"dtks_households", "dtks_members", "program_eligibility"}
+    diff = dtks(config, tmp_path, "diff", "--from-version", "0")  # every entry since the first publication
+    assert diff.returncode == 0, diff.stderr
+    names = regions.load(config).names()
+    rows = [line.split() for line in diff.stdout.splitlines()[2:]]
+    assert rows and all(names.label(r[1]) == " ".join(r[1:-2]) for r in rows), diff.stdout  # `32 Jawa Barat`
+    champion = as_json["champion"]
+    assert champion["model"] == config.mlflow.model_name and champion["version"] in {"1", "2"}
+    assert set(champion["metrics"]) >= {"r2", "spearman", "exclusion_error_40", "exclusion_error_60"}
+
+
+def test_status_names_the_holder_of_the_lock(own_nation, tmp_path):
+    config, _, _, _ = own_nation
+    held = paused(config, tmp_path / "fp", "publish.between_gold_tables", "publish")
+    try:
+        as_json = json.loads(dtks(config, tmp_path, "status", "--json").stdout)
+        lock = as_json["lock"]
+        assert (lock["stage"], lock["pid"], lock["alive"]) == ("publish", held.pid, True)
+        text = dtks(config, tmp_path, "status").stdout
+        assert f"lock: held: run {lock['run_id']}, stage publish, pid {held.pid}" in text
+        assert as_json["publication"]["publication_id"] == 1  # the held publish is not published yet
+    finally:
+        os.kill(held.pid, signal.SIGKILL)
+        held.wait(timeout=60)
+    text = dtks(config, tmp_path, "status").stdout
+    assert f"lock: left by an interrupted run (the next run takes it over): run {lock['run_id']}" in text
