@@ -18,9 +18,9 @@ os.environ.setdefault("DTKS_NIK_KEY", "test-key-0123456789abcdef0123456789abcdef
 os.environ.setdefault("DTKS_NIK_KEY_NEW", "test-new-key-fedcba9876543210fedcba9876543210")
 
 
-MODULE_ORDER = ("test_update", "test_pipeline", "test_config", "test_regions", "test_rotate_key", "test_cluster",
-                "test_key_scan", "test_fuzz_ingest", "test_hostile_landing", "test_ingest", "test_generate",
-                "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
+MODULE_ORDER = ("test_update", "test_pipeline", "test_console", "test_config", "test_regions", "test_rotate_key",
+                "test_cluster", "test_key_scan", "test_fuzz_ingest", "test_hostile_landing", "test_ingest",
+                "test_generate", "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
 
 
 def pytest_collection_modifyitems(items):
