@@ -62,6 +62,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
+    ctx.step(f"drawing {n:,} households over the region reference (seed {seed})")
     nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
                              config.generate.training_rate, config.trial.regions)
 
@@ -77,6 +78,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             "stats": {"persons": row_counts["registry"], "deaths": int(observed["registry"].get["deaths"])},
         }
 
+    ctx.step(f"writing the landing files to {out}")
     try:
         manifest = write_landing(ctx.spark, nation.tables, nation.keys, nation.plan.n_files, out, fmt, ctx.run_id,
                                  describe)
@@ -104,6 +106,7 @@ def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     config = ctx.config
     base, out = _folder(config, args.update_of), _folder(config, config.landing.root)
     merged = str(config.path(args.merged)) if args.merged else None
+    ctx.step(f"drawing the next round's delivery for {base}")
     manifest = update.deliver(ctx.spark, config, base, out, args.registry_form, merged, ctx.run_id)
     counts, changes, round_no = manifest["row_counts"], manifest["changes"], manifest["round"]
     return StageResult(
