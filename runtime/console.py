@@ -118,6 +118,7 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._live = None
         self._last_plain = (None, 0.0)
+        self._showing = threading.Lock()  # the stage's thread and the poller both show: one line at a time
 
     def step(self, text: str) -> None:
         self.step_text = text
@@ -148,6 +149,10 @@ class Progress:
             f" · {time.monotonic() - self.t0:.0f} s"
 
     def _show(self, force: bool = False) -> None:
+        with self._showing:
+            self._show_now(force)
+
+    def _show_now(self, force: bool) -> None:
         if self._live is not None:
             from rich.text import Text
 
