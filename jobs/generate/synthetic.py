@@ -38,6 +38,7 @@ VILLAGES_PER_DISTRICT = 10
 ENUMERATORS_PER_SUPERVISOR = 5
 INTERVIEWS_PER_DAY = 6
 KELURAHAN_WEIGHT = 3.0  # a kelurahan (urban village) holds about three times the people of a desa
+CURBSTONER_MIN_HOUSEHOLDS = 20  # a curbstoner's village has at least this many households, where there are such
 MIGRANT_SHARE = 0.05  # persons whose NIK was first issued in another province
 MISSING_KK_SHARE = 0.02  # survey households that do not report their KK number (allowed, not a defect)
 TRAINING_RATE = 0.04  # default mean inclusion probability of the consumption-module sample
@@ -80,6 +81,16 @@ SECOND_NAMES = (
     "Siregar", "Nasution", "Harahap", "Simanjuntak", "Sinaga", "Manurung", "Rahman", "Hasibuan", "Tanjung",
     "Wati", "Rahayu", "Susanti", "Handayani", "Purnama", "Utami", "Maharani", "Kusuma", "Permata", "Lim",
 )
+
+# Households (drawn in `households`; the plan allocates by the expected size, `expected_household_size`):
+# latent wealth = WEALTH_PROVINCE * province effect + WEALTH_URBAN * urban + district effect + N(0, 1);
+# head, spouse (SPOUSE_SHARE), kids round(KIDS_MEAN + KIDS_WEALTH * wealth + KIDS_SD * N(0, 1), less
+# KIDS_NO_SPOUSE without a spouse) in [0, KIDS_MAX], one other (OTHER_SHARE), two elderly parents
+# (ELDERLY_TWO) or one (ELDERLY_ONE - ELDERLY_TWO).
+WEALTH_PROVINCE, WEALTH_URBAN = 1.5, 0.35
+SPOUSE_SHARE, OTHER_SHARE = 0.83, 0.08
+KIDS_MEAN, KIDS_WEALTH, KIDS_SD, KIDS_NO_SPOUSE, KIDS_MAX = 1.7, -0.35, 1.1, 0.8, 6
+ELDERLY_TWO, ELDERLY_ONE = 0.05, 0.22
 
 # Generating formula: effects on log consumption per capita (codes not listed have effect 0).
 INTERCEPT = 13.70
@@ -218,11 +229,106 @@ def output_files(households: int) -> int:
     return max(1, min(MAX_FILES, math.ceil(households / 250_000)))
 
 
+def expected_household_size(mean_wealth: np.ndarray) -> np.ndarray:
+    """Expected persons per household (living and dead: the registry's rows) for a mean latent wealth.
+
+    The same composition `households` draws: head, spouse, kids, one other, elderly. Only the number of
+    kids depends on wealth: round(KIDS_MEAN + KIDS_WEALTH * wealth + KIDS_SD * z (- KIDS_NO_SPOUSE)),
+    clamped to [0, KIDS_MAX], with wealth ~ N(mean_wealth, 1); E[clamped round(X)] = sum of P(X >= k - 1/2).
+    """
+    mean_wealth = np.asarray(mean_wealth, dtype=float)
+    sd = math.hypot(KIDS_WEALTH, KIDS_SD)
+    phi = np.vectorize(lambda x: 0.5 * math.erfc(-x / math.sqrt(2.0)), otypes=[float])
+
+    def kids(shift: float) -> np.ndarray:
+        mean = KIDS_MEAN + KIDS_WEALTH * mean_wealth + shift
+        return sum(phi((mean - k + 0.5) / sd) for k in range(1, KIDS_MAX + 1))
+
+    elderly = 2 * ELDERLY_TWO + (ELDERLY_ONE - ELDERLY_TWO)
+    return (1.0 + SPOUSE_SHARE + SPOUSE_SHARE * kids(0.0) + (1 - SPOUSE_SHARE) * kids(-KIDS_NO_SPOUSE)
+            + OTHER_SHARE + elderly)
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """`total` split in proportion to `weights` exactly: floors, then one more for the largest remainders."""
+    share = total * weights / weights.sum()
+    n = np.floor(share).astype(np.int64)
+    n[np.argsort(-(share - n), kind="stable")[: total - int(n.sum())]] += 1
+    return n
+
+
+def _spread(total: int, caps: np.ndarray) -> np.ndarray:
+    """`total` (at most sum(caps)) split as evenly as possible, none above its cap; extras go to the first."""
+    quota = np.zeros(len(caps), dtype=np.int64)
+    left = min(total, int(caps.sum()))
+    while left:
+        open_ = np.flatnonzero(quota < caps)
+        even = left // len(open_)
+        if not even:
+            quota[open_[:left]] += 1
+            break
+        add = np.minimum(even, caps[open_] - quota[open_])
+        quota[open_] += add
+        left -= int(add.sum())
+    return quota
+
+
+def province_households(vil: pd.DataFrame, households: int) -> pd.Series:
+    """Households per province (those with in-scope villages, by code): N split exactly (largest remainder)
+    in proportion to the people the in-scope villages hold over their expected household size, so that
+    persons, not households, follow the census (poorer and rural households are larger)."""
+    need = (vil["people"] / vil["size"]).groupby(vil["province_code"]).sum().sort_index()
+    return pd.Series(_largest_remainder(households, need.to_numpy()), index=need.index)
+
+
+def _pick_villages(rng: np.random.Generator, vil: pd.DataFrame, households: int) -> pd.DataFrame:
+    """One province's villages: ~100 households each, in districts of ~10 (fewer where districts are smaller),
+    urban and rural districts drawn by the people they hold; at least one village."""
+    dist = (
+        vil.groupby("district_code")
+        .agg(people=("people", "sum"), n=("village_code", "size"), urban=("is_urban", "mean"))
+        .reset_index()
+        .sort_values("district_code", ignore_index=True)
+    )
+    target = min(len(vil), max(1, round(households / HOUSEHOLDS_PER_VILLAGE)))
+    n_districts = min(len(dist), math.ceil(target / VILLAGES_PER_DISTRICT))
+    urban = (dist["urban"] >= 0.5).to_numpy()
+    n_urban = round(n_districts * dist.loc[urban, "people"].sum() / dist["people"].sum())
+    if n_districts >= 2:
+        n_urban = min(max(n_urban, 1), n_districts - 1)  # both kelurahan and desa, where the province has both
+    n_urban = max(min(n_urban, int(urban.sum())), n_districts - int((~urban).sum()))
+    picked = []
+    for stratum, k in ((dist[urban], n_urban), (dist[~urban], n_districts - n_urban)):
+        if k:
+            p = stratum["people"].to_numpy() / stratum["people"].sum()
+            picked.append(stratum.iloc[np.sort(rng.choice(len(stratum), k, replace=False, p=p))])
+    picked_d = pd.concat(picked)
+    # Districts smaller than ~10 villages (Jakarta's hold about six): more of them, until they can hold the target.
+    rest = dist[~dist["district_code"].isin(picked_d["district_code"])]
+    while picked_d["n"].sum() < target and len(rest):
+        i = rng.choice(len(rest), p=rest["people"].to_numpy() / rest["people"].sum())
+        picked_d, rest = pd.concat([picked_d, rest.iloc[[i]]]), rest.drop(rest.index[i])
+    picked_d = picked_d.sort_values("district_code", ignore_index=True)
+    quota = _spread(target, picked_d["n"].to_numpy())
+    chosen = []
+    for code, k in zip(picked_d["district_code"], quota, strict=True):
+        cand = vil[vil["district_code"] == code]
+        p = cand["w"].to_numpy() / cand["w"].sum()
+        chosen.append(cand.iloc[np.sort(rng.choice(len(cand), k, replace=False, p=p))])
+    plan = pd.concat(chosen).sort_values("village_code", ignore_index=True)
+    # Households per village: random weights, larger in kelurahan, the province's share split exactly.
+    weight = rng.uniform(0.5, 1.5, len(plan)) * np.where(plan["is_urban"], 1.4, 1.0)
+    plan["n"] = _largest_remainder(households, weight)
+    return plan
+
+
 def village_plan(ref: RegionReference, population: pd.DataFrame, households: int, seed: int,
                  curbstoning_rate: float, scope: tuple[str, ...] = ()) -> Plan:
-    """Pick districts (weighted by population, urban and rural strata), ~10 villages each, split N.
+    """Split N over the provinces by their census population (persons), then pick each one's districts
+    (weighted by people, urban and rural strata), ~10 villages each, ~100 households per village.
 
-    With a trial scope only villages in those provinces or regencies are populated.
+    With a trial scope only villages in those provinces or regencies are populated, N split among them by the
+    people they hold.
     """
     rng = np.random.default_rng([seed, 20250701])
     missing = set(ref.provinces["province_code"]) - set(population["province_code"])
@@ -233,40 +339,12 @@ def village_plan(ref: RegionReference, population: pd.DataFrame, households: int
     vil["w"] = np.where(vil["is_urban"], KELURAHAN_WEIGHT, 1.0)
     vil["people"] = vil["province_code"].map(pop) * vil["w"] / vil.groupby("province_code")["w"].transform("sum")
     vil = vil[regions.scope_mask(vil["village_code"], scope)]
-    dist = (
-        vil.groupby("district_code")
-        .agg(people=("people", "sum"), n=("village_code", "size"), urban=("is_urban", "mean"))
-        .reset_index()
-        .sort_values("district_code", ignore_index=True)
-    )
-    target = min(len(vil), max(1, round(households / HOUSEHOLDS_PER_VILLAGE)))
-    per_district = min(VILLAGES_PER_DISTRICT, target)
-    n_districts = min(len(dist), math.ceil(target / per_district))
-    urban = dist["urban"] >= 0.5
-    share_urban = dist.loc[urban, "people"].sum() / dist["people"].sum()
-    n_urban = round(n_districts * share_urban)
-    if n_districts >= 2:
-        n_urban = min(max(n_urban, 1), n_districts - 1)  # both kelurahan and desa, even when small
-    n_urban = min(n_urban, int(urban.sum()))
-    picked = []
-    for stratum, k in ((dist[urban], n_urban), (dist[~urban], n_districts - n_urban)):
-        k = min(k, len(stratum))
-        if k:
-            p = stratum["people"].to_numpy() / stratum["people"].sum()
-            picked.extend(stratum["district_code"].to_numpy()[rng.choice(len(stratum), k, replace=False, p=p)])
-    chosen = []
-    for code in sorted(picked):
-        cand = vil[vil["district_code"] == code]
-        k = min(per_district, len(cand))
-        p = cand["w"].to_numpy() / cand["w"].sum()
-        chosen.append(cand.iloc[np.sort(rng.choice(len(cand), k, replace=False, p=p))])
-    plan = pd.concat(chosen).sort_values("village_code", ignore_index=True)
-    # Households per village: random weights, larger in kelurahan, split N exactly (largest remainder).
-    weight = rng.uniform(0.5, 1.5, len(plan)) * np.where(plan["is_urban"], 1.4, 1.0)
-    share = households * weight / weight.sum()
-    n = np.floor(share).astype(np.int64)
-    n[np.argsort(-(share - n), kind="stable")[: households - int(n.sum())]] += 1
-    plan["n"] = n
+    province_effect = vil["province_code"].map(PROVINCE_EFFECT).fillna(0.0)
+    vil["size"] = expected_household_size(WEALTH_PROVINCE * province_effect + WEALTH_URBAN * vil["is_urban"])
+    per_province = province_households(vil, households)
+    parts = [_pick_villages(rng, vil[vil["province_code"] == code], int(n))
+             for code, n in per_province.items() if n > 0]
+    plan = pd.concat(parts).sort_values("village_code", ignore_index=True)
     plan = plan[plan["n"] > 0].reset_index(drop=True)
     plan["slot"] = np.arange(len(plan), dtype=np.int64)
     plan["start"] = np.concatenate([[0], np.cumsum(plan["n"].to_numpy())[:-1]]).astype(np.int64)
@@ -276,12 +354,17 @@ def village_plan(ref: RegionReference, population: pd.DataFrame, households: int
     plan["supervisor_id"] = "S" + plan["district_code"] + (rank // ENUMERATORS_PER_SUPERVISOR + 1).map("{:02d}".format)
     plan["coordinator_id"] = "C" + plan["district_code"]
     plan["province_effect"] = plan["province_code"].map(PROVINCE_EFFECT).fillna(0.0)
-    d_effect = dict(zip(dist["district_code"], rng.normal(0.0, 0.08, len(dist)), strict=True))
+    in_scope = np.sort(vil["district_code"].unique())
+    d_effect = dict(zip(in_scope, rng.normal(0.0, 0.08, len(in_scope)), strict=True))
     plan["district_effect"] = plan["district_code"].map(d_effect).round(4)
     plan["day_offset"] = rng.integers(0, 60, len(plan))
+    # Curbstoners among the villages large enough for the report to judge (it needs five households
+    # of an enumerator), or among all of them if too few are.
     n_curb = 0 if curbstoning_rate <= 0 else min(len(plan), max(1, round(curbstoning_rate * len(plan))))
+    able = np.flatnonzero(plan["n"].to_numpy() >= CURBSTONER_MIN_HOUSEHOLDS)
+    able = able if len(able) >= n_curb else np.arange(len(plan))
     plan["curbstoner"] = False
-    plan.loc[rng.choice(len(plan), n_curb, replace=False), "curbstoner"] = True
+    plan.loc[np.sort(rng.choice(able, n_curb, replace=False)), "curbstoner"] = True
     # Migrants' NIK districts: all districts of the other provinces, as an index range to skip.
     districts = ref.districts[["district_code"]].sort_values("district_code", ignore_index=True)
     districts["district_idx"] = np.arange(len(districts), dtype=np.int64)
@@ -358,20 +441,22 @@ def households(spark: SparkSession, plan: Plan, seed: int, rates: DefectRates, m
     hh = base.selectExpr("*", "explode(sequence(start, start + n - 1)) AS hh_idx")
     h = "hh_idx"
     hh = _add(hh, {
-        "wealth": "1.5D * province_effect + 0.35D * CAST(is_urban AS DOUBLE) + district_effect + "
-                  + r.normal("wealth", h),
-        "has_spouse": f"{r.u('spouse', h)} < 0.83D",
+        "wealth": f"{_d(WEALTH_PROVINCE)} * province_effect + {_d(WEALTH_URBAN)} * CAST(is_urban AS DOUBLE)"
+                  f" + district_effect + {r.normal('wealth', h)}",
+        "has_spouse": f"{r.u('spouse', h)} < {_d(SPOUSE_SHARE)}",
         "u_elderly": r.u("elderly", h),
         "u_head_sex": r.u("hsex", h),
         "u_hh_defect": r.u("hh_defect", h),
-        "n_other": f"CAST({r.u('other', h)} < 0.08D AS INT)",
+        "n_other": f"CAST({r.u('other', h)} < {_d(OTHER_SHARE)} AS INT)",
         "head_age_drawn": "CAST(" + _clamp("round(44 + 12 * " + r.normal("hage", h) + ")", 18, 85) + " AS INT)",
     })
     pi = f"CASE WHEN is_urban THEN {_d(0.7 * training_rate)} ELSE {_d(min(1.25 * training_rate, 1.0))} END"
     hh = _add(hh, {
-        "n_kids": "CAST(" + _clamp(f"round(1.7D - 0.35D * wealth + 1.1D * {r.normal('kids', h)}"
-                                   " - CASE WHEN has_spouse THEN 0.0D ELSE 0.8D END)", 0, 6) + " AS INT)",
-        "n_elderly": "CASE WHEN u_elderly < 0.05D THEN 2 WHEN u_elderly < 0.22D THEN 1 ELSE 0 END",
+        "n_kids": "CAST(" + _clamp(f"round({_d(KIDS_MEAN)} + {_d(KIDS_WEALTH)} * wealth + {_d(KIDS_SD)}"
+                                   f" * {r.normal('kids', h)} - CASE WHEN has_spouse THEN 0.0D"
+                                   f" ELSE {_d(KIDS_NO_SPOUSE)} END)", 0, KIDS_MAX) + " AS INT)",
+        "n_elderly": f"CASE WHEN u_elderly < {_d(ELDERLY_TWO)} THEN 2 WHEN u_elderly < {_d(ELDERLY_ONE)} THEN 1"
+                     " ELSE 0 END",
         "head_sex": "CASE WHEN has_spouse THEN (CASE WHEN u_head_sex < 0.04D THEN 'P' ELSE 'L' END)"
                     " ELSE (CASE WHEN u_head_sex < 0.5D THEN 'P' ELSE 'L' END) END",
         # Listing: poorer households are more likely to be in the verval survey (about three quarters).
