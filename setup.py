@@ -16,6 +16,7 @@ setup(
     description="DTKS register update pipeline: ingest, match, score, rank, publish",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["jobs", "jobs.*", "models", "models.*", "runtime", "runtime.*"]),
+    package_data={"jobs.report": ["assets/*"]},  # list.js, inlined into the report page (jobs/report/assets)
     install_requires=[
         f"pyspark=={PYSPARK}",
         f"delta-spark=={DELTA}",

@@ -64,3 +64,14 @@ def test_unknown_trial_region_is_named():
     regions.check_scope(ref, ("31", "3201"))
     with pytest.raises(UserError, match="3299, 99 not in the region reference"):
         regions.check_scope(ref, ("3201", "3299", "99"))
+
+
+def test_province_tiles_cover_the_reference():
+    """The report map's tile grid: one square per province of the reference, none shared."""
+    from jobs.report import page
+
+    config = load_config("test")
+    tiles = page.read_tiles(config.conf_file(page.TILES_FILE))
+    assert sorted(tiles["province_code"]) == sorted(regions.load(config).provinces["province_code"])
+    assert not tiles.duplicated(["col", "row"]).any()
+    assert tiles["iso"].str.fullmatch(r"[A-Z]{2}").all() and not tiles["iso"].duplicated().any()

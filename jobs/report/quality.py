@@ -8,11 +8,15 @@ common pattern. Honest interviews of ~50 households rarely repeat a pattern more
 
 from __future__ import annotations
 
+import re
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.core import contract
+from jobs.core import contract, pseudonym
 from jobs.core.questionnaire import Questionnaire
+from jobs.ingest import validation
 
 FAILED_MATCH = (contract.NOT_FOUND, contract.INVALID_NIK, contract.MISSING_NIK)
 
@@ -153,3 +157,94 @@ def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
         ),
     )
     return out.drop("_med").withColumn("revisit_score", score).withColumn("revisit_reasons", reasons)
+
+
+def revisit_lists(enumerators: DataFrame, per_province: int) -> DataFrame:
+    """Per province, its enumerators to re-visit (those with at least one reason), highest score first, at
+    most `per_province` rows, each carrying the province's counts (`province_assessed`,
+    `province_revisit`). Enumerators without a reason fill a province's rows only when it has fewer to
+    re-visit, so that every province's counts arrive: at most `per_province` rows per province, whatever
+    the size of the field force. The window is partitioned by province (no single-partition window)."""
+    flagged = F.col("revisit_reasons") != ""
+    w = Window.partitionBy("province_code")
+    order = w.orderBy(flagged.desc(), F.col("revisit_score").desc(), F.col("enumerator_id"))
+    return (
+        enumerators.select(
+            "*",
+            F.count(F.lit(1)).over(w).alias("province_assessed"),
+            F.sum(flagged.cast("int")).over(w).alias("province_revisit"),
+            flagged.alias("to_revisit"),
+            F.row_number().over(order).alias("_rank"),
+        )
+        .where(F.col("_rank") <= per_province)
+        .drop("_rank")
+    )
+
+
+# Quarantined rows carry no region (source, record_key, reason_code, detail): they are placed through their
+# record keys (jobs/ingest/checking.py). A member's key is `household_id:member_no`; a key made from a whole
+# row (`row:...`, no usable id) cannot be placed.
+_MEMBER_KEY = r"^(.+):-?[0-9]+$"
+_NAMED_VILLAGE = "^" + re.escape(validation.VILLAGE_DETAIL[0]) + "([0-9]{2})[0-9]{8}" + re.escape(
+    validation.VILLAGE_DETAIL[1]) + "$"
+_HOUSEHOLD_OF = {
+    contract.SURVEY_HOUSEHOLDS: contract.SURVEY_HOUSEHOLDS,
+    contract.SURVEY_MEMBERS: contract.SURVEY_HOUSEHOLDS,
+    contract.TRAINING_HOUSEHOLDS: contract.TRAINING_HOUSEHOLDS,
+    contract.TRAINING_MEMBERS: contract.TRAINING_HOUSEHOLDS,
+}
+_PERSON = "registry person"
+
+
+def quarantine_by_province(
+    quarantine: DataFrame,
+    provinces: list[str],
+    households: DataFrame,
+    registry: DataFrame | None,
+    training: DataFrame | None = None,
+) -> DataFrame:
+    """Quarantined rows counted by province_code (null: cannot be placed), source and reason_code (`rows`).
+
+    The quarantine table keeps no region, so each row is placed through its record key:
+    - a household (survey or training sample; key = household_id) by the accepted household of that id
+      (silver_households, silver_training: a rejected duplicate listing of an accepted household), else by
+      the village code its UNKNOWN_VILLAGE detail names, when the code's first two digits are a province of
+      the reference (`provinces`);
+    - a member (key household_id:member_no) through its household, placed as above;
+    - a registry person (key = NIK token) by the accepted person of that token (silver_registry). A NIK's
+      own first digits are where it was first issued, not where the person lives: never used.
+    Anything else (a household rejected for another reason, its members, a key made from a whole row) is
+    counted with a null province. The accepted rows are first cut down to the quarantined keys (a semi-join,
+    whose small side Spark can broadcast), so the registry is read but not shuffled whole. Only the aggregate,
+    a few hundred rows, reaches the driver.
+    """
+    member = F.col("source").isin(contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS)
+    kind = F.when(F.col("source").isin(contract.REGISTRY, contract.REGISTRY_CHANGES), F.lit(_PERSON))
+    for source, household_source in _HOUSEHOLD_OF.items():
+        kind = kind.when(F.col("source") == source, F.lit(household_source))
+    key = F.when(~F.col("record_key").startswith(pseudonym.ROW),
+                 F.when(member, F.regexp_extract("record_key", _MEMBER_KEY, 1)).otherwise(F.col("record_key")))
+    q = quarantine.select("source", "reason_code", "detail", kind.alias("_kind"), key.alias("_key"))
+    accepted = [households.select(F.lit(contract.SURVEY_HOUSEHOLDS).alias("_kind"),
+                                  F.col("household_id").alias("_key"), "province_code")]
+    if training is not None:
+        accepted.append(training.select(F.lit(contract.TRAINING_HOUSEHOLDS).alias("_kind"),
+                                        F.col("household_id").alias("_key"), "province_code"))
+    if registry is not None:
+        accepted.append(registry.select(F.lit(_PERSON).alias("_kind"), F.col("nik_token").alias("_key"),
+                                        "province_code"))
+    named = F.regexp_extract("detail", _NAMED_VILLAGE, 1)
+    rejected = (
+        q.where(F.col("source").isin(contract.SURVEY_HOUSEHOLDS, contract.TRAINING_HOUSEHOLDS)
+                & (F.col("reason_code") == validation.UNKNOWN_VILLAGE) & named.isin(*provinces))
+        .groupBy("_kind", "_key")
+        .agg(F.min(named).alias("_named"))
+    )
+    keys = q.where(F.col("_key").isNotNull()).select("_kind", "_key").distinct()
+    places = reduce(DataFrame.unionByName, accepted).join(keys, ["_kind", "_key"], "left_semi")
+    return (
+        q.join(places, ["_kind", "_key"], "left")
+        .join(rejected, ["_kind", "_key"], "left")
+        .groupBy(F.coalesce("province_code", "_named").alias("province_code"), "source", "reason_code")
+        .agg(F.count(F.lit(1)).alias("rows"))
+    )

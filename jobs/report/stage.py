@@ -1,9 +1,10 @@
 """Stage `report`: quality_by_region and the enumerator re-visit list, as Delta tables and one HTML page.
 
-The page (reports/<run_id>/index.html, PNG plots beside it; jobs/report/page.py) is what a supervisor
-reads: deciles by province, coverage against the target of the publication it reports on, match rates,
-the worst regions and the enumerators to re-visit. It is also logged to MLflow. Only aggregates reach
-the driver (per region, per enumerator).
+The page (reports/<run_id>/index.html, self-contained; jobs/report/page.py) is what a coordinator reads:
+the national summary, a map and a section per province (coverage against the target of the publication it
+reports on, deciles, match rates, quarantine reasons, the enumerators to re-visit), the regencies and the
+enumerators. It is also logged to MLflow. Only aggregates reach the driver (per region, per reason, up to
+PER_PROVINCE enumerators per province).
 """
 
 from __future__ import annotations
@@ -15,25 +16,24 @@ from pathlib import Path
 
 import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from jobs.core import questionnaire
+from jobs.core import questionnaire, regions
 from jobs.core.population import population
 from jobs.report import page, quality
 from runtime import tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
-from runtime.stage import StageContext, main_for
+from runtime.stage import StageContext, config_flag, main_for
 
 NAME = "report"
 HELP = "write quality_by_region, the enumerator re-visit list and an HTML quality report"
 log = logging.getLogger(__name__)
-TOP_ENUMERATORS = 25
+PER_PROVINCE = 10  # enumerators to re-visit listed per province
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reports-dir", default="reports", help="folder for reports/<run_id>/ (default: reports)")
+    config_flag(parser, "--reports-dir", "reports_dir", "folder of reports/<run_id>/")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
 
 
@@ -41,7 +41,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     spark, config = ctx.spark, ctx.config
     if not tables.exists(spark, config, tables.HOUSEHOLDS):
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")
-    q = questionnaire.load(config)
+    q, ref = questionnaire.load(config), regions.load(config)
     min_minutes = config.thresholds.min_interview_minutes
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
@@ -60,51 +60,42 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             .join(households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti")
             .count()
         )
+        ctx.step("measuring quality by region (quality_by_region)")
         regions_df = quality.region_quality(ctx.run_id, hh, quarantined, gold is not None, target, pop)
         # At most one row per regency (514): small enough for the driver, then written from there.
         region_rows = regions_df.collect()
         tables.replace_run(spark.createDataFrame(region_rows, regions_df.schema), config, tables.QUALITY_BY_REGION,
                            ctx.run_id)
+        ctx.step("scoring every enumerator for re-visits (quality_enumerators)")
         enumerators = quality.enumerator_quality(hh, min_minutes).withColumn("run_id", F.lit(ctx.run_id))
         enumerators = enumerators.persist(StorageLevel.MEMORY_AND_DISK)
-        assessed = Observation()
-        tables.replace_run(enumerators.observe(assessed, F.count(F.lit(1)).alias("n")), config,
-                           tables.QUALITY_ENUMERATORS, ctx.run_id)
-        enum = (
-            enumerators.orderBy(F.col("revisit_score").desc(), "enumerator_id")
-            .limit(TOP_ENUMERATORS)
-            .select(*page.ENUMERATOR_COLUMNS)
-            .toPandas()
-        )
-        n_enum = int(assessed.get["n"])
+        tables.replace_run(enumerators, config, tables.QUALITY_ENUMERATORS, ctx.run_id)
+        revisit = quality.revisit_lists(enumerators, PER_PROVINCE).select(
+            *page.ENUMERATOR_COLUMNS, "province_assessed", "province_revisit", "to_revisit").toPandas()
     finally:
         hh.unpersist()
         if enumerators is not None:
             enumerators.unpersist()
-
-    reg = pd.DataFrame([r.asDict() for r in region_rows])
-    by_prov = page.by_province(reg)
-    out = config.path(args.reports_dir) / ctx.run_id
+    ctx.step("placing quarantined rows by province and writing the page")
+    optional = {n: tables.read(spark, config, n) if tables.exists(spark, config, n) else None
+                for n in (tables.REGISTRY, tables.TRAINING)}
+    held = quality.quarantine_by_province(quarantine, sorted(ref.provinces["province_code"]), households,
+                                          optional[tables.REGISTRY], optional[tables.TRAINING]).toPandas()
+    report = page.Report(
+        ctx.run_id, pd.DataFrame([r.asDict() for r in region_rows]), revisit, held, quarantined, ref.provinces,
+        ref.regencies, page.read_tiles(config.conf_file(page.TILES_FILE)), pop, target,
+        config.thresholds.min_region_match_rate,
+        {k: publication[k] for k in ("publication_id", "published_at")} if publication else None, ref.version)
+    out = config.run_folder(ctx.run_id)
     out.mkdir(parents=True, exist_ok=True)
-    covered = float(by_prov["persons_covered"].sum())
-    listed = float(by_prov["members_listed"].sum())
-    nat_match = float((by_prov["match_rate"] * by_prov["members_listed"]).sum() / listed) if listed else 0.0
-    images = page.plots(by_prov, enum, target, covered / pop, config.thresholds.min_region_match_rate, out)
-    summary = [
-        f"{int(by_prov['households_accepted'].sum()):,} survey households accepted; "
-        f"{int(by_prov['persons_ranked'].sum()):,} persons ranked against a national population of {pop:,}",
-        f"persons within coverage: {int(covered):,} = {covered / pop:.1%} of the population (target {target:.0%})",
-        f"national match rate (padan): {nat_match:.1%}",
-        f"{n_enum:,} enumerators assessed; top re-visit: "
-        + (", ".join(enum["enumerator_id"].head(3)) if len(enum) else "none"),
-    ]
     index = out / "index.html"
-    index.write_text(page.render_html(ctx.run_id, summary, images, page.worst_regencies(reg), enum))
+    index.write_text(page.render(report), encoding="utf-8")
     if not args.no_mlflow:
         _log_to_mlflow(config, ctx.run_id, out)
+    summary = page.summary_lines(report)
     return StageResult(
-        rows_in=int(by_prov["households_accepted"].sum()),
-        rows_out=len(by_prov),
+        rows_in=report.national()["households"],
+        rows_out=len(report.by_province),
         details={"report": str(index)},
         summary=[f"report: {index}", *[f"  {s}" for s in summary]],
     )
