@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-version", type=int, help="first program_eligibility version to include (default: latest published)"
     )
     p.add_argument("--to-version", type=int, help="last version to include (default: latest published)")
+    p = sub.add_parser("explain", help="why a household ranks where it does: its score by feature group, its "
+                       "distance to the coverage cut-off, its programmes")
+    add_common_arguments(p)
+    p.add_argument("household_id", help="the household's id, as in dtks_households")
+    p.add_argument("--json", action="store_true", help="as JSON, for scripts")
     p = sub.add_parser("export", help="one province's or regency's slice of the published tables, for its office")
     add_common_arguments(p)
     p.add_argument("region", help="province (2 digits) or regency (4 digits) code, e.g. 31 or 32.01")
@@ -68,9 +73,20 @@ def region_export(ctx: StageContext, args: argparse.Namespace) -> None:
         f"to {args.out}: " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))
 
 
+def household_explanation(ctx: StageContext, args: argparse.Namespace) -> None:
+    import json
+
+    from jobs.publish import explanation
+
+    found = explanation.lookup(ctx.spark, ctx.config, args.household_id)
+    say(json.dumps(found, indent=2, default=str) if args.json else "\n".join(explanation.describe(found)))
+
+
 def eligibility_diff(ctx: StageContext, args: argparse.Namespace) -> None:
+    from pyspark.sql import functions as F
+
     from jobs.core import regions
-    from jobs.publish import eligibility
+    from jobs.publish import eligibility, reasons
     from runtime import tables
     from runtime.errors import UserError
 
@@ -89,6 +105,16 @@ def eligibility_diff(ctx: StageContext, args: argparse.Namespace) -> None:
     say(f"{'program':<10} {'province':<34} {'entered':>9} {'left':>9}")
     for r in rows:
         say(f"{r.program:<10} {names.label(r.province_code):<34.34} {r.entered:>9,} {r.left:>9,}")
+    if not tables.exists(spark, config, tables.ELIGIBILITY_REASONS):
+        return
+    found = tables.read_published(spark, config, tables.ELIGIBILITY_REASONS).where(
+        F.col("eligibility_version").between(start, end))
+    by = {(r.program, r.reason, r.change): r["count"] for r in reasons.counts(found).collect()}  # a few dozen
+    say("by reason (a household with several reasons is counted under each):")
+    say(f"{'program':<10} {'reason':<58} {'entered':>9} {'left':>9}")
+    for program, reason in sorted({(p, r) for p, r, _ in by}):
+        say(f"{program:<10} {reasons.REASONS[reason]:<58.58} {by.get((program, reason, reasons.ENTERED), 0):>9,} "
+            f"{by.get((program, reason, reasons.LEFT), 0):>9,}")
 
 
 def _stage_list(text: str) -> list[str]:
@@ -138,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         return console_run(args, "status", lambda ctx: status.show(ctx, args.json), command=True)
     if args.command == "diff":
         return console_run(args, "diff", lambda ctx: eligibility_diff(ctx, args), command=True)
+    if args.command == "explain":
+        return console_run(args, "explain", lambda ctx: household_explanation(ctx, args), command=True)
     if args.command == "export":
         return console_run(args, "export", lambda ctx: region_export(ctx, args), command=True)
     if args.command == "run":

@@ -31,13 +31,36 @@ class VariableSpec(_Strict):
     label: str | None = None
 
 
+class FeatureGroup(_Strict):
+    """Features that explain a score together (a household's score is explained group by group), with
+    their labels in Bahasa Indonesia and English."""
+
+    id: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    features: tuple[str, ...] = Field(min_length=1)
+
+
 class ModelSpec(_Strict):
-    """The ranking model's features, built per household by ingest (jobs/ingest/features.py)."""
+    """The ranking model's features, built per household by ingest (jobs/ingest/features.py), and the
+    groups a score is explained by (every feature and region column in exactly one)."""
 
     target: str
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     region_effects: tuple[str, ...] = ()
+    groups: dict[str, FeatureGroup] = Field(default_factory=dict)
+
+    def group_of(self) -> dict[str, str]:
+        """Feature or region column -> its group (each its own group when none are configured)."""
+        if not self.groups:
+            return {f: f for f in (*self.features, *self.region_effects)}
+        return {f: name for name, g in self.groups.items() for f in g.features}
+
+    def group_labels(self) -> dict[str, tuple[str, str]]:
+        """Group -> (Bahasa Indonesia, English) label."""
+        if not self.groups:
+            return {f: (f, f) for f in (*self.features, *self.region_effects)}
+        return {name: (g.id, g.en) for name, g in self.groups.items()}
 
     @model_validator(mode="after")
     def _region_effects(self) -> ModelSpec:
@@ -46,6 +69,20 @@ class ModelSpec(_Strict):
             raise ValueError(f"region_effects must start with {PROVINCE!r}, got {region}")
         if any(col not in (PROVINCE, URBAN) for col in region):
             raise ValueError(f"region_effects supports {PROVINCE} and {URBAN}, got {region}")
+        return self
+
+    @model_validator(mode="after")
+    def _groups_cover_every_feature_once(self) -> ModelSpec:
+        if not self.groups:
+            return self
+        grouped = [f for g in self.groups.values() for f in g.features]
+        wanted = [*self.features, *self.region_effects]
+        twice = sorted({f for f in grouped if grouped.count(f) > 1})
+        missing = [f for f in wanted if f not in grouped]
+        unknown = [f for f in grouped if f not in wanted]
+        for problem, names in (("in two groups", twice), ("in no group", missing), ("not a feature", unknown)):
+            if names:
+                raise ValueError(f"groups: {', '.join(names)} {'is' if len(names) == 1 else 'are'} {problem}")
         return self
 
     @property

@@ -51,8 +51,11 @@ DTKS_MEMBERS = "dtks_members"
 PROGRAM_ELIGIBILITY = "program_eligibility"
 QUALITY_BY_REGION = "quality_by_region"
 QUALITY_ENUMERATORS = "quality_enumerators"
+EXPLANATIONS = "household_explanations"  # why each published household ranks where it does
+ELIGIBILITY_REASONS = "eligibility_reasons"  # why each household entered or left a programme, per publish
 PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
-GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)
+GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)  # what programmes read (and export slices)
+PUBLISHED = (*GOLD, EXPLANATIONS, ELIGIBILITY_REASONS)  # the tables a publication pins the versions of
 REGION = ("province_code", "regency_code")
 
 
@@ -95,6 +98,9 @@ CATALOG: dict[str, Table] = {
               properties=DV | _stats("household_id")),
         Table(PROGRAM_ELIGIBILITY, "changes", ("program", "household_id"), ("program", "province_code"),
               properties=CDF | DV | _stats("household_id")),
+        Table(EXPLANATIONS, "overwrite", ("household_id",), ("province_code",), properties=_stats("household_id")),
+        Table(ELIGIBILITY_REASONS, "append", ("eligibility_version", "program", "household_id"),
+              properties=_stats("eligibility_version", "household_id")),
         Table(QUALITY_BY_REGION, "replace_run", ("run_id", "province_code", "regency_code"), ("run_id",)),
         Table(QUALITY_ENUMERATORS, "replace_run", ("run_id", "enumerator_id"), ("run_id",)),
         Table(PIPELINE_RUNS, "append", ("run_id", "stage")),
@@ -174,12 +180,14 @@ def overwrite(
     writer.save(config.table_path(name))
 
 
-def append(df: DataFrame, config: DtksConfig, name: str, new_columns: bool = False) -> None:
-    """One commit of new rows; a log row is one file, not one per core. `new_columns`: the rows may
-    bring columns the table lacks (a record table that gained a field), added to its schema."""
+def append(df: DataFrame, config: DtksConfig, name: str, new_columns: bool = False, rows: int | None = None) -> None:
+    """One commit of new rows; a log row is one file, not one per core, and `rows` rows (when known) are
+    files_for them. `new_columns`: the rows may bring columns the table lacks (a record table that gained
+    a field), added to its schema."""
     t = CATALOG.get(name)
     parts = t.partition_by if t else ()
-    writer = _writer(_laid_out(df, parts, 1), t, parts, config).mode("append")
+    files = 1 if rows is None else files_for(config, rows, df.sparkSession.sparkContext.defaultParallelism)
+    writer = _writer(_laid_out(df, parts, files), t, parts, config).mode("append")
     if new_columns:
         writer = writer.option("mergeSchema", "true")
     writer.save(config.table_path(name))
@@ -256,10 +264,12 @@ def merge_changes(
     changes: DataFrame,
     delete: str,
     update: Mapping[str, str] | None = None,
+    changed: str | None = None,
 ) -> None:
     """MERGE a change set: rows where `delete` holds are deleted, unmatched rows are inserted (without
     the flag column), and other matched rows get `update`; by default every column, and only where the
-    row's content changed (`row_hash`), so a row that did not change is not touched."""
+    row's content changed (`row_hash`, or the condition `changed` over t and s), so a row that did not
+    change is not touched."""
     t = table(name)
     columns = [c for c in changes.columns if c != delete]
     merge = (
@@ -270,7 +280,7 @@ def merge_changes(
     )
     if update is None:
         merge = merge.whenMatchedUpdate(
-            condition=f"t.`{ROW_HASH}` <> s.`{ROW_HASH}`", set={c: f"s.`{c}`" for c in columns}
+            condition=changed or f"t.`{ROW_HASH}` <> s.`{ROW_HASH}`", set={c: f"s.`{c}`" for c in columns}
         )
     else:
         merge = merge.whenMatchedUpdate(set=dict(update))
@@ -375,6 +385,12 @@ def latest_publication(spark: SparkSession, config: DtksConfig) -> Row | None:
     if not exists(spark, config, PUBLICATIONS):
         return None
     return read(spark, config, PUBLICATIONS).orderBy(F.col("publication_id").desc()).first()
+
+
+def current_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int]:
+    """The latest versions of the tables a publication pins (those that exist): what a new publication records."""
+    found = {name: version(spark, config, name) for name in PUBLISHED}
+    return {name: v for name, v in found.items() if v is not None}
 
 
 def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int] | None:

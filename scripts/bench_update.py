@@ -28,7 +28,9 @@ from bench_pipeline import ROOT, env_for_stages, generate, pipeline_runs, run_pr
 FULL = ("ingest", "train", "score", "publish", "report")
 UPDATE = ("ingest", "score", "publish")
 TABLES = ("identity_vault", "quarantine", "silver_registry", "silver_survey", "silver_households", "silver_members",
-          "household_scores", "dtks_households", "dtks_members", "program_eligibility")
+          "household_scores", "dtks_households", "dtks_members", "program_eligibility", "household_explanations",
+          "eligibility_reasons")
+RANKED = ("dtks_households", "household_explanations")  # they carry the national rank or the cut-off: rewritten whole
 RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since", "record_key"}
 BEGIN, END = "<!-- update-rounds -->", "<!-- /update-rounds -->"
 GOAL_SHARE, GOAL_BYTES = 0.15, 0.05
@@ -113,8 +115,8 @@ def check(lakehouse: Path, before: dict[str, int], reference: Path | None) -> di
     if reference is not None:
         compared = {}
         for name in TABLES:
-            if name == "identity_vault":
-                continue  # the vault keeps every token ever issued (a corrected NIK's old one too)
+            if name in ("identity_vault", "eligibility_reasons"):
+                continue  # the vault keeps every token ever issued; the reasons are each round's history
             a = spark.read.format("delta").load(str(lakehouse / name))
             b = spark.read.format("delta").load(str(reference / name))
             cols = [c for c in a.columns if c not in RUN_COLUMNS]
@@ -211,7 +213,7 @@ def section(results: list[dict[str, Any]]) -> str:
                   "rows copied |", "|---|---|---|---|---|---|---|---|"]
         for name, t in r["check"]["tables"].items():
             share = t["share_written"]
-            flag = "" if share is None or share <= GOAL_BYTES or name == "dtks_households" else " (over)"
+            flag = "" if share is None or share <= GOAL_BYTES or name in RANKED else " (over)"
             lines.append(f"| {name} | {', '.join(t['commits']) or '-'} | {t['bytes_before'] / 2**20:.1f} MB | "
                          f"{t['bytes_written'] / 2**20:.2f} MB | "
                          f"{'-' if share is None else f'{share:.1%}'}{flag} | {t['files_added']} | "

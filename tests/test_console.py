@@ -73,12 +73,18 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(own_nation, tmp_pat
     assert stages["ingest"]["rows_in"] == results["ingest"].rows_in  # the nation's own ingest, kept
     assert stages["publish"]["run_id"] == run_id and stages["publish"]["status"] == "SUCCEEDED"
     assert as_json["publication"]["publication_id"] == 2 and as_json["publication"]["run_id"] == run_id
-    assert set(as_json["publication"]["versions"]) == {"dtks_households", "dtks_members", "program_eligibility"}
+    assert set(as_json["publication"]["versions"]) == {"dtks_households", "dtks_members", "program_eligibility",
+                                                       "household_explanations", "eligibility_reasons"}
     diff = dtks(config, tmp_path, "diff", "--from-version", "0")  # every entry since the first publication
     assert diff.returncode == 0, diff.stderr
     names = regions.load(config).names()
-    rows = [line.split() for line in diff.stdout.splitlines()[2:]]
+    lines = diff.stdout.splitlines()
+    by_reason = lines.index("by reason (a household with several reasons is counted under each):")
+    rows = [line.split() for line in lines[2:by_reason]]
     assert rows and all(names.label(r[1]) == " ".join(r[1:-2]) for r in rows), diff.stdout  # `32 Jawa Barat`
+    # The first publication's entries are new interviews.
+    entries = r"PKH +new or re-surveyed interview +[1-9][\d,]* +\d+$"
+    assert any(re.match(entries, line) for line in lines[by_reason + 2:]), diff.stdout
     champion = as_json["champion"]
     assert champion["model"] == config.mlflow.model_name and champion["version"] in {"1", "2"}
     assert set(champion["metrics"]) >= {"r2", "spearman", "exclusion_error_40", "exclusion_error_60"}

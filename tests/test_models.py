@@ -220,7 +220,7 @@ def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back
 # ---------------------------------------------------------------- the second family
 
 def test_gradient_boosting_is_selectable_and_spark_udf_equals_pyfunc(config, spark):
-    from models.compile import spark_expression
+    from models.compile import explanation, spark_expression
     from models.training import train
 
     config = config.model_copy(update={"model": config.model.model_copy(update={
@@ -229,6 +229,7 @@ def test_gradient_boosting_is_selectable_and_spark_udf_equals_pyfunc(config, spa
     assert outcome.family == "gradient_boosting" and outcome.promoted
     uri = f"models:/{config.mlflow.model_name}/{outcome.version}"
     assert spark_expression(uri) is None
+    assert explanation(uri, {"any": "group"}) is None  # dtks explains the linear PMT only
     spec = load_spec(config)
     frame = make_training_frame(120, seed=5, prefix="G")
     expected = mlflow.pyfunc.load_model(uri).predict(frame[spec.input_columns])

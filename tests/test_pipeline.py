@@ -3,6 +3,7 @@ ranking recomputed in pandas, idempotent re-runs, an update round, the gates and
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from pyspark.sql import functions as F
 
 from jobs.core import regions
@@ -311,6 +313,77 @@ def test_scores_equal_pyfunc_predict(spark, nation):
     assert max(abs(pd.Series(predicted).to_numpy() - frame["welfare_score"].to_numpy())) < 1e-9
 
 
+def test_explanations_add_up_to_the_published_score(spark, nation):
+    """Every published household has its explanation: intercept + contributions = welfare_score within 1e-9,
+    each group's contribution equals the model's coefficients times the household's terms (numpy, from the
+    registered model), and the distance to the cut-off agrees with within_coverage."""
+    import mlflow
+
+    from models.compile import term_group
+    from models.pmt import design_matrix
+    from models.pyfunc import unwrap
+    from runtime import questionnaire
+
+    config, _, _, _ = nation
+    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
+    why = tables.read_published(spark, config, tables.EXPLANATIONS)
+    publication = tables.latest_publication(spark, config)
+    total = F.aggregate("contributions", F.lit(0.0), lambda acc, c: acc + c["value"])
+    joined = gold.join(why.drop("province_code", "regency_code", "model_version"), "household_id", "left")
+    frame = joined.withColumn("explained_score", F.col("intercept") + total).toPandas()
+    assert len(frame) == gold.count() == why.count() > 1000
+    assert frame["contributions"].notna().all()
+    assert (frame["explained_score"] - frame["welfare_score"]).abs().max() <= 1e-9
+    # Independently: the model's own coefficients and design matrix, summed per group in numpy.
+    model = questionnaire.load(config).model
+    group_of = model.group_of()
+    version = frame["model_version"].iloc[0]
+    pmt = unwrap(mlflow.pyfunc.load_model(f"models:/{config.mlflow.model_name}/{version}")).estimator
+    terms = design_matrix(frame, pmt.terms) * pmt.coef
+    for group in model.groups:
+        in_group = [j for j, t in enumerate(pmt.terms) if term_group(t, group_of) == group]
+        expected = terms[:, in_group].sum(axis=1)
+        got = frame["contributions"].map(lambda cs, g=group: {c["group"]: c["value"] for c in cs}[g]).to_numpy()
+        assert abs(got - expected).max() <= 1e-9, group
+    assert set(frame["intercept"]) == {pmt.intercept}
+    # The cut-off: the last household within coverage; in persons, P x coverage target.
+    cutoff = frame.loc[frame["within_coverage"], "welfare_score"].max()
+    assert set(frame["cutoff_score"]) == {cutoff}
+    assert (frame["score_to_cutoff"] == frame["welfare_score"] - cutoff).all()
+    line = math.floor(publication.population * publication.coverage_target)
+    assert (frame["persons_to_cutoff"] == frame["cum_persons"] - line).all()
+    assert ((frame["persons_to_cutoff"] <= 0) == frame["within_coverage"]).all()
+    assert (frame.loc[frame["within_coverage"], "score_to_cutoff"] <= 0).all()
+
+
+def test_dtks_explain_tells_one_household_in_plain_words(spark, nation):
+    """`dtks explain`: the published decile and programmes, group labels in Bahasa Indonesia and English,
+    --json for scripts; an unknown household is one clear line."""
+    import json
+
+    config, _, _, _ = nation
+    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
+    hh = gold.where("within_coverage").orderBy("household_id").first()
+    out = subprocess.run([*dtks_cli(config, "explain", hh.household_id)], capture_output=True, text=True,
+                         timeout=600, check=True).stdout
+    assert f"household {hh.household_id}, publication " in out
+    assert f"decile (desil) {hh.decile}; within coverage (cakupan)" in out
+    assert "Kepemilikan aset / assets" in out and "baseline (intersep)" in out
+    names = regions.load(config).names()
+    assert names.label(hh.province_code) in out and names.label(hh.village_code) in out
+    eligible = sorted(r.program for r in tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
+                      .where(F.col("household_id") == hh.household_id).where("eligible").collect())
+    assert f"eligible for {', '.join(eligible) or 'none'}" in out
+    found = json.loads(subprocess.run([*dtks_cli(config, "explain", hh.household_id, "--json")],
+                                      capture_output=True, text=True, timeout=600, check=True).stdout)
+    assert found["decile"] == hh.decile and found["welfare_score"] == hh.welfare_score
+    assert abs(found["intercept"] + sum(c["value"] for c in found["contributions"]) - hh.welfare_score) <= 1e-9
+    missing = subprocess.run([*dtks_cli(config, "explain", "NO-SUCH-HOUSEHOLD")], capture_output=True, text=True,
+                             timeout=600)
+    assert missing.returncode != 0
+    assert "household 'NO-SUCH-HOUSEHOLD' is not in publication" in missing.stdout + missing.stderr
+
+
 def test_second_run_is_identical_with_empty_change_feed(spark, own_nation):
     from mlflow import MlflowClient
 
@@ -360,7 +433,7 @@ def test_update_round_for_one_province(spark, own_nation, tmp_path):
     elig_v = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     run(spark, config, "ingest", landing=str(batch), as_of=pd.Timestamp("2026-06-30").date())
     result, run_id = run(spark, config, "score")
-    run(spark, config, "publish")
+    _, published_by = run(spark, config, "publish")
     new_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
     rescored = new_scores[new_scores["scored_run_id"] == run_id]
     assert len(rescored) == result.rows_out > 0
@@ -397,6 +470,112 @@ def test_update_round_for_one_province(spark, own_nation, tmp_path):
     assert sum(n for (_, p), (_, n) in diff.items() if p == province) == (left["province_code"] == province).sum()
     assert sum(n for (_, n) in diff.values()) == len(left)
     assert sum(n for (n, _) in diff.values()) == len(entered)
+    # Why: the re-interviewed province's households carry INTERVIEW, the rest were re-ranked by them.
+    found = reasons_of_run(spark, config, published_by)
+    assert {k: c for k, (c, _) in found.items()} == net_moves(eligible_at(spark, config, elig_v),
+                                                              eligible_at(spark, config))
+    hh_province = new_scores["province_code"]
+    for (_, hh), (_, why) in found.items():
+        assert why == ({"INTERVIEW"} if hh_province[hh] == province else {"RANK_SHIFT"}), (hh, why)
+    assert any(why == {"INTERVIEW"} for _, why in found.values())
+
+
+def eligible_at(spark, config, version: int | None = None) -> dict[tuple[str, str], bool]:
+    """(program, household) -> eligible, in program_eligibility at `version` (default: the latest)."""
+    rows = tables.read(spark, config, tables.PROGRAM_ELIGIBILITY, version).select("program", "household_id", "eligible")
+    return {(r.program, r.household_id): r.eligible for r in rows.collect()}
+
+
+def net_moves(before: dict, after: dict) -> dict[tuple[str, str], str]:
+    """Who entered and who left between two eligibility snapshots."""
+    keys = set(before) | set(after)
+    return {k: "ENTERED" if after.get(k) else "LEFT" for k in keys if bool(before.get(k)) != bool(after.get(k))}
+
+
+def reasons_of_run(spark, config, run_id: str) -> dict[tuple[str, str], tuple[str, set[str]]]:
+    """(program, household) -> (change, reasons) that the publish of `run_id` recorded."""
+    rows = tables.read(spark, config, tables.ELIGIBILITY_REASONS).where(F.col("run_id") == run_id)
+    found = {(r.program, r.household_id): (r.change, set(r.reasons)) for r in rows.collect()}
+    assert rows.count() == len(found)  # one row per programme and household
+    return found
+
+
+def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
+    """Each cause in turn: a programme rule, the coverage target, the model, deaths (the interview:
+    test_update_round_for_one_province). Every household that entered or left, and only those, has a
+    reasons row; the cause is on exactly the households it changed, the others were re-ranked (RANK_SHIFT).
+    `dtks diff` counts them."""
+    config, landing, _, _ = own_nation
+
+    def publish(**values) -> dict[tuple[str, str], tuple[str, set[str]]]:
+        before = eligible_at(spark, config)
+        _, run_id = run(spark, config, "publish", **values)
+        found = reasons_of_run(spark, config, run_id)
+        assert {k: c for k, (c, _) in found.items()} == net_moves(before, eligible_at(spark, config))
+        assert found
+        return found
+
+    # The programme rules (rule_version unchanged): SEMBAKO narrowed to deciles 1-4, and a new programme for
+    # every household within coverage. Every change is the policy's, on those two programmes only.
+    rules = yaml.safe_load(config.conf_file(config.programs_file).read_text())
+    rules["programs"]["SEMBAKO"]["deciles"] = [1, 4]
+    rules["programs"]["KARTU"] = {"deciles": [1, 10], "within_coverage": True}
+    (tmp_path / "programs.yaml").write_text(yaml.safe_dump(rules))
+    config = config.model_copy(update={"programs_file": str(tmp_path / "programs.yaml")})
+    found = publish()
+    assert all(why == {"POLICY"} for _, why in found.values())
+    assert {(p, c) for (p, _), (c, _) in found.items()} == {("SEMBAKO", "LEFT"), ("KARTU", "ENTERED")}
+    # The coverage target, 0.6 -> 0.5: KARTU's households beyond the new line leave, for the policy.
+    config = config.model_copy(update={"ranking": config.ranking.model_copy(update={"coverage_target": 0.5})})
+    found = publish()
+    assert {(p, c) for (p, _), (c, _) in found.items()} == {("KARTU", "LEFT")}
+    assert all(why == {"POLICY"} for _, why in found.values())
+    # Another model version (a heavier penalty), scored and published: every change is the model's.
+    heavier = config.model_copy(update={"model": config.model.model_copy(update={"ridge_alpha": 300.0})})
+    trained, _ = run(spark, heavier, "train")
+    version = trained.model_version
+    run(spark, config, "score", model_version=version)
+    scored_by = tables.read(spark, config, tables.SCORES).select("model_version").distinct().collect()
+    assert [r.model_version for r in scored_by] == [version] != ["1"]  # every score replaced, same row_hash or not
+    found = publish()
+    assert all(why == {"MODEL"} for _, why in found.values())
+    assert {c for c, _ in found.values()} == {"ENTERED", "LEFT"}
+    # Deaths: every member of three households within coverage died before their interview, registered
+    # only now (registry events only; the survey is delivered again unchanged). Chosen among households
+    # whose members are all in the registry and listed nowhere else, so nobody else's roster changes.
+    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
+    members = spark.read.parquet(str(landing / "survey_members")).select("household_id", "nik")
+    registry = spark.read.parquet(str(landing / "registry"))
+    listed_once = members.groupBy("nik").count().where("count = 1").select("nik")
+    known = registry.where("death_date IS NULL").select("nik", F.lit(True).alias("_known"))
+    clean = (members.join(listed_once.withColumn("_once", F.lit(True)), "nik", "left").join(known, "nik", "left")
+             .groupBy("household_id").agg(F.min(F.coalesce(F.col("_once") & F.col("_known"), F.lit(False))).alias("ok"))
+             .where("ok"))
+    killed = [r.household_id for r in gold.where("decile <= 2").join(clean, "household_id", "left_semi")
+              .orderBy("household_id").limit(3).collect()]
+    assert len(killed) == 3
+    # Registered late: dead before the interview, so the roster the survey listed was already wrong.
+    interviewed = spark.read.parquet(str(landing / "survey_households")).select("household_id", "interview_start")
+    their = members.where(F.col("household_id").isin(killed)).join(interviewed, "household_id").select(
+        "nik", F.date_sub(F.to_date("interview_start"), 10).alias("_died"))
+    dead = (registry.join(their, "nik")
+            .withColumn("death_date", F.greatest(F.col("_died"), F.date_add("birth_date", 1))).drop("_died")
+            .withColumn("updated_at", F.lit(pd.Timestamp("2026-06-15 08:00:00").to_pydatetime()))
+            .withColumn("change", F.lit("DEATH")).withColumn("previous_nik", F.lit(None).cast("string")))
+    batch = tmp_path / "deaths"
+    shutil.copytree(landing, batch, ignore=shutil.ignore_patterns("registry", "training_*"))
+    dead.select("change", "previous_nik", *registry.columns).write.parquet(str(batch / "registry_changes"))
+    run(spark, config, "ingest", landing=str(batch), as_of=pd.Timestamp("2026-06-30").date())
+    run(spark, config, "score", model_version=version)
+    found = publish()
+    assert {hh for (_, hh), (_, why) in found.items() if "REGISTRY" in why} == set(killed)
+    assert all(change == "LEFT" and why == {"REGISTRY"} for (_, hh), (change, why) in found.items() if hh in killed)
+    assert all(why == {"RANK_SHIFT"} for (_, hh), (_, why) in found.items() if hh not in killed)
+    # The operator's view: `dtks diff` counts the exits by reason.
+    out = subprocess.run(dtks_cli(config, "diff"), capture_output=True, text=True, timeout=600, check=True).stdout
+    left = collections.Counter(program for (program, hh) in found if hh in killed)
+    for program, n in left.items():
+        assert re.search(rf"^{program} +registry event \(death, duplicate, move\) +0 +{n}$", out, re.M), out
 
 
 def test_each_gate_failure_keeps_the_published_tables(spark, own_nation):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -11,12 +13,14 @@ from runtime.config import DtksConfig, validated_file
 
 
 class Program(BaseModel):
-    """One programme's rule: a band of national deciles and, optionally, at least one member of a kind."""
+    """One programme's rule: a band of national deciles, optionally at least one member of a kind, and
+    optionally within the register's coverage (then the coverage target moves the programme too)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     label: str | None = None
     deciles: tuple[int, int]
     any_component: tuple[str, ...] = ()
+    within_coverage: bool = False
 
     @field_validator("deciles")
     @classmethod
@@ -47,6 +51,12 @@ def load(config: DtksConfig) -> Programs:
     return validated_file(Programs, config.conf_file(config.programs_file))
 
 
+def fingerprints(programs: Programs) -> dict[str, str]:
+    """Each programme's rule as canonical JSON: a publication records them, so the next one sees which
+    programme's rule changed (a reason for change) whether or not `rule_version` was raised."""
+    return {name: json.dumps(p.model_dump(mode="json"), sort_keys=True) for name, p in programs.programs.items()}
+
+
 def conditions(programs: Programs) -> dict[str, F.Column]:
     """Each programme's rule as a boolean Column over a ranked household (decile and member counts)."""
     out = {}
@@ -55,6 +65,8 @@ def conditions(programs: Programs) -> dict[str, F.Column]:
         cond = F.col("decile").between(lo, hi)
         if program.any_component:
             cond = cond & F.greatest(*[F.col(c) > 0 for c in program.any_component] + [F.lit(False)])
+        if program.within_coverage:
+            cond = cond & F.col("within_coverage")
         out[name] = cond
     return out
 

@@ -21,6 +21,7 @@ from runtime.config import DtksConfig
 
 log = logging.getLogger(__name__)
 DELETE = "_delete"
+WAS = ("_was_eligible", "_was_rule")  # what program_eligibility held, beside its change set
 
 
 def build_households(
@@ -152,7 +153,8 @@ def eligibility_rows(gold_hh: DataFrame, rules: eligibility.Programs, run_id: st
 
 def eligibility_changes(rows: DataFrame, current: DataFrame) -> DataFrame:
     """The change set against the published table: new rows, rows whose eligibility or rule changed,
-    and rows to delete (households no longer ranked), flagged by `_delete`."""
+    and rows to delete (households no longer ranked), flagged by `_delete`; with what the table held
+    (`WAS`: eligible and rule version), which the reasons for change read."""
     keys = ["program", "household_id"]
     cur = current.select(*keys, F.col("eligible").alias("_t_eligible"), F.col("rule_version").alias("_t_rule"),
                          F.col("province_code").alias("_t_province"), F.col("regency_code").alias("_t_regency"))
@@ -168,24 +170,26 @@ def eligibility_changes(rows: DataFrame, current: DataFrame) -> DataFrame:
         .withColumn("province_code", F.coalesce(F.col("province_code"), F.col("_t_province")))
         .withColumn("regency_code", F.coalesce(F.col("regency_code"), F.col("_t_regency")))
         .withColumn("_delete", gone)
-        .select(*rows.columns, "_delete")
+        .select(*rows.columns, "_delete", F.col("_t_eligible").alias(WAS[0]), F.col("_t_rule").alias(WAS[1]))
     )
 
 
 def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame,
-                      put: Callable[[str, DataFrame], DataFrame]) -> None:
-    """Only what changed goes in, so the change feed holds exactly who entered and who left."""
+                      put: Callable[[str, DataFrame], DataFrame]) -> DataFrame | None:
+    """Only what changed goes in, so the change feed holds exactly who entered and who left. Returns the
+    stored change set (None on the first publish, when every row is new)."""
     name = tables.PROGRAM_ELIGIBILITY
     if not tables.exists(spark, config, name):
         tables.create_empty(spark, config, name, rows)  # change feed on from the first commit
         tables.append(rows, config, name)
-        return
+        return None
     current = tables.read_published(spark, config, name)
+    changes = put("eligibility_changes", eligibility_changes(rows, current))
     tables.merge_changes(
         spark,
         config,
         name,
-        put("eligibility_changes", eligibility_changes(rows, current)),
+        changes.drop(*WAS),
         update={
             "eligible": "s.eligible",
             "eligible_since": "CASE WHEN s.eligible AND NOT t.eligible THEN s.eligible_since "
@@ -195,24 +199,26 @@ def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame,
         },
         delete="_delete",
     )
+    return changes
 
 
 def record_publication(
     spark: SparkSession, config: DtksConfig, run_id: str, coverage: float, population: int,
-    models_used: list[tuple[str, str]],
+    models_used: list[tuple[str, str]], rules: dict[str, str],
 ) -> int:
-    """Append the versions the three gold tables now have: the one commit that makes them published."""
-    versions = {name: tables.version(spark, config, name) for name in tables.GOLD}
+    """Append the versions the published tables now have: the one commit that makes them published. `rules`:
+    each programme's rule as published (eligibility.fingerprints), which the next publish compares with."""
+    versions = tables.current_versions(spark, config)
     previous = tables.read(spark, config, tables.PUBLICATIONS) if tables.exists(
         spark, config, tables.PUBLICATIONS) else None
     number = (previous.agg(F.max("publication_id")).first()[0] or 0) + 1 if previous is not None else 1
     row = spark.createDataFrame(
         [(number, run_id, dt.datetime.now(dt.UTC), coverage, population, ",".join(f"{n}:{v}" for n, v in models_used),
-          versions)],
+          versions, rules)],
         "publication_id long, run_id string, published_at timestamp, coverage_target double, population long, "
-        "models string, versions map<string,long>",
+        "models string, versions map<string,long>, rules map<string,string>",
     )
-    tables.append(row, config, tables.PUBLICATIONS, new_columns=True)  # `population`: a field added later
+    tables.append(row, config, tables.PUBLICATIONS, new_columns=True)  # `population`, `rules`: added later
     log.info("publication %d: %s", number, ", ".join(f"{n} v{v}" for n, v in versions.items()))
     return number
 

@@ -4,11 +4,12 @@ Write-audit-publish: the ranked households are computed once into the staging ar
 when the stage ends), the gates run on small aggregates of them and of their members, and only when
 every gate passes is dtks_households replaced (one commit: it carries the national rank, which a 1 %
 change moves for most households), dtks_members MERGEd with only the members that entered, changed or
-left (it carries no rank, so an update round rewrites only those), and program_eligibility MERGEd with
-its change set (who entered, who left, what changed), so its change feed holds exactly that. A row
+left (it carries no rank, so an update round rewrites only those), program_eligibility MERGEd with
+its change set (who entered, who left, what changed), so its change feed holds exactly that, and
+household_explanations replaced (each score by feature group, the distance to the cut-off). A row
 keeps the run id of the run that last changed it, so a re-run on unchanged inputs leaves every table
 identical and the change feed empty. The `publications` row appended last (with the coverage target
-and the population P) is the switch that makes the three versions the published set (jobs/publish/gold.py).
+and the population P) is the switch that makes these versions the published set (jobs/publish/gold.py).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import logging
 import sys
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
 
 from jobs.core.population import population
-from jobs.publish import eligibility, gates, gold
+from jobs.publish import eligibility, explanation, gates, gold, reasons
 from runtime import faults, questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -67,15 +69,19 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 ),
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
-            return _write(ctx, households, members, gold_hh, rules, pop, area.put)
+            return _write(ctx, households, members, scores, gold_hh, rules, pop, features, area.put)
     finally:
         spark.catalog.clearCache()
 
 
-def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh: DataFrame,
-           rules: eligibility.Programs, pop: int, put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
-    """Audit, then write the three gold tables and the publication row that makes them published."""
+def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores: DataFrame, gold_hh: DataFrame,
+           rules: eligibility.Programs, pop: int, features: list[str],
+           put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
+    """Audit, then write the three gold tables, the reasons for every entry and exit, the explanations,
+    and the publication row that makes them published."""
     spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
+    previous = tables.latest_publication(spark, config)
+    before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS)  # pinned to its published version
     programs = eligibility.conditions(rules)
     ctx.step("checking the gates before publishing")
     checked = gates.audit(spark, config, households, members, gold_hh, programs)
@@ -84,8 +90,14 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
     gold.write_members(spark, config, members, gold_hh, ctx.run_id, put)
     faults.failpoint("publish.between_gold_tables")
-    gold.write_eligibility(spark, config, elig, put)
-    gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used)
+    elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
+    changes = gold.write_eligibility(spark, config, elig, put)
+    ctx.step("writing why each household entered or left (eligibility_reasons)")
+    _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version)
+    ctx.step("writing household_explanations (contributions, distance to the cut-off)")
+    tables.overwrite(explanation.explanations(gold_hh, scores, pop, coverage), config, tables.EXPLANATIONS)
+    gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used,
+                            eligibility.fingerprints(rules))
 
     stats = checked.stats
     covered = stats.covered or 0
@@ -107,6 +119,21 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
         },
         summary=summary,
     )
+
+
+def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None, before: DataFrame | None,
+                   gold_hh: DataFrame, features: list[str], previous: Row | None, rules: eligibility.Programs,
+                   elig_version: int | None) -> None:
+    """Append this publish's entries and exits with their reasons, tagged with the program_eligibility
+    version that holds them (none when that MERGE committed nothing: nobody entered or left)."""
+    spark, config = ctx.spark, ctx.config
+    now, metrics = tables.last_commit(spark, config, tables.PROGRAM_ELIGIBILITY)
+    if now == elig_version:
+        return
+    found = reasons.of_publish(elig, changes, before, gold_hh, features, previous, eligibility.fingerprints(rules),
+                               config.ranking.coverage_target)
+    rows = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("eligibility_version", F.lit(now))
+    tables.append(rows, config, tables.ELIGIBILITY_REASONS, rows=reasons.rows_changed(metrics))
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ def republish(spark: SparkSession, config: DtksConfig, run_id: str) -> int:
         "publication_id": number,
         "run_id": run_id,
         "published_at": dt.datetime.now(dt.UTC),
-        "versions": {name: tables.version(spark, config, name) for name in tables.GOLD},
+        "versions": tables.current_versions(spark, config),
     }
     schema = tables.read(spark, config, tables.PUBLICATIONS).schema
     tables.append(spark.createDataFrame([tuple(fields[f.name] for f in schema.fields)], schema), config,

@@ -65,7 +65,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     with tables.staging(spark, config, ctx.run_id) as area:
         rotate = Rotation(spark, config, mark, area.put, written)
         rotate.all()
-    versions = {name: tables.version(spark, config, name) for name in tables.GOLD}
+    versions = tables.current_versions(spark, config)
     published = tables.published_versions(spark, config)
     publication = None
     if published is not None and published != versions:

@@ -1,12 +1,16 @@
 """Which model scores: the champion (or a pinned version) from the MLflow registry, as a Spark Column.
 
-A linear PMT compiles into native Spark column expressions (models/compile.py); any other pyfunc model
-runs through `mlflow.pyfunc.spark_udf`.
+A linear PMT compiles into native Spark column expressions (models/compile.py), its prediction and the
+explanation of it by feature group; any other pyfunc model runs through `mlflow.pyfunc.spark_udf` and has
+no explanation.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -24,6 +28,11 @@ class ResolvedModel:
     version: str
     uri: str
     input_columns: tuple[str, ...]
+
+    @functools.cached_property
+    def loaded(self) -> Any:
+        """The pyfunc model, loaded once for the prediction and the explanation."""
+        return mlflow.pyfunc.load_model(self.uri)
 
 
 def resolve_model(config: DtksConfig, version: str | None) -> ResolvedModel:
@@ -50,10 +59,25 @@ def prediction(spark: SparkSession, model: ResolvedModel, path: str) -> tuple[Co
     from models.compile import spark_expression
 
     if path in ("auto", "native"):
-        expr = spark_expression(model.uri)
+        expr = spark_expression(model.loaded)
         if expr is not None:
             return expr, "native"
         if path == "native":
             raise UserError(f"model {model.uri} is not linear: it cannot be compiled to native expressions")
     udf = mlflow.pyfunc.spark_udf(spark, model.uri, result_type="double", env_manager="local")
     return udf(F.struct(*[F.col(c) for c in model.input_columns])), "spark_udf"
+
+
+CONTRIBUTIONS = "array<struct<group:string,value:double>>"
+
+
+def explanation(model: ResolvedModel, group_of: Mapping[str, str]) -> tuple[Column, Column]:
+    """The contributions by feature group (array<struct<group, value>>) and the intercept, as Columns: computed
+    natively for a linear PMT; null for a family dtks does not explain."""
+    from models.compile import explanation as linear
+
+    found = linear(model.loaded, group_of)
+    if found is None:
+        return F.lit(None).cast(CONTRIBUTIONS), F.lit(None).cast("double")
+    contributions, intercept = found
+    return contributions, F.lit(intercept)

@@ -29,14 +29,17 @@ def stale(households: DataFrame, previous: DataFrame, model: ResolvedModel) -> D
 
 
 def score(households: DataFrame, ids: DataFrame | None, model: ResolvedModel, predict: Column, path: str,
-          run_id: str) -> DataFrame:
+          run_id: str, explained: tuple[Column, Column]) -> DataFrame:
     """Pure: the scores that change: every rankable household when `ids` is None, else those `stale`
-    listed, with the deletions it flagged."""
+    listed, with the deletions it flagged. `explained`: the contributions by feature group and the
+    intercept (champion.explanation)."""
     current = households.where("rankable")
     todo = current if ids is None else current.join(ids.where(~F.col(DELETE)), "household_id", "left_semi")
     scored = todo.select(
         "household_id",
         predict.cast("double").alias("welfare_score"),
+        explained[0].alias("contributions"),
+        explained[1].alias("intercept"),
         F.lit(model.name).alias("model_name"),
         F.lit(model.version).alias("model_version"),
         F.lit(path).alias("scoring_path"),

@@ -1,7 +1,8 @@
 """Stage `score`: the champion model (or a chosen version) on every rankable household.
 
-A linear PMT is compiled into native Spark column expressions; any other pyfunc model runs through
-`mlflow.pyfunc.spark_udf`. Only households that are new, changed (row_hash) or scored by another
+A linear PMT is compiled into native Spark column expressions, with its score's contributions by feature
+group (conf/questionnaire.yaml `model.groups`); any other pyfunc model runs through `mlflow.pyfunc.spark_udf`
+and its contributions are null. Only households that are new, changed (row_hash) or scored by another
 model version are scored again; the rest keep their score (and the run that scored it). Only those
 rows, and the households no longer rankable, are MERGEd (deletion vectors on), so an update round
 rewrites what it re-scored and nothing else; the first round (or `--full`) writes the table whole.
@@ -16,9 +17,9 @@ import sys
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from jobs.score.champion import prediction, resolve_model
+from jobs.score.champion import explanation, prediction, resolve_model
 from jobs.score.scoring import DELETE, score, stale
-from runtime import tables
+from runtime import questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, main_for
@@ -47,13 +48,15 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     ctx.step("finding the model to score with (champion)")
     model = resolve_model(config, args.model_version)
     predict, path = prediction(spark, model, args.scoring_path)
+    explained = explanation(model, questionnaire.load(config).model.group_of())
     read, written = Observation(), Observation()
     households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
-    whole = args.full or not tables.exists(spark, config, tables.SCORES)
+    # A table from before the explanations were kept is scored whole once.
+    whole = args.full or not tables.has_columns(spark, config, tables.SCORES, "contributions")
     ctx.step(f"scoring {'every household' if whole else 'new and changed households'} with {model.name} "
              f"v{model.version} ({path})")
     if whole:
-        changes = score(households, None, model, predict, path, ctx.run_id).observe(
+        changes = score(households, None, model, predict, path, ctx.run_id, explained).observe(
             written, F.count(F.lit(1)).alias("rescored"), F.lit(0).alias("removed"))
         rows = tables.rows_written(spark, config, tables.HOUSEHOLDS)
         tables.overwrite(changes.drop(DELETE), config, tables.SCORES, rows=rows)
@@ -62,10 +65,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         # of them instead of being shuffled whole into a join.
         with tables.staging(spark, config, ctx.run_id) as area:
             ids = area.put("stale", stale(households, tables.read(spark, config, tables.SCORES), model))
-            changes = score(tables.read(spark, config, tables.HOUSEHOLDS), ids, model, predict, path, ctx.run_id)
+            changes = score(tables.read(spark, config, tables.HOUSEHOLDS), ids, model, predict, path, ctx.run_id,
+                            explained)
             changes = changes.observe(written, F.count_if(~F.col(DELETE)).alias("rescored"),
                                       F.count_if(F.col(DELETE)).alias("removed"))
-            tables.merge_changes(spark, config, tables.SCORES, changes, delete=DELETE)
+            # A household scored again by another model version has the same row_hash: that counts as changed.
+            tables.merge_changes(spark, config, tables.SCORES, changes, delete=DELETE,
+                                 changed="t.row_hash <> s.row_hash OR t.model_version <> s.model_version")
     rescored, removed = int(written.get["rescored"]), int(written.get["removed"])
     total = int(read.get["rows"])
     log.info("scored %s of %s households with %s via %s (%s removed)", rescored, total, model.uri, path, removed)

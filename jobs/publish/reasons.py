@@ -1,0 +1,112 @@
+"""Why a household entered or left a programme at a publish: every entry and exit carries its reasons, in
+eligibility_reasons beside program_eligibility's change feed (`dtks diff` counts them).
+
+A household's own change is read from the previous publication's dtks_households and this one's:
+- INTERVIEW: new to the ranking, or interviewed again (a new or re-surveyed interview);
+- MODEL: scored by another model version;
+- REGISTRY: its own data changed without a new interview, or it is no longer ranked: a registry event
+  (a death, a duplicate, a move) changed its roster;
+- POLICY: the coverage target or this programme's rule changed;
+- RANK_SHIFT: none of these: it crossed the line because other households, or the population P, changed.
+
+A change may carry several reasons; RANK_SHIFT only when it carries no other.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Row
+from pyspark.sql import functions as F
+
+from jobs.core.contract import FEATURE_COLUMNS
+from jobs.publish.gold import DELETE, WAS
+
+INTERVIEW, MODEL, REGISTRY, POLICY, RANK_SHIFT = "INTERVIEW", "MODEL", "REGISTRY", "POLICY", "RANK_SHIFT"
+REASONS = {
+    INTERVIEW: "new or re-surveyed interview",
+    MODEL: "model version changed",
+    REGISTRY: "registry event (death, duplicate, move)",
+    POLICY: "policy changed (coverage target or programme rule)",
+    RANK_SHIFT: "re-ranked: other households or the population changed",
+}
+ENTERED, LEFT = "ENTERED", "LEFT"
+
+
+def moves(changes: DataFrame) -> DataFrame:
+    """Pure: the entries and exits in an eligibility change set (gold.eligibility_changes): a rule-version
+    change that leaves a household eligible, or ineligible, is neither."""
+    was = F.coalesce(F.col(WAS[0]), F.lit(False))
+    now = ~F.col(DELETE) & F.coalesce(F.col("eligible"), F.lit(False))
+    return changes.where(was != now).select(
+        "program", "household_id", "province_code", "regency_code",
+        F.when(now, F.lit(ENTERED)).otherwise(F.lit(LEFT)).alias("change"),
+        F.col("rule_version"), F.col(WAS[1]).alias("_was_rule"))
+
+
+def own(gold_hh: DataFrame, features: list[str]) -> DataFrame:
+    """Pure: per ranked household, what is its own: the interview, the model version, and a hash of its data
+    (features, counts, village), which changes when its roster or answers do and not when others' do."""
+    data = sorted({*features, *FEATURE_COLUMNS, "village_code"} - {"province_code", "is_urban"})
+    return gold_hh.select("household_id", "interview_date", "model_version",
+                          F.xxhash64(*[F.col(c) for c in data]).alias("data_hash"))
+
+
+def reasons(moved: DataFrame, before: DataFrame | None, after: DataFrame, policy: Column) -> DataFrame:
+    """Pure: `moved` (moves) with `reasons`, an array of codes. `before`/`after`: `own` of the previous
+    publication's households and of this one's (None before the first publish: every entry is new).
+    `policy`: a boolean Column over `program` and `rule_version`/`_was_rule`, true where the programme's
+    rule or the coverage target changed."""
+    if before is None:
+        found = moved.withColumn("reasons", F.array(F.lit(INTERVIEW)))
+    else:
+        b = before.select("household_id", *[F.col(c).alias(f"_b_{c}") for c in before.columns if c != "household_id"])
+        a = after.select("household_id", *[F.col(c).alias(f"_a_{c}") for c in after.columns if c != "household_id"])
+        joined = moved.join(a, "household_id", "left").join(b, "household_id", "left")
+        ranked_before, ranked_now = F.col("_b_model_version").isNotNull(), F.col("_a_model_version").isNotNull()
+        interview = ranked_now & (~ranked_before | (F.col("_a_interview_date") != F.col("_b_interview_date")))
+        model = ranked_now & ranked_before & (F.col("_a_model_version") != F.col("_b_model_version"))
+        same_interview = F.col("_a_interview_date") == F.col("_b_interview_date")
+        registry = ranked_before & (~ranked_now | (same_interview & (F.col("_a_data_hash") != F.col("_b_data_hash"))))
+        codes = [F.when(cond, F.lit(code)) for cond, code in
+                 ((interview, INTERVIEW), (model, MODEL), (registry, REGISTRY), (policy, POLICY))]
+        found = joined.withColumn("reasons", F.filter(F.array(*codes), lambda c: c.isNotNull()))
+    own_reasons = F.col("reasons")
+    return found.select(
+        "program", "household_id", "province_code", "regency_code", "change",
+        F.when(F.size(own_reasons) == 0, F.array(F.lit(RANK_SHIFT))).otherwise(own_reasons).alias("reasons"))
+
+
+def policy_changed(previous: Row, rules: dict[str, str], coverage: float) -> Column:
+    """True where the coverage target or the programme's rule (eligibility.fingerprints) differs from the
+    previous publication's; before rules were recorded there, where the rule version differs."""
+    was_rules = previous.asDict().get("rules")
+    if was_rules is None:
+        rule = F.col("rule_version") != F.coalesce(F.col("_was_rule"), F.col("rule_version"))
+    else:
+        rule = F.col("program").isin([p for p, r in rules.items() if was_rules.get(p) != r] or [""])
+    return F.lit(previous.coverage_target != coverage) | rule
+
+
+def of_publish(elig: DataFrame, changes: DataFrame | None, before: DataFrame | None, gold_hh: DataFrame,
+               features: list[str], previous: Row | None, rules: dict[str, str], coverage: float) -> DataFrame:
+    """Pure: this publish's entries and exits with their reasons. `elig`: its eligibility rows; `changes`:
+    the change set against the previous publication (None at the first, when every eligible row enters);
+    `before`: the previous publication's dtks_households."""
+    if changes is None or before is None or previous is None:
+        first = (elig.withColumn(DELETE, F.lit(False)).withColumn(WAS[0], F.lit(None).cast("boolean"))
+                 .withColumn(WAS[1], F.lit(None).cast("string")))
+        return reasons(moves(first), None, gold_hh, F.lit(False))
+    return reasons(moves(changes), own(before, features), own(gold_hh, features),
+                   policy_changed(previous, rules, coverage))
+
+
+def rows_changed(metrics: dict[str, str]) -> int:
+    """About as many rows as an eligibility commit changed (a MERGE's) or wrote (the first publish's)."""
+    merged = sum(int(metrics.get(k, 0)) for k in ("numTargetRowsInserted", "numTargetRowsUpdated",
+                                                  "numTargetRowsDeleted"))
+    return merged or int(metrics.get("numOutputRows", 0))
+
+
+def counts(rows: DataFrame) -> DataFrame:
+    """Per programme, reason and change: households (one counted under each of its reasons)."""
+    return (rows.select("program", "change", F.explode("reasons").alias("reason"))
+            .groupBy("program", "reason", "change").count())
