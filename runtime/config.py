@@ -89,6 +89,7 @@ class DefectRates(_Strict):
     negative_floor_area: float = Field(default=0.005, ge=0.0, le=0.2)
     short_interview: float = Field(default=0.010, ge=0.0, le=0.2)
     curbstoning: float = Field(default=0.005, ge=0.0, le=0.2)
+    appeal_invalid: float = Field(default=0.10, ge=0.0, le=0.5, description="share of appeals with a defect")
 
     @model_validator(mode="after")
     def _room_for_clean_rows(self) -> DefectRates:
@@ -111,7 +112,32 @@ class GenerateConfig(_Strict):
     seed: int = 42
     training_rate: float = Field(default=0.04, gt=0.0, le=0.5, description="mean inclusion in the training sample")
     update_share: float = Field(default=0.01, gt=0.0, le=0.5, description="--update-of: share re-surveyed and changed")
+    appeal_share: float = Field(default=0.005, ge=0.0, le=0.2, description="appeals filed per survey household")
     defects: DefectRates = DefectRates()
+
+
+QUEUE_REASONS = ("SANGGAH", "USUL", "CURBSTONING", "REGISTRY_EVENT", "NEAR_CUTOFF", "STALE_INTERVIEW")
+
+
+class QueueConfig(_Strict):
+    """The verification queue (jobs/publish/queue.py): who the field re-surveys, by when, in which order."""
+
+    near_cutoff_band: float = Field(default=0.005, ge=0.0, le=0.2,
+                                    description="households within this share of P of the coverage line")
+    stale_interview_days: int = Field(default=730, ge=1)
+    deadline_days: dict[str, int] = Field(default_factory=lambda: {
+        "SANGGAH": 14, "USUL": 30, "CURBSTONING": 30, "REGISTRY_EVENT": 60, "NEAR_CUTOFF": 90,
+        "STALE_INTERVIEW": 180})
+    priority: list[str] = Field(default_factory=lambda: list(QUEUE_REASONS))
+
+    @model_validator(mode="after")
+    def _every_reason(self) -> QueueConfig:
+        for name, got in (("deadline_days", set(self.deadline_days)), ("priority", set(self.priority))):
+            if got != set(QUEUE_REASONS) or (name == "priority" and len(self.priority) != len(QUEUE_REASONS)):
+                raise ValueError(f"{name} must name each of {', '.join(QUEUE_REASONS)} once")
+        if any(d < 1 for d in self.deadline_days.values()):
+            raise ValueError("deadline_days must be at least 1")
+        return self
 
 
 class ModelConfig(_Strict):
@@ -191,6 +217,7 @@ class DtksConfig(_Strict):
     spark: SparkConfig = SparkConfig()
     mlflow: MlflowConfig = MlflowConfig()
     ranking: RankingConfig = RankingConfig()
+    queue: QueueConfig = QueueConfig()
     thresholds: ThresholdsConfig = ThresholdsConfig()
     security: SecurityConfig = SecurityConfig()
     generate: GenerateConfig = GenerateConfig()

@@ -45,6 +45,7 @@ SURVEY = "silver_survey"
 HOUSEHOLDS = "silver_households"
 MEMBERS = "silver_members"
 TRAINING = "silver_training"
+APPEALS = "silver_appeals"  # every valid appeal (usul, sanggah) ever delivered
 SCORES = "household_scores"
 DTKS_HOUSEHOLDS = "dtks_households"
 DTKS_MEMBERS = "dtks_members"
@@ -53,9 +54,12 @@ QUALITY_BY_REGION = "quality_by_region"
 QUALITY_ENUMERATORS = "quality_enumerators"
 EXPLANATIONS = "household_explanations"  # why each published household ranks where it does
 ELIGIBILITY_REASONS = "eligibility_reasons"  # why each household entered or left a programme, per publish
+QUEUE = "verification_queue"  # households to re-survey, rebuilt by each publish
+QUEUE_HISTORY = "verification_history"  # every state each queue entry has had, one row per change
 PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
 GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)  # what programmes read (and export slices)
-PUBLISHED = (*GOLD, EXPLANATIONS, ELIGIBILITY_REASONS)  # the tables a publication pins the versions of
+# The tables a publication pins the versions of.
+PUBLISHED = (*GOLD, EXPLANATIONS, ELIGIBILITY_REASONS, QUEUE, QUEUE_HISTORY)
 REGION = ("province_code", "regency_code")
 
 
@@ -91,6 +95,7 @@ CATALOG: dict[str, Table] = {
               properties=DV | _stats("household_id")),
         Table(HOUSEHOLDS, "changes", ("household_id",), properties=DV | _stats("household_id")),
         Table(MEMBERS, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id")),
+        Table(APPEALS, "insert_new", ("appeal_id",), properties=_stats("appeal_id", "household_id")),
         Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),
         Table(SCORES, "changes", ("household_id",), properties=DV | _stats("household_id")),
         Table(DTKS_HOUSEHOLDS, "overwrite", ("household_id",), REGION, properties=_stats("household_id", "decile")),
@@ -101,6 +106,8 @@ CATALOG: dict[str, Table] = {
         Table(EXPLANATIONS, "overwrite", ("household_id",), ("province_code",), properties=_stats("household_id")),
         Table(ELIGIBILITY_REASONS, "append", ("eligibility_version", "program", "household_id"),
               properties=_stats("eligibility_version", "household_id")),
+        Table(QUEUE, "overwrite", ("entry_id",), REGION, properties=_stats("household_id", "status")),
+        Table(QUEUE_HISTORY, "append", ("entry_id", "publication_run_id"), properties=_stats("entry_id", "status")),
         Table(QUALITY_BY_REGION, "replace_run", ("run_id", "province_code", "regency_code"), ("run_id",)),
         Table(QUALITY_ENUMERATORS, "replace_run", ("run_id", "enumerator_id"), ("run_id",)),
         Table(PIPELINE_RUNS, "append", ("run_id", "stage")),

@@ -29,8 +29,10 @@ FULL = ("ingest", "train", "score", "publish", "report")
 UPDATE = ("ingest", "score", "publish")
 TABLES = ("identity_vault", "quarantine", "silver_registry", "silver_survey", "silver_households", "silver_members",
           "household_scores", "dtks_households", "dtks_members", "program_eligibility", "household_explanations",
-          "eligibility_reasons")
-RANKED = ("dtks_households", "household_explanations")  # they carry the national rank or the cut-off: rewritten whole
+          "eligibility_reasons", "verification_queue", "verification_history")
+# They carry the national rank, the cut-off or the queue's state as of a date: rewritten whole.
+RANKED = ("dtks_households", "household_explanations", "verification_queue")
+HISTORY = ("identity_vault", "eligibility_reasons", "verification_queue", "verification_history")
 RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since", "record_key"}
 BEGIN, END = "<!-- update-rounds -->", "<!-- /update-rounds -->"
 GOAL_SHARE, GOAL_BYTES = 0.15, 0.05
@@ -115,8 +117,8 @@ def check(lakehouse: Path, before: dict[str, int], reference: Path | None) -> di
     if reference is not None:
         compared = {}
         for name in TABLES:
-            if name in ("identity_vault", "eligibility_reasons"):
-                continue  # the vault keeps every token ever issued; the reasons are each round's history
+            if name in HISTORY:
+                continue  # the vault keeps every token ever issued; reasons and queue follow each round's history
             a = spark.read.format("delta").load(str(lakehouse / name))
             b = spark.read.format("delta").load(str(reference / name))
             cols = [c for c in a.columns if c not in RUN_COLUMNS]

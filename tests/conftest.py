@@ -78,6 +78,7 @@ def config(tmp_path: Path, monkeypatch):
 
 HOUSEHOLDS = 1500
 AS_OF = "2026-06-30"
+QUEUE_AS_OF = "2025-10-15"  # the nation's publish: the day after the appeals' two weeks of filing
 
 
 def run(spark, config, name, run_id: str | None = None, **values):
@@ -123,7 +124,11 @@ def _once(shared: Path, name: str, build):
 def _nation_config(root: Path):
     config = make_config(root)
     # A larger training share than the default 4 %, so a small nation still trains a model.
-    return config.model_copy(update={"generate": config.generate.model_copy(update={"training_rate": 0.3})})
+    # And more appeals than the default, so the verification queue has a few dozen.
+    generate = config.generate
+    return config.model_copy(update={"generate": generate.model_copy(update={
+        "training_rate": 0.3, "appeal_share": 0.04,
+        "defects": generate.defects.model_copy(update={"appeal_invalid": 0.35})})})
 
 
 @pytest.fixture(scope="session")
@@ -160,8 +165,9 @@ def nation(spark, nation_landing, tmp_path_factory, worker_id):
             config = _nation_config(root)
             results = {}
             for stage in ("ingest", "train", "score", "publish"):
+                day = QUEUE_AS_OF if stage == "publish" else AS_OF
                 results[stage], _ = run(spark, config, stage, landing=str(nation_landing),
-                                        as_of=pd.Timestamp(AS_OF).date())
+                                        as_of=pd.Timestamp(day).date())
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()

@@ -4,6 +4,7 @@ ranking recomputed in pandas, idempotent re-runs, an update round, the gates and
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import math
 import os
 import re
@@ -576,6 +577,115 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     left = collections.Counter(program for (program, hh) in found if hh in killed)
     for program, n in left.items():
         assert re.search(rf"^{program} +registry event \(death, duplicate, move\) +0 +{n}$", out, re.M), out
+
+
+def appeals_truth(spark, landing) -> pd.DataFrame:
+    return spark.read.parquet(str(landing / "truth" / "appeals")).toPandas()
+
+
+def test_appeals_are_ingested_and_queued_with_their_deadlines(spark, nation):
+    """The generated appeals: defects quarantined with the expected codes, counts reconciled, and every valid
+    appeal queued once, about its household, with its type as a reason and its deadline from config."""
+    config, landing, results, manifest = nation
+    truth = appeals_truth(spark, landing)
+    d = results["ingest"].details
+    copies = (truth.defect == "duplicate").sum()
+    assert int(d["appeals.read"]) == manifest["row_counts"]["appeals"] == len(truth) + copies
+    assert int(d["appeals.read"]) == int(d["appeals.accepted"]) + int(d["appeals.quarantined"])
+    bad = truth[truth.defect.notna()]
+    assert len(bad) >= 8 and bad.defect.nunique() >= 5
+    quarantined = tables.read(spark, config, tables.QUARANTINE).where("source = 'appeals'").toPandas()
+    assert (sorted(zip(quarantined.record_key, quarantined.reason_code, strict=True))
+            == sorted(zip(bad.appeal_id, bad.reason_code, strict=True)))
+    valid = truth[truth.defect.isna() | (truth.defect == "duplicate")]
+    stored = tables.read(spark, config, tables.APPEALS).toPandas()
+    assert sorted(stored.appeal_id) == sorted(valid.appeal_id) and int(d["appeals.accepted"]) == len(valid)
+    heads = set(truth.head_nik.dropna())
+    assert heads and stored.head_token.notna().any() and not set(stored.head_token.dropna()) & heads  # tokens only
+
+    queue = tables.read_published(spark, config, tables.QUEUE).toPandas()
+    history = tables.read_published(spark, config, tables.QUEUE_HISTORY).toPandas()
+    assert len(history) == len(queue) and set(history.entry_id) == set(queue.entry_id)  # first publish: all new
+    assert (queue.status == "OPEN").all()  # 2025-10-15: no deadline has passed yet
+    of_appeal = queue.explode("appeal_ids").dropna(subset=["appeal_ids"]).set_index("appeal_ids")
+    assert sorted(of_appeal.index) == sorted(valid.appeal_id)  # each valid appeal in exactly one entry
+    days, as_of = config.queue.deadline_days, dt.date(2025, 10, 15)
+    filed = stored.set_index("appeal_id")
+    for appeal in valid.itertuples():
+        entry = of_appeal.loc[appeal.appeal_id]
+        assert appeal.appeal_type in entry.reasons
+        if isinstance(appeal.household_id, str):
+            assert entry.household_id == appeal.household_id
+    for entry in queue.itertuples():  # the earliest of its reasons' deadlines: from filing, or from today
+        starts = [filed.loc[a].filed_at.date() + dt.timedelta(days=days[filed.loc[a].appeal_type])
+                  for a in entry.appeal_ids]
+        starts += [as_of + dt.timedelta(days=days[r]) for r in entry.reasons if r not in ("SANGGAH", "USUL")]
+        assert entry.deadline == min(starts), entry.entry_id
+    # The other reasons come from their rules: the curbstoner's households, and the band around the cut-off.
+    curb = queue[queue.reasons.apply(lambda r: "CURBSTONING" in r)]
+    enumerators = set(tables.read(spark, config, tables.HOUSEHOLDS).where(
+        F.col("household_id").isin(list(curb.household_id))).toPandas().enumerator_id)
+    assert enumerators and enumerators <= set(manifest["parameters"]["curbstoning_enumerators"])
+    near = set(queue[queue.reasons.apply(lambda r: "NEAR_CUTOFF" in r)].household_id)
+    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS).toPandas()
+    population = int(results["publish"].details["population"])
+    line = math.floor(population * config.ranking.coverage_target)
+    band = math.floor(population * config.queue.near_cutoff_band)
+    assert near == set(gold[(gold.cum_persons - line).abs() <= band].household_id) and near
+    assert set(queue.priority) <= set(range(1, 7)) and (queue[queue.reasons.apply(
+        lambda r: "SANGGAH" in r)].priority == 1).all()
+
+
+def test_an_update_round_resolves_the_resurveyed_appeals_and_the_rest_lapse(spark, own_nation, tmp_path):
+    config, landing, _, _ = own_nation
+    queue_before = tables.read_published(spark, config, tables.QUEUE).toPandas()
+    gold_v = tables.published_versions(spark, config)
+    update = tmp_path / "update"
+    run(spark, config, "generate", update_of=str(landing), out=str(update), share=0.02)
+    run(spark, config, "ingest", landing=str(update), as_of=pd.Timestamp("2026-06-30").date())
+    run(spark, config, "score")
+    _, run_id = run(spark, config, "publish", as_of=pd.Timestamp("2026-03-15").date())
+    queue = tables.read_published(spark, config, tables.QUEUE).toPandas().set_index("entry_id")
+    gold_after = tables.published_versions(spark, config)
+    surveyed = spark.read.parquet(str(update / "survey_households")).toPandas()
+    members = spark.read.parquet(str(update / "survey_members")).select("household_id", "nik").toPandas()
+    truth = appeals_truth(spark, landing).set_index("appeal_id")
+    appealed = queue_before[queue_before.appeal_ids.apply(len) > 0]
+    decile = {when: dict(tables.read(spark, config, tables.DTKS_HOUSEHOLDS, v[tables.DTKS_HOUSEHOLDS])
+                         .select("household_id", "decile").toPandas().values) for when, v in
+              (("before", gold_v), ("after", gold_after))}
+    eligible = {when: eligible_at(spark, config, v[tables.PROGRAM_ELIGIBILITY])
+                for when, v in (("before", gold_v), ("after", gold_after))}
+    resolved = set()
+    for entry in appealed.itertuples():
+        now = queue.loc[entry.entry_id]
+        if isinstance(entry.household_id, str):
+            household = entry.household_id if entry.household_id in set(surveyed.household_id) else None
+        else:  # a proposal for an unsurveyed family: resolved when a new household lists the head
+            heads = {truth.loc[a].head_nik for a in entry.appeal_ids}
+            found = members[members.nik.isin(heads)].household_id
+            household = found.iloc[0] if len(found) else None
+        if household is None:
+            assert now.status == "LAPSED" and now.closed_on == pd.Timestamp("2026-03-15").date(), entry.entry_id
+            continue
+        assert now.status == "RESOLVED" and now.household_id == household, entry.entry_id
+        resolved.add(household)
+        assert now.decile_before == decile["before"].get(household) and now.decile_after == decile["after"][household]
+        for when in ("before", "after"):
+            got = dict(getattr(now, f"eligible_{when}") or {})
+            want = {p: e for (p, h), e in eligible[when].items() if h == household}
+            assert got == want, (household, when)
+    assert len(resolved) >= 5 and (queue.status == "LAPSED").sum() >= 5
+    # Appeals once closed stay closed: none of them opens an entry again.
+    assert not queue[(queue.status == "OPEN") & (queue.appeal_ids.apply(len) > 0)].size
+    history = tables.read(spark, config, tables.QUEUE_HISTORY).toPandas()
+    assert set(history[history.publication_run_id == run_id].entry_id) >= set(appealed.entry_id)
+    # Each resolved appeal that moved its household in or out of a programme carries APPEAL.
+    moved = net_moves(eligible["before"], eligible["after"])
+    found = reasons_of_run(spark, config, run_id)
+    for (program, household), _change in moved.items():
+        assert ("APPEAL" in found[(program, household)][1]) == (household in resolved), (program, household)
+    assert any(h in resolved for _, h in moved)
 
 
 def test_each_gate_failure_keeps_the_published_tables(spark, own_nation):

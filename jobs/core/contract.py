@@ -24,11 +24,17 @@ SURVEY_MEMBERS = "survey_members"
 TRAINING_HOUSEHOLDS = "training_households"
 TRAINING_MEMBERS = "training_members"
 REGISTRY_CHANGES = "registry_changes"  # an update round's registry events, instead of the whole registry
+APPEALS = "appeals"  # usul and sanggah filed since the last delivery; optional in any round
 SOURCES = (REGISTRY, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
 TRAINING = (TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
 # Registry events (docs/CONTRACTS.md): each row is the person's record after the event.
 BIRTH, DEATH, MOVE, NIK_CORRECTION, UPDATE = "BIRTH", "DEATH", "MOVE", "NIK_CORRECTION", "UPDATE"
 CHANGES = (BIRTH, DEATH, MOVE, NIK_CORRECTION, UPDATE)
+# Appeals (docs/CONTRACTS.md): a proposal (usul) or an objection (sanggah), about a household or a head's NIK.
+USUL, SANGGAH = "USUL", "SANGGAH"
+APPEAL_TYPES = (USUL, SANGGAH)
+FILER_RELATIONS = ("SELF", "NEIGHBOUR", "VILLAGE_OFFICIAL")
+APPEAL_CATEGORIES = ("EXCLUSION", "INCLUSION", "DATA_ERROR")
 # A member's coded answers that silver keeps, in their column order (conf/questionnaire.yaml `member`).
 MEMBER_ANSWERS = ("relationship", "education", "employment", "disability", "chronic_illness", "pregnant", "in_school")
 
@@ -54,6 +60,18 @@ _HOUSEHOLD = {
     "interview_end": TS,
     "questionnaire_version": S,
 }
+_APPEAL = {
+    "appeal_id": S,
+    "appeal_type": S,
+    "filed_at": TS,
+    "village_code": S,
+    "household_id": S,
+    "head_nik": S,
+    "filer_relation": S,
+    "reason_category": S,
+    "has_photo": T.BooleanType(),
+    "has_gps": T.BooleanType(),
+}
 _MEMBER = {"household_id": S, "member_no": INT, "nik": S, "full_name": S, "birth_date": D}
 
 
@@ -61,6 +79,8 @@ def columns(source: str, q: Questionnaire) -> dict[str, T.DataType]:
     """Mandatory columns and their types for one source."""
     if source == REGISTRY:
         return dict(_REGISTRY)
+    if source == APPEALS:
+        return dict(_APPEAL)
     if source == REGISTRY_CHANGES:
         return {"change": S, "previous_nik": S} | _REGISTRY
     if source in (SURVEY_HOUSEHOLDS, TRAINING_HOUSEHOLDS):

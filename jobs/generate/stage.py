@@ -56,6 +56,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     population = synthetic.read_population(config.conf_file(POPULATION_FILE))
     parameters = {
         "households": n, "seed": seed, "training_rate": config.generate.training_rate,
+        "appeal_share": config.generate.appeal_share,
         "format": fmt, "files_per_folder": synthetic.output_files(n),
         "defect_rates": rates.model_dump(), "min_interview_minutes": config.thresholds.min_interview_minutes,
         "reference_date": synthetic.REFERENCE_DATE.isoformat(),
@@ -64,7 +65,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     }
     ctx.step(f"drawing {n:,} households over the region reference (seed {seed})")
     nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
-                             config.generate.training_rate, config.trial.regions)
+                             config.generate.training_rate, config.trial.regions, config.generate.appeal_share)
 
     def describe(row_counts: dict[str, int], observed: dict[str, Observation]) -> dict:
         found = observed["truth/defects"].get

@@ -26,6 +26,7 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from jobs.core import nik, regions
 from jobs.core.regions import RegionReference
+from jobs.generate.appeals import appeals as filed_appeals
 from runtime.config import DefectRates
 
 REFERENCE_DATE = dt.date(2025, 6, 30)  # ages are drawn as of this date; every birth is on or before it
@@ -855,7 +856,7 @@ PERSON_COLUMNS = (
 
 def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, households_n: int, seed: int,
           rates: DefectRates, min_interview_minutes: float, training_rate: float = TRAINING_RATE,
-          scope: tuple[str, ...] = ()) -> Nation:
+          scope: tuple[str, ...] = (), appeal_share: float = 0.0) -> Nation:
     """The whole synthetic nation as DataFrames; nothing that grows with N reaches the driver.
 
     Households, persons and the consumption truth are computed once each (`materialize`); households
@@ -893,4 +894,8 @@ def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, h
         "truth/households": ["household_id"],
         "truth/defects": ["source", "household_id", "member_no", "defect"],
     }
+    if appeal_share > 0:
+        tables["appeals"], tables["truth/appeals"] = filed_appeals(s_hh, people, Draws(seed), appeal_share,
+                                                                   rates.appeal_invalid)
+        keys |= {"appeals": ["appeal_id", "filed_at"], "truth/appeals": ["appeal_id"]}
     return Nation(tables, keys, plan, [hh_own, people, consumption])

@@ -51,6 +51,7 @@ ROUND_DAYS = 91
 FIRST_UPDATE = dt.datetime(2026, 1, 5)  # round 1's re-interviews start here (UTC); round k a quarter later each
 UPDATE_DAYS = 50
 NEW_SHARE = 0.2  # new households, as a share of the re-surveyed ones
+APPEAL_RESURVEY = 0.5  # share of the households (and unsurveyed families) named by an appeal surveyed next round
 # Registry events per person, as shares of the update share (they add up to 1: about `share` of persons).
 DEATH_SHARE, MOVE_SHARE, CORRECTION_SHARE, BIRTH_SHARE = 0.25, 0.45, 0.10, 0.20
 MOTHERS = 0.27  # about this share of the registry are women of 18-45, the mothers a birth is drawn for
@@ -146,10 +147,16 @@ def _ordered_codes(q: Questionnaire) -> dict[str, int]:
     return out
 
 
-def resurveyed(hh: DataFrame, r: Draws, share: float, start: dt.datetime, q: Questionnaire) -> DataFrame:
-    """That share of the survey households, a quarter later, about half of them poorer and half richer."""
+def resurveyed(hh: DataFrame, r: Draws, share: float, start: dt.datetime, q: Questionnaire,
+               appealed: DataFrame | None = None) -> DataFrame:
+    """That share of the survey households, a quarter later, about half of them poorer and half richer; and
+    half the households an appeal names (`appealed`: household_id), as the field works the queue."""
     key = "household_id"
-    chosen = _add(hh.where(f"{r.u('resurvey', key)} < {_d(share)}"), {
+    drawn = f"{r.u('resurvey', key)} < {_d(share)}"
+    if appealed is not None:
+        hh = hh.join(appealed.select("household_id", F.lit(True).alias("_appealed")).distinct(), key, "left")
+        drawn = f"({drawn}) OR (_appealed AND {r.u('resurvey_appeal', key)} < {_d(APPEAL_RESURVEY)})"
+    chosen = _add(hh.where(drawn), {
         "_richer": f"{r.u('direction', key)} >= 0.5D",
         "_minutes": "unix_timestamp(interview_end) - unix_timestamp(interview_start)",
         **_interview(r, key, _ts(start)),
@@ -169,8 +176,9 @@ def resurveyed(hh: DataFrame, r: Draws, share: float, start: dt.datetime, q: Que
 
 
 def new_households(registry: DataFrame, hh: DataFrame, members: DataFrame, r: Draws, share: float,
-                   start: dt.datetime, version: str) -> tuple[DataFrame, DataFrame]:
-    """Registry families not surveyed before, with a field team from their village and drawn answers."""
+                   start: dt.datetime, version: str, proposed: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """Registry families not surveyed before, with a field team from their village and drawn answers; and
+    half the families a proposal names by their head's NIK (`proposed`: nik)."""
     living = registry.where("death_date IS NULL")
     listed = members.where("nik IS NOT NULL").select("nik")
     families = living.join(listed, "nik", "left_anti").select("kk_number").distinct()
@@ -180,6 +188,10 @@ def new_households(registry: DataFrame, hh: DataFrame, members: DataFrame, r: Dr
     candidates = families.count()
     p = min(1.0, NEW_SHARE * share * n_survey / max(candidates, 1))
     chosen = families.where(f"{r.u('new', 'kk_number')} < {_d(p)}")
+    if proposed is not None:
+        named = living.join(proposed, "nik", "left_semi").select("kk_number").join(families, "kk_number", "left_semi")
+        chosen = chosen.unionByName(named.where(f"{r.u('new_appeal', 'kk_number')} < {_d(APPEAL_RESURVEY)}"))
+        chosen = chosen.distinct()
     people = living.join(chosen, "kk_number")
     head = Window.partitionBy("kk_number").orderBy("relationship", "birth_date", "nik")
     people = people.withColumn("member_no", F.row_number().over(head))
@@ -231,7 +243,9 @@ def build(spark: SparkSession, root: str, fmt: str, q: Questionnaire, share: flo
     # The registry's populated villages: bounded by the region reference (83,762), not by the nation.
     villages = sorted(row[0] for row in registry.select("village_code").distinct().collect())
     events = registry_events(registry, villages, r, share, start)
-    again = resurveyed(hh, r, share, start, q)
+    appeals = (read_landing(spark, root, fmt, q, contract.APPEALS)
+               if contract.path_exists(spark, contract.source_path(root, contract.APPEALS)) else None)
+    again = resurveyed(hh, r, share, start, q, None if appeals is None else appeals.where("household_id IS NOT NULL"))
     # Re-surveyed rosters: the dead are no longer listed, corrected NIKs are, and so are newborns.
     roster = members.join(again.select("household_id"), "household_id", "left_semi")
     dead = registry.where("death_date IS NOT NULL").select("nik").unionByName(
@@ -249,7 +263,9 @@ def build(spark: SparkSession, root: str, fmt: str, q: Questionnaire, share: flo
         "full_name", "birth_date", "sex", F.lit(4).alias("relationship"), *[F.lit(0).alias(c) for c in (
             "education", "employment", "disability", "chronic_illness", "pregnant", "in_school")])
     roster = roster.select(*MEMBER_COLUMNS).unionByName(newborn.select(*MEMBER_COLUMNS))
-    fresh_hh, fresh_members = new_households(registry, hh, members, r, share, start, q.versions[-1])
+    fresh_hh, fresh_members = new_households(
+        registry, hh, members, r, share, start, q.versions[-1],
+        None if appeals is None else appeals.where("head_nik IS NOT NULL").select(F.col("head_nik").alias("nik")))
     survey_hh = again.select(*HOUSEHOLD_HEAD_COLUMNS, *PROXIES).unionByName(fresh_hh)
     survey_members = roster.unionByName(fresh_members)
     truth = again.select(F.lit("household").alias("kind"), F.col("household_id").alias("id"),
@@ -296,6 +312,8 @@ def apply(spark: SparkSession, root: str, update: str, fmt: str, q: Questionnair
         frames[source] = old.join(ids, "household_id", "left_anti").unionByName(fresh)
     for source in contract.TRAINING:
         frames[source] = read_landing(spark, root, fmt, q, source)
+    if contract.path_exists(spark, contract.source_path(root, contract.APPEALS)):
+        frames[contract.APPEALS] = read_landing(spark, root, fmt, q, contract.APPEALS)
     return frames
 
 
@@ -328,8 +346,8 @@ def deliver(spark: SparkSession, config: DtksConfig, base: str, out: str, regist
     manifest = write_landing(spark, frames, keys, parameters["files_per_folder"], out, fmt, run_id, describe)
     if merged:
         after = apply(spark, base, out, fmt, q)
-        after_keys = {s: ["nik"] if s == "registry" else ["household_id"] + (["member_no"] if "members" in s else [])
-                      for s in after}
+        after_keys = {s: ["nik"] if s == "registry" else ["appeal_id", "filed_at"] if s == contract.APPEALS
+                      else ["household_id"] + (["member_no"] if "members" in s else []) for s in after}
         full = {"generator": "dtks generate --update-of --merged", "seed": seed, "round": round_no,
                 "parameters": previous["parameters"] | {"merged_from": [base, out]}}
         write_landing(spark, after, after_keys, files, merged, fmt, run_id,

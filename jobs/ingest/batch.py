@@ -52,6 +52,11 @@ class Batch:
     survey: DataFrame
     training_members: DataFrame | None  # None: no training sample delivered (silver_training kept)
     training_households: DataFrame | None
+    appeals: DataFrame | None = None  # None: no appeals delivered
+
+
+APPEAL_COLUMNS = ("appeal_id", "appeal_type", "filed_at", "village_code", "province_code", "regency_code",
+                  "household_id", "head_token", "filer_relation", "reason_category", "has_photo", "has_gps")
 
 
 def transform(checked: Checked, run_id: str) -> Batch:
@@ -81,7 +86,7 @@ def transform(checked: Checked, run_id: str) -> Batch:
         DataFrame.unionByName,
         [
             accepted[s].where(F.col("nik_token").isNotNull()).select("nik_token", "nik")
-            for s in (source, contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS)
+            for s in (source, contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS, contract.APPEALS)
             if s in accepted
         ] + [
             accepted[s].where(F.col("kk_token").isNotNull()).select(F.col("kk_token").alias("nik_token"),
@@ -103,7 +108,18 @@ def transform(checked: Checked, run_id: str) -> Batch:
         accepted[contract.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_token",
                                                    "kk_number")
         if training else None,
+        appeals(accepted[contract.APPEALS], run_id) if contract.APPEALS in accepted else None,
     )
+
+
+def appeals(accepted: DataFrame, run_id: str) -> DataFrame:
+    """silver_appeals rows: the head's NIK as its token only, the region from the village."""
+    return accepted.select(
+        *[F.col("nik_token").alias("head_token") if c == "head_token" else
+          regions.province_code(F.col("village_code")).alias(c) if c == "province_code" else
+          regions.regency_code(F.col("village_code")).alias(c) if c == "regency_code" else F.col(c)
+          for c in APPEAL_COLUMNS],
+        F.lit(run_id).alias("ingest_run_id"))
 
 
 def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:

@@ -62,11 +62,14 @@ def check(
     villages: DataFrame,
     as_of: dt.date,
     put: Callable[[str, DataFrame], DataFrame],
+    surveyed: DataFrame | None = None,
 ) -> Checked:
     """Validate and tokenise every source in one pass each; `put` stores a pass's rows and returns them.
 
     Households are stored before members, so members are checked against the stored household verdicts
-    rather than a second validation of the households. Every input row ends accepted or quarantined.
+    rather than a second validation of the households. Appeals are checked against the households accepted
+    here and those already in silver_survey (`surveyed`: household_id, village_code). Every input row ends
+    accepted or quarantined.
     """
     provinces = sorted(ref.provinces["province_code"])
     reads = {s: Observation() for s in raw}
@@ -102,6 +105,16 @@ def check(
         stored = finish(hh_source, checked_hh, hh_key)
         checked_members = validation.members(counted[member_source], questions, stored, provinces, as_of)
         finish(member_source, checked_members, _member_key(raw[member_source]))
+    if contract.APPEALS in raw:
+        batch_hh = rows[contract.SURVEY_HOUSEHOLDS].where(F.col(validation.REASON).isNull()).select(
+            "household_id", F.col("village_code").alias("_hh_village"))
+        known = batch_hh if surveyed is None else batch_hh.unionByName(
+            surveyed.join(batch_hh, "household_id", "left_anti").select(
+                "household_id", F.col("village_code").alias("_hh_village")))
+        appeals = counted[contract.APPEALS].withColumnRenamed("head_nik", "nik")
+        checked_appeals = validation.appeals(appeals, provinces, villages, known, as_of)
+        finish(contract.APPEALS, checked_appeals,
+               F.coalesce(F.col("appeal_id"), pseudonym.row_token(appeals)))
     return Checked(rows, reads, verdicts)
 
 

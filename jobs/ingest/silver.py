@@ -51,6 +51,8 @@ def store_inputs(
     # The vault holds about one token per registry person (survey NIKs are mostly the same persons).
     tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[registry_source])
     tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine)
+    if batch.appeals is not None:  # an appeal id delivered again is the same appeal: kept as first stored
+        tables.insert_new(spark, config, tables.APPEALS, batch.appeals)
     if not incremental(spark, config):
         if batch.registry_events:
             raise UserError(

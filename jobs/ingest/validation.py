@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.core import nik
-from jobs.core.contract import CHANGES, NIK_CORRECTION
+from jobs.core.contract import APPEAL_CATEGORIES, APPEAL_TYPES, CHANGES, FILER_RELATIONS, NIK_CORRECTION, SANGGAH
 from jobs.core.questionnaire import Questionnaire, Variable
 from jobs.ingest.landing import BAD_COLUMNS, MALFORMED
 
@@ -29,6 +29,10 @@ DUPLICATE_RECORD = "DUPLICATE_RECORD"
 UNKNOWN_HOUSEHOLD = "UNKNOWN_HOUSEHOLD"
 HOUSEHOLD_REJECTED = "HOUSEHOLD_REJECTED"
 INVALID_NIK = "INVALID_NIK"
+MISSING_SUBJECT = "MISSING_SUBJECT"  # an appeal names neither a household nor a head's NIK
+VILLAGE_MISMATCH = "VILLAGE_MISMATCH"  # an appeal filed in another village than its household's
+NO_EVIDENCE = "NO_EVIDENCE"  # an objection without photo and GPS
+FILER_NOT_NEIGHBOUR = "FILER_NOT_NEIGHBOUR"  # an objection is filed by a neighbour
 # A household's UNKNOWN_VILLAGE detail names its village code between these (the report places the row
 # by the code's province digits: jobs/report/quality.py).
 VILLAGE_DETAIL = ("village_code ", " not in the region reference")
@@ -184,3 +188,42 @@ def registry(
     rules.add(F.col("_ref_village").isNull(), UNKNOWN_VILLAGE, "village_code not in the region reference")
     out = rules.apply(df).drop("_ref_village")
     return _keep_latest(out, ["nik"], [F.col(REASON).asc_nulls_first(), F.col("updated_at").desc_nulls_last()])
+
+
+def appeals(df: DataFrame, province_codes: list[str], villages: DataFrame, known: DataFrame,
+            as_of: dt.date) -> DataFrame:
+    """Appeal rows (the head's NIK in column `nik`, checked like every NIK) with _reason/_detail.
+    `known`: the survey households an appeal may name (household_id, village_code as `_hh_village`).
+
+    An objection (sanggah) needs a neighbour from the household's village with a photo and GPS; every
+    appeal names its subject: a surveyed household, or the NIK of the head of one not yet surveyed."""
+    ref = villages.select(F.col("village_code").alias("_ref_village")).distinct()
+    hh = known.select(F.col("household_id").alias("_hh"), "_hh_village")
+    df = (df.join(F.broadcast(ref), df.village_code == ref._ref_village, "left")
+          .join(hh, df.household_id == hh._hh, "left")
+          .withColumn("nik_problem", F.when(F.col("nik").isNotNull(), nik.problem(F.col("nik"), province_codes,
+                                                                                   as_of))))
+    objection = F.col("appeal_type") == SANGGAH
+    rules = Rules()
+    _bad_values(rules)
+    _required(rules, ["appeal_id", "appeal_type", "filed_at", "village_code", "filer_relation", "reason_category",
+                      "has_photo", "has_gps"])
+    for column, allowed in (("appeal_type", APPEAL_TYPES), ("filer_relation", FILER_RELATIONS),
+                            ("reason_category", APPEAL_CATEGORIES)):
+        rules.add(~F.col(column).isin(*allowed), BAD_VALUE, F.concat(F.lit(f"{column}="), F.col(column)))
+    rules.add(F.to_date("filed_at") > F.lit(as_of), OUT_OF_RANGE, F.concat(
+        F.lit("filed_at after the as-of date: "), F.col("filed_at").cast("string")))
+    rules.add(F.col("_ref_village").isNull(), UNKNOWN_VILLAGE,
+              F.concat(F.lit(VILLAGE_DETAIL[0]), F.col("village_code"), F.lit(VILLAGE_DETAIL[1])))
+    rules.add(F.col("household_id").isNull() & F.col("nik").isNull(), MISSING_SUBJECT,
+              "neither household_id nor head_nik given")
+    rules.add(F.col("nik_problem").isNotNull(), INVALID_NIK, F.concat(F.lit("head_nik: "), F.col("nik_problem")))
+    rules.add(F.col("household_id").isNotNull() & F.col("_hh").isNull(), UNKNOWN_HOUSEHOLD,
+              "household_id not among the survey households")
+    rules.add(F.col("_hh_village") != F.col("village_code"), VILLAGE_MISMATCH,
+              F.concat(F.lit("household is in village "), F.col("_hh_village")))
+    rules.add(objection & (F.col("filer_relation") != "NEIGHBOUR"), FILER_NOT_NEIGHBOUR,
+              F.concat(F.lit("objection filed by "), F.col("filer_relation")))
+    rules.add(objection & ~(F.col("has_photo") & F.col("has_gps")), NO_EVIDENCE, "objection without photo and GPS")
+    out = rules.apply(df).drop("_ref_village", "_hh", "_hh_village")
+    return _keep_latest(out, ["appeal_id"], [F.col(REASON).asc_nulls_first(), F.col("filed_at").desc()])

@@ -109,9 +109,11 @@ def describe(found: dict[str, Any]) -> list[str]:
     else:
         lines.append("  contributions to the score (kontribusi), lowest first; a negative one pulls the score "
                      "down, towards assistance:")
-        lines.append(f"    {'baseline (intersep)':<58} {found['intercept']:+.4f}")
-        for c in found["contributions"]:
-            lines.append(f"    {c['label_id'] + ' / ' + c['label_en']:<58.58} {c['value']:+.4f}")
+        labels = [c["label_id"] + " / " + c["label_en"] for c in found["contributions"]]
+        width = max(len(x) for x in ["baseline (intersep)", *labels])
+        lines.append(f"    {'baseline (intersep)':<{width}} {found['intercept']:+.4f}")
+        for label, c in zip(labels, found["contributions"], strict=True):
+            lines.append(f"    {label:<{width}} {c['value']:+.4f}")
     eligible = [p for p, e in sorted(found["programmes"].items()) if e]
     others = [p for p, e in sorted(found["programmes"].items()) if not e]
     lines.append("  programmes (program): eligible for " + (", ".join(eligible) or "none")

@@ -7,6 +7,7 @@ A household's own change is read from the previous publication's dtks_households
 - REGISTRY: its own data changed without a new interview, or it is no longer ranked: a registry event
   (a death, a duplicate, a move) changed its roster;
 - POLICY: the coverage target or this programme's rule changed;
+- APPEAL: an appeal about it was resolved by this publish (its re-survey came in: jobs/publish/queue.py);
 - RANK_SHIFT: none of these: it crossed the line because other households, or the population P, changed.
 
 A change may carry several reasons; RANK_SHIFT only when it carries no other.
@@ -20,12 +21,14 @@ from pyspark.sql import functions as F
 from jobs.core.contract import FEATURE_COLUMNS
 from jobs.publish.gold import DELETE, WAS
 
-INTERVIEW, MODEL, REGISTRY, POLICY, RANK_SHIFT = "INTERVIEW", "MODEL", "REGISTRY", "POLICY", "RANK_SHIFT"
+INTERVIEW, MODEL, REGISTRY, POLICY, APPEAL, RANK_SHIFT = (
+    "INTERVIEW", "MODEL", "REGISTRY", "POLICY", "APPEAL", "RANK_SHIFT")
 REASONS = {
     INTERVIEW: "new or re-surveyed interview",
     MODEL: "model version changed",
     REGISTRY: "registry event (death, duplicate, move)",
     POLICY: "policy changed (coverage target or programme rule)",
+    APPEAL: "appeal outcome: re-surveyed after an usul or sanggah",
     RANK_SHIFT: "re-ranked: other households or the population changed",
 }
 ENTERED, LEFT = "ENTERED", "LEFT"
@@ -87,16 +90,26 @@ def policy_changed(previous: Row, rules: dict[str, str], coverage: float) -> Col
 
 
 def of_publish(elig: DataFrame, changes: DataFrame | None, before: DataFrame | None, gold_hh: DataFrame,
-               features: list[str], previous: Row | None, rules: dict[str, str], coverage: float) -> DataFrame:
+               features: list[str], previous: Row | None, rules: dict[str, str], coverage: float,
+               appealed: DataFrame | None = None) -> DataFrame:
     """Pure: this publish's entries and exits with their reasons. `elig`: its eligibility rows; `changes`:
     the change set against the previous publication (None at the first, when every eligible row enters);
-    `before`: the previous publication's dtks_households."""
+    `before`: the previous publication's dtks_households; `appealed`: household_ids whose appeal this
+    publish resolved."""
     if changes is None or before is None or previous is None:
         first = (elig.withColumn(DELETE, F.lit(False)).withColumn(WAS[0], F.lit(None).cast("boolean"))
                  .withColumn(WAS[1], F.lit(None).cast("string")))
-        return reasons(moves(first), None, gold_hh, F.lit(False))
-    return reasons(moves(changes), own(before, features), own(gold_hh, features),
-                   policy_changed(previous, rules, coverage))
+        found = reasons(moves(first), None, gold_hh, F.lit(False))
+    else:
+        found = reasons(moves(changes), own(before, features), own(gold_hh, features),
+                        policy_changed(previous, rules, coverage))
+    if appealed is None:
+        return found
+    flagged = found.join(appealed.select("household_id", F.lit(True).alias("_appeal")), "household_id", "left")
+    own_reasons = F.filter("reasons", lambda c: c != RANK_SHIFT)
+    return flagged.select(*[F.when(F.col("_appeal"), F.array_union(own_reasons, F.array(F.lit(APPEAL))))
+                            .otherwise(F.col("reasons")).alias("reasons") if c == "reasons" else F.col(c)
+                            for c in found.columns])
 
 
 def rows_changed(metrics: dict[str, str]) -> int:

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from jobs.core.population import population
-from jobs.publish import eligibility, explanation, gates, gold, reasons
+from jobs.publish import eligibility, explanation, gates, gold, queue, reasons
 from runtime import faults, questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_flag(parser, "--coverage", "ranking.coverage_target", "coverage target, e.g. 0.4")
+    parser.add_argument("--as-of", type=dt.date.fromisoformat,
+                        help="date the verification queue's deadlines are judged on (default: today, UTC)")
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
@@ -69,16 +71,17 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 ),
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
-            return _write(ctx, households, members, scores, gold_hh, rules, pop, features, area.put)
+            as_of = getattr(args, "as_of", None) or dt.datetime.now(dt.UTC).date()
+            return _write(ctx, households, members, scores, gold_hh, rules, pop, features, as_of, area.put)
     finally:
         spark.catalog.clearCache()
 
 
 def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores: DataFrame, gold_hh: DataFrame,
-           rules: eligibility.Programs, pop: int, features: list[str],
+           rules: eligibility.Programs, pop: int, features: list[str], as_of: dt.date,
            put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
-    """Audit, then write the three gold tables, the reasons for every entry and exit, the explanations,
-    and the publication row that makes them published."""
+    """Audit, then write the three gold tables, the verification queue, the reasons for every entry and exit,
+    the explanations, and the publication row that makes them published."""
     spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
     previous = tables.latest_publication(spark, config)
     before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS)  # pinned to its published version
@@ -92,8 +95,12 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores:
     faults.failpoint("publish.between_gold_tables")
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     changes = gold.write_eligibility(spark, config, elig, put)
+    ctx.step("rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)")
+    found = queue.read_inputs(spark, config, gold_hh, elig, before)
+    waiting = queue.write(spark, config, found, as_of, pop, coverage, ctx.run_id, put)
     ctx.step("writing why each household entered or left (eligibility_reasons)")
-    _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version)
+    _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version,
+                   queue.resolved_appeals(waiting))
     ctx.step("writing household_explanations (contributions, distance to the cut-off)")
     tables.overwrite(explanation.explanations(gold_hh, scores, pop, coverage), config, tables.EXPLANATIONS)
     gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used,
@@ -123,7 +130,7 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores:
 
 def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None, before: DataFrame | None,
                    gold_hh: DataFrame, features: list[str], previous: Row | None, rules: eligibility.Programs,
-                   elig_version: int | None) -> None:
+                   elig_version: int | None, appealed: DataFrame) -> None:
     """Append this publish's entries and exits with their reasons, tagged with the program_eligibility
     version that holds them (none when that MERGE committed nothing: nobody entered or left)."""
     spark, config = ctx.spark, ctx.config
@@ -131,7 +138,7 @@ def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None
     if now == elig_version:
         return
     found = reasons.of_publish(elig, changes, before, gold_hh, features, previous, eligibility.fingerprints(rules),
-                               config.ranking.coverage_target)
+                               config.ranking.coverage_target, appealed)
     rows = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("eligibility_version", F.lit(now))
     tables.append(rows, config, tables.ELIGIBILITY_REASONS, rows=reasons.rows_changed(metrics))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from jobs.core import contract
+from jobs.publish import queue
 
 TILES_FILE = "reference/province_tiles.csv"  # under conf/: province_code, iso, col, row (38 provinces)
 ENUMERATOR_COLUMNS = [
@@ -60,6 +61,7 @@ SOURCE_LABELS = {
     contract.SURVEY_MEMBERS: "survey member",
     contract.TRAINING_HOUSEHOLDS: "training household",
     contract.TRAINING_MEMBERS: "training member",
+    contract.APPEALS: "appeal",
 }
 REASON_LABELS = {
     "BAD_VALUE": "unreadable value",
@@ -73,6 +75,11 @@ REASON_LABELS = {
     "UNKNOWN_HOUSEHOLD": "member of no survey household",
     "HOUSEHOLD_REJECTED": "member of a quarantined household",
     "INVALID_NIK": "invalid NIK",
+    "MISSING_SUBJECT": "appeal names no household and no NIK",
+    "VILLAGE_MISMATCH": "appeal filed in another village than its household's",
+    "NO_EVIDENCE": "objection without photo and GPS",
+    "FILER_NOT_NEIGHBOUR": "objection not filed by a neighbour",
+    **queue.REASONS,
 }
 # Map colours: upper bound of each bin (exclusive) and its fill.
 COVERAGE_BINS = [(0.5, "#eff3ff"), (0.6, "#c6dbef"), (0.7, "#9ecae1"), (0.8, "#6baed6"), (0.9, "#3182bd"),
@@ -99,6 +106,8 @@ class Report:
     min_match: float
     publication: dict | None  # publication_id, published_at of the publication reported on; None before one
     reference_version: str
+    appeals: pd.DataFrame | None = None  # queue.appeal_status: province_code, appeal_type, status, appeals
+    queue: pd.DataFrame | None = None  # queue.queue_size: reason, status, entries, overdue
 
     def __post_init__(self) -> None:
         self.by_province = by_province(self.regions)
@@ -283,6 +292,40 @@ def _reasons(r: Report) -> str:
               'code an UNKNOWN_VILLAGE household names; members through their household. Other rows (e.g. a '
               'household rejected for a bad answer, and its members) are counted under '
               '<a href="#prov-unknown">province unknown</a>.</p>')
+
+
+def _appeals(r: Report) -> str:
+    """Appeals (usul, sanggah) by province, type and status; the verification queue's size by reason."""
+    head = '<section id="appeals"><h2>Appeals and the verification queue (usul, sanggah)</h2>'
+    if r.queue is None:
+        return head + "<p>No verification queue published yet.</p></section>"
+    q = r.queue
+    open_q = q[q["status"] == "OPEN"]
+    by_reason = q.pivot_table(index="reason", columns="status", values="entries", aggfunc="sum", fill_value=0)
+    statuses = [s for s in ("OPEN", "RESURVEYED", "RESOLVED", "LAPSED") if s in by_reason.columns]
+    overdue = open_q.set_index("reason")["overdue"] if len(open_q) else pd.Series(dtype=int)
+    rows = [f'<tr data-reason="{_esc(reason)}">'
+            f"<td>{_reason(reason)}</td>" + "".join(f'<td class="n">{num(x[s])}</td>' for s in statuses)
+            + f'<td class="n">{num(int(overdue.get(reason, 0)))}</td></tr>' for reason, x in by_reason.iterrows()]
+    parts = [head, "<h3>Queue by reason</h3><p class=\"note\">Entries carrying each reason (an entry may carry "
+             "several), by status at the last publish: OPEN to re-survey; RESURVEYED, RESOLVED (an appeal's "
+             "re-survey came in) and LAPSED (its deadline passed first) were closed by that publish. Overdue: open "
+             "entries past their deadline today.</p>",
+             _plain_table(["reason", *[s.lower() for s in statuses], "overdue"], rows)]
+    a = r.appeals
+    if a is not None and len(a):
+        wide = a.pivot_table(index=["province_code", "appeal_type"], columns="status", values="appeals",
+                             aggfunc="sum", fill_value=0)
+        cols = [s for s in ("NOT_QUEUED", "OPEN", "RESOLVED", "LAPSED") if s in wide.columns]
+        totals = a.groupby("status")["appeals"].sum()
+        cells = ", ".join(f"{s.lower().replace('_', ' ')} {num(int(totals[s]))}" for s in cols)
+        rows = [f'<tr data-province="{_esc(p)}" data-type="{_esc(t)}"><td>{_esc(r.province(p))}</td>'
+                f"<td>{_esc(t)}</td>" + "".join(f'<td class="n">{num(x[s])}</td>' for s in cols) + "</tr>"
+                for (p, t), x in wide.iterrows()]
+        parts += [f"<h3>Appeals by province, type and status</h3><p>{num(int(a['appeals'].sum()))} appeals: "
+                  f"{cells}.</p>", _plain_table(["province", "type", *[c.lower().replace("_", " ") for c in cols]],
+                                                rows)]
+    return "".join(parts) + "</section>"
 
 
 def _reason(code: str) -> str:
@@ -761,13 +804,15 @@ def render(r: Report) -> str:
 <p class="meta">Run <code>{_esc(r.run_id)}</code> · {published} · coverage target {pct(r.target, 0)}
  · region reference {_esc(r.reference_version)}</p>
 <nav><a href="#summary">Summary</a><a href="#map-section">Map</a><a href="#provinces">Provinces</a>
-<a href="#province-details">Each province</a><a href="#regencies">Regencies</a><a href="#enumerators">Enumerators</a>
+<a href="#province-details">Each province</a><a href="#appeals">Appeals</a>
+<a href="#regencies">Regencies</a><a href="#enumerators">Enumerators</a>
 <a href="#notes">Notes</a></nav></header>
 <main>
 {_summary(r)}
 {_map(r)}
 {_overview(r)}
 {_provinces(r)}
+{_appeals(r)}
 {_regency_table(r)}
 {_enumerator_table(r)}
 </main>

@@ -110,11 +110,33 @@ def answer_pattern(q: Questionnaire) -> Column:
     return F.sha2(F.concat_ws("|", *[F.col(c).cast("string") for c in coded]), 256)
 
 
+CURBSTONING_MIN_HOUSEHOLDS, CURBSTONING_SHARE = 5, 0.5  # an enumerator this large, repeating one pattern this often
+
+
+def top_pattern(hh: DataFrame) -> DataFrame:
+    """Per enumerator: how many of its households repeat its most common answer pattern (`_pattern`)."""
+    pattern_counts = hh.groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n"))
+    return pattern_counts.groupBy("enumerator_id").agg(F.max("_n").alias("top_pattern_households"))
+
+
+def curbstoning_suspect(households: Column, repeated_share: Column) -> Column:
+    """The curbstoning rule, used by the report's re-visit list and the verification queue."""
+    return (households >= CURBSTONING_MIN_HOUSEHOLDS) & (repeated_share >= CURBSTONING_SHARE)
+
+
+def curbstoning_suspects(households: DataFrame, q: Questionnaire) -> DataFrame:
+    """The enumerator_ids the curbstoning rule flags, from silver_households."""
+    hh = households.select("enumerator_id", answer_pattern(q).alias("_pattern"))
+    sizes = hh.groupBy("enumerator_id").agg(F.count(F.lit(1)).alias("_households"))
+    return (top_pattern(hh).join(sizes, "enumerator_id")
+            .where(curbstoning_suspect(F.col("_households"), F.col("top_pattern_households") / F.col("_households")))
+            .select("enumerator_id"))
+
+
 def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
     """One row per enumerator with QA signals and a re-visit score (higher = visit first), from
     `household_frame`."""
-    pattern_counts = hh.groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n"))
-    top = pattern_counts.groupBy("enumerator_id").agg(F.max("_n").alias("top_pattern_households"))
+    top = top_pattern(hh)
     per_hh = hh.groupBy("enumerator_id", "supervisor_id", "coordinator_id").agg(
         F.count(F.lit(1)).alias("households"),
         F.percentile_approx("_minutes", 0.5).alias("median_minutes"),
@@ -133,14 +155,14 @@ def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
     out = out.withColumn("_med", F.percentile_approx("match_failure_share", 0.5).over(w))
     out = out.withColumn("match_failure_excess", F.greatest(F.col("match_failure_share") - F.col("_med"), F.lit(0.0)))
     score = (
-        2.0 * F.when(F.col("households") >= 5, F.col("repeated_answer_share")).otherwise(0.0)
+        2.0 * F.when(F.col("households") >= CURBSTONING_MIN_HOUSEHOLDS, F.col("repeated_answer_share")).otherwise(0.0)
         + 1.5 * F.col("short_interview_share")
         + 1.0 * F.col("match_failure_excess")
     )
     reasons = F.concat_ws(
         "; ",
         F.when(
-            (F.col("households") >= 5) & (F.col("repeated_answer_share") >= 0.5),
+            curbstoning_suspect(F.col("households"), F.col("repeated_answer_share")),
             F.format_string("%.0f%% of households share one answer pattern", F.col("repeated_answer_share") * 100),
         ),
         F.when(

@@ -2,14 +2,15 @@
 
 The page (reports/<run_id>/index.html, self-contained; jobs/report/page.py) is what a coordinator reads:
 the national summary, a map and a section per province (coverage against the target of the publication it
-reports on, deciles, match rates, quarantine reasons, the enumerators to re-visit), the regencies and the
-enumerators. It is also logged to MLflow. Only aggregates reach the driver (per region, per reason, up to
-PER_PROVINCE enumerators per province).
+reports on, deciles, match rates, quarantine reasons, the enumerators to re-visit), the appeals and
+the verification queue, the regencies and the enumerators. It is also logged to MLflow. Only aggregates
+reach the driver (per region, per reason, up to PER_PROVINCE enumerators per province).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import questionnaire, regions
 from jobs.core.population import population
+from jobs.publish import queue
 from jobs.report import page, quality
 from runtime import tables
 from runtime.errors import UserError
@@ -81,11 +83,19 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 for n in (tables.REGISTRY, tables.TRAINING)}
     held = quality.quarantine_by_province(quarantine, sorted(ref.provinces["province_code"]), households,
                                           optional[tables.REGISTRY], optional[tables.TRAINING]).toPandas()
+    appeals = queued = None
+    if publication is not None and tables.QUEUE in (publication.versions or {}):
+        history = tables.read_published(spark, config, tables.QUEUE_HISTORY)
+        if tables.exists(spark, config, tables.APPEALS):
+            appeals = queue.appeal_status(tables.read(spark, config, tables.APPEALS), history).toPandas()
+        today = dt.datetime.now(dt.UTC).date()
+        queued = queue.queue_size(tables.read_published(spark, config, tables.QUEUE), today).toPandas()
     report = page.Report(
         ctx.run_id, pd.DataFrame([r.asDict() for r in region_rows]), revisit, held, quarantined, ref.provinces,
         ref.regencies, page.read_tiles(config.conf_file(page.TILES_FILE)), pop, target,
         config.thresholds.min_region_match_rate,
-        {k: publication[k] for k in ("publication_id", "published_at")} if publication else None, ref.version)
+        {k: publication[k] for k in ("publication_id", "published_at")} if publication else None, ref.version,
+        appeals, queued)
     out = config.run_folder(ctx.run_id)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"

@@ -152,6 +152,10 @@ class Rotation:
         if self.exists(tables.QUARANTINE):
             quarantine, done = self.before(tables.QUARANTINE)
             self.write(tables.QUARANTINE, quarantine_retokened(quarantine, tokens), done)
+        for name in (tables.APPEALS, tables.QUEUE, tables.QUEUE_HISTORY):  # an appeal's subject: a head's NIK
+            if self.exists(name):
+                old, done = self.before(name)
+                self.write(name, retoken(old, "head_token", tokens).select(*old.columns), done)
         faults.failpoint("rotate.before_gold")
         if self.exists(tables.SCORES) and tables.HOUSEHOLDS in moves:
             scores, done = self.before(tables.SCORES)

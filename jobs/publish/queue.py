@@ -1,0 +1,296 @@
+"""The verification queue: which households the field re-surveys, why, in which order and by when; rebuilt by
+each publish, with every entry's history kept (docs/CONTRACTS.md, verification_queue).
+
+An entry is one household (or, for a proposal about a family not yet surveyed, the head's NIK token) to
+re-survey, with every reason that applies:
+- SANGGAH, USUL: an open appeal (silver_appeals) about it;
+- NEAR_CUTOFF: within `queue.near_cutoff_band` x P persons of the coverage line;
+- STALE_INTERVIEW: interviewed more than `queue.stale_interview_days` ago;
+- CURBSTONING: interviewed by an enumerator the curbstoning rule flags (jobs/report/quality.py);
+- REGISTRY_EVENT: the registry now says its head died, lives in another village or is on another KK.
+
+Its deadline is the earliest of its reasons' (the filing date, or the day the reason was first queued, plus
+`queue.deadline_days`); its priority the first of its reasons in `queue.priority` (1 = first). At each
+publish an open entry becomes RESOLVED (it carries an appeal) or RESURVEYED (it does not) once a newer
+interview of its household is in, with its decile and eligibility per programme before (the previous
+publication) and after (this one); else LAPSED once the as-of date is past its deadline; else stays OPEN
+(gaining any new reason). The queue holds the open entries and those closed by this publish. The signals
+(every reason but an appeal) are read from the household's current interview, and do not open an entry
+again for an interview whose entry was closed: only a new interview or a new appeal does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.core import questionnaire
+from jobs.core.contract import SANGGAH, USUL
+from jobs.report import quality
+from runtime import tables
+from runtime.config import DtksConfig, QueueConfig
+
+OPEN, RESURVEYED, RESOLVED, LAPSED = "OPEN", "RESURVEYED", "RESOLVED", "LAPSED"
+CLOSED = (RESURVEYED, RESOLVED, LAPSED)
+NEAR_CUTOFF, STALE, CURBSTONING, REGISTRY_EVENT = "NEAR_CUTOFF", "STALE_INTERVIEW", "CURBSTONING", "REGISTRY_EVENT"
+REASONS = {
+    SANGGAH: "objection (sanggah) to the household's eligibility",
+    USUL: "proposal (usul): missing from the register, or listed and not eligible",
+    CURBSTONING: "interviewed by an enumerator suspected of curbstoning",
+    REGISTRY_EVENT: "registry event: head died, moved or on a new KK",
+    NEAR_CUTOFF: "close to the coverage cut-off",
+    STALE: "stale interview",
+}
+COLUMNS = ("entry_id", "household_id", "head_token", "province_code", "regency_code", "village_code", "status",
+           "priority", "reasons", "appeal_ids", "appeal_types", "opened_on", "deadline", "interview_date",
+           "resurvey_date", "closed_on", "decile_before", "decile_after", "eligible_before", "eligible_after",
+           "detail")
+_NO_DATE = "0001-01-01"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the queue is built from (DataFrames are this publish's, `previous` the published queue)."""
+
+    surveyed: DataFrame  # silver_households: household_id, region codes, village_code, interview_date, kk_token
+    ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, decile
+    heads: DataFrame  # silver_members' heads joined to silver_registry: household_id, _r_death, _r_village, _r_kk
+    listed: DataFrame  # silver_members: household_id, nik_token (where a proposal's head is listed now)
+    suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
+    enumerators: DataFrame  # silver_households: household_id, enumerator_id
+    appeals: DataFrame | None  # silver_appeals
+    previous: DataFrame | None  # the published verification_queue
+    closed: DataFrame | None  # verification_history rows with a closed status
+    before: DataFrame | None  # the previous publication's dtks_households (household_id, decile)
+    before_eligible: DataFrame | None  # ... and its program_eligibility (program, household_id, eligible)
+    after: DataFrame  # this publication's dtks_households
+    after_eligible: DataFrame  # ... and its eligibility rows
+
+
+def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, elig: DataFrame,
+                before: DataFrame | None) -> Inputs:
+    """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
+    households = tables.read(spark, config, tables.HOUSEHOLDS)
+    members = tables.read(spark, config, tables.MEMBERS)
+    surveyed = households.select("household_id", "province_code", "regency_code", "village_code", "interview_date",
+                                 "kk_token")
+    registry = tables.read(spark, config, tables.REGISTRY).select(
+        "nik_token", F.col("death_date").alias("_r_death"), F.col("village_code").alias("_r_village"),
+        F.col("kk_token").alias("_r_kk"))
+    heads = (members.where((F.col("relationship") == 1) & F.col("nik_token").isNotNull())
+             .select("household_id", "nik_token").join(registry, "nik_token")
+             .join(surveyed.select("household_id", "village_code", "kk_token"), "household_id"))
+    appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
+    previous = tables.read_published(spark, config, tables.QUEUE) if tables.exists(
+        spark, config, tables.QUEUE) else None
+    closed = tables.read(spark, config, tables.QUEUE_HISTORY).where(F.col("status").isin(*CLOSED)) if tables.exists(
+        spark, config, tables.QUEUE_HISTORY) else None
+    tokens = [df.where(F.col("head_token").isNotNull()).select(F.col("head_token").alias("nik_token"))
+              for df in (appeals, previous) if df is not None]
+    listed = members.select("household_id", "nik_token").where("false")
+    if tokens:  # only the members whose NIK an appeal names as a head's
+        wanted = tokens[0] if len(tokens) == 1 else tokens[0].unionByName(tokens[1])
+        listed = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi")
+    published_elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
+                      if before is not None else None)
+    return Inputs(
+        surveyed=surveyed, ranked=gold_hh.select("household_id", "cum_persons"), heads=heads, listed=listed,
+        suspects=quality.curbstoning_suspects(households, questionnaire.load(config)),
+        enumerators=households.select("household_id", "enumerator_id"), appeals=appeals, previous=previous,
+        closed=closed, before=before, before_eligible=published_elig, after=gold_hh, after_eligible=elig)
+
+
+def write(spark: SparkSession, config: DtksConfig, inputs: Inputs, as_of: dt.date, population: int,
+          coverage: float, run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> DataFrame:
+    """Replace verification_queue and append its changes to verification_history; returns the stored queue."""
+    rows = put(tables.QUEUE, build(inputs, as_of, population, coverage, config.queue))
+    tables.overwrite(rows, config, tables.QUEUE)
+    changed = history(rows, inputs.previous).withColumn("publication_run_id", F.lit(run_id)).withColumn(
+        "as_of", F.lit(as_of))
+    tables.append(changed, config, tables.QUEUE_HISTORY)
+    return rows
+
+
+def _days(column: Column, reason: Column, config: QueueConfig) -> Column:
+    days = F.create_map(*[x for k, v in config.deadline_days.items() for x in (F.lit(k), F.lit(v))])
+    return F.date_add(column, days[reason])
+
+
+def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
+    """Pure: (subject, reason, start, household_id, interview_date) for every signal on a current interview."""
+    line, band = math.floor(population * coverage), math.floor(population * config.near_cutoff_band)
+    near = i.ranked.where(F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band)).select(
+        "household_id", F.lit(NEAR_CUTOFF).alias("reason"))
+    stale = i.surveyed.where(F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days)))
+    curb = i.enumerators.join(F.broadcast(i.suspects), "enumerator_id", "left_semi")
+    registry = i.heads.where(F.col("_r_death").isNotNull() | (F.col("_r_village") != F.col("village_code"))
+                             | (F.col("_r_kk") != F.col("kk_token")))
+    found = (near.unionByName(stale.select("household_id", F.lit(STALE).alias("reason")))
+             .unionByName(curb.select("household_id", F.lit(CURBSTONING).alias("reason")))
+             .unionByName(registry.select("household_id", F.lit(REGISTRY_EVENT).alias("reason"))))
+    found = found.join(i.surveyed.select("household_id", "interview_date"), "household_id")
+    if i.closed is not None:  # an interview whose entry closed is not queued again for a signal
+        done = i.closed.where(F.col("household_id").isNotNull()).select(
+            "household_id", F.explode(F.array("interview_date", "resurvey_date")).alias("interview_date")).distinct()
+        found = found.join(done, ["household_id", "interview_date"], "left_anti")
+    return found.select(F.col("household_id").alias("subject"), "reason", F.lit(as_of).alias("start"),
+                        F.lit(None).cast("string").alias("appeal_id"))
+
+
+def open_appeals(i: Inputs, as_of: dt.date) -> DataFrame:
+    """Pure: each appeal not yet closed, filed on or before the as-of date, with its subject: the household
+    it names, else the household that now lists the head's NIK, else the token itself ("T:" + token)."""
+    appeals = i.appeals.where(F.to_date("filed_at") <= F.lit(as_of))
+    if i.closed is not None:
+        gone = i.closed.select(F.explode("appeal_ids").alias("appeal_id"))
+        appeals = appeals.join(gone, "appeal_id", "left_anti")
+    listed = i.listed.groupBy(F.col("nik_token").alias("head_token")).agg(F.min("household_id").alias("_found"))
+    return appeals.join(listed, "head_token", "left").select(
+        F.coalesce("household_id", "_found", F.concat(F.lit("T:"), F.col("head_token"))).alias("subject"),
+        F.col("appeal_type").alias("reason"), F.to_date("filed_at").alias("start"), "appeal_id", "head_token",
+        "province_code", "regency_code", "village_code")
+
+
+def build(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
+    """Pure: this publish's verification_queue rows (COLUMNS)."""
+    reasons = signals(i, as_of, population, coverage, config)
+    places = None
+    if i.appeals is not None:
+        appeals = open_appeals(i, as_of)
+        reasons = reasons.unionByName(appeals.select("subject", "reason", "start", "appeal_id"))
+        places = appeals.where(F.col("subject").startswith("T:")).groupBy("subject").agg(
+            F.min("head_token").alias("_head"), F.min("province_code").alias("_p"),
+            F.min("regency_code").alias("_r"), F.min("village_code").alias("_v"))
+    rank = F.create_map(*[x for n, r in enumerate(config.priority, 1) for x in (F.lit(r), F.lit(n))])
+    now = reasons.withColumn("_deadline", _days(F.col("start"), F.col("reason"), config)).groupBy("subject").agg(
+        F.collect_set("reason").alias("_reasons"),
+        F.collect_set("appeal_id").alias("_appeals"),
+        F.min("start").alias("_start"),
+        F.min("_deadline").alias("_deadline"),
+    )
+    entries = now
+    if i.previous is not None:
+        prev = i.previous.where(F.col("status") == OPEN)
+        listed = i.listed.groupBy(F.col("nik_token").alias("_t")).agg(F.min("household_id").alias("_found"))
+        prev = prev.join(listed, F.col("head_token") == F.col("_t"), "left").select(
+            F.coalesce("household_id", "_found", F.concat(F.lit("T:"), F.col("head_token"))).alias("subject"),
+            F.col("entry_id").alias("_p_entry"), F.col("opened_on").alias("_p_opened"),
+            F.col("deadline").alias("_p_deadline"), F.col("reasons").alias("_p_reasons"),
+            F.col("appeal_ids").alias("_p_appeals"), F.col("interview_date").alias("_p_interview"),
+            F.col("head_token").alias("_p_head"))
+        entries = now.join(prev, "subject", "full")
+    else:
+        entries = entries.select("*", *[F.lit(None).cast(t).alias(c) for c, t in (
+            ("_p_entry", "string"), ("_p_opened", "date"), ("_p_deadline", "date"), ("_p_reasons", "array<string>"),
+            ("_p_appeals", "array<string>"), ("_p_interview", "date"), ("_p_head", "string"))])
+    if places is not None:
+        entries = entries.join(places, "subject", "left")
+    else:
+        entries = entries.select("*", *[F.lit(None).cast("string").alias(c) for c in ("_head", "_p", "_r", "_v")])
+    hh = i.surveyed.select(F.col("household_id").alias("subject"), "province_code", "regency_code", "village_code",
+                           F.col("interview_date").alias("_interview"))
+    entries = entries.join(hh, "subject", "left")
+    empty = F.array().cast("array<string>")
+    reasons_all = F.array_distinct(F.concat(F.coalesce("_p_reasons", empty), F.coalesce("_reasons", empty)))
+    appeal_ids = F.array_sort(F.array_distinct(F.concat(F.coalesce("_p_appeals", empty),
+                                                        F.coalesce("_appeals", empty))))
+    opened = F.coalesce("_p_opened", "_start")
+    interview_at_open = F.when(F.col("_p_entry").isNotNull(), F.col("_p_interview")).otherwise(F.col("_interview"))
+    deadline = F.least("_p_deadline", "_deadline")
+    resurveyed = F.col("_interview") > F.coalesce(F.col("_p_interview"), F.lit(_NO_DATE).cast("date"))
+    has_appeal = F.size(appeal_ids) > 0
+    status = (F.when(F.col("_p_entry").isNotNull() & resurveyed, F.when(has_appeal, F.lit(RESOLVED))
+                     .otherwise(F.lit(RESURVEYED)))
+              .when(F.lit(as_of) > deadline, F.lit(LAPSED))
+              .otherwise(F.lit(OPEN)))
+    household = F.when(~F.col("subject").startswith("T:"), F.col("subject"))
+    out = entries.select(
+        F.coalesce("_p_entry", F.concat_ws(":", F.coalesce(household, F.concat(F.lit("A:"), F.array_min(
+            appeal_ids))), opened.cast("string"))).alias("entry_id"),
+        household.alias("household_id"),
+        F.coalesce("_p_head", "_head").alias("head_token"),
+        F.coalesce("province_code", "_p").alias("province_code"),
+        F.coalesce("regency_code", "_r").alias("regency_code"),
+        F.coalesce("village_code", "_v").alias("village_code"),
+        reasons_all.alias("reasons"), appeal_ids.alias("appeal_ids"), opened.alias("opened_on"),
+        deadline.alias("deadline"), interview_at_open.alias("interview_date"),
+        F.when(F.col("_p_entry").isNotNull() & resurveyed, F.col("_interview")).alias("resurvey_date"),
+        status.alias("status"),
+    )
+    out = out.withColumn("priority", F.array_min(F.transform("reasons", lambda r: rank[r])).cast("int"))
+    out = out.withColumn("closed_on", F.when(F.col("status") != OPEN, F.lit(as_of)))
+    return _outcomes(out, i)
+
+
+def _outcomes(out: DataFrame, i: Inputs) -> DataFrame:
+    """The decile and eligibility before and after, on the entries a re-survey closed; and the appeals' types."""
+    done = F.col("status").isin(RESOLVED, RESURVEYED)
+    closing = out.where(done).select("household_id")
+
+    def state(gold: DataFrame, eligible: DataFrame, when: str) -> DataFrame:
+        programmes = eligible.join(closing, "household_id", "left_semi").groupBy("household_id").agg(
+            F.map_from_entries(F.collect_list(F.struct("program", "eligible"))).alias(f"eligible_{when}"))
+        return (gold.join(closing, "household_id", "left_semi")
+                .select("household_id", F.col("decile").alias(f"decile_{when}"))
+                .join(programmes, "household_id", "full"))
+
+    joined = out.join(state(i.after, i.after_eligible, "after"), "household_id", "left")
+    if i.before is not None and i.before_eligible is not None:
+        joined = joined.join(state(i.before, i.before_eligible, "before"), "household_id", "left")
+    else:
+        joined = joined.select("*", F.lit(None).cast("int").alias("decile_before"),
+                               F.lit(None).cast("map<string,boolean>").alias("eligible_before"))
+    types = F.array_sort(F.array_distinct(F.filter(F.transform(
+        "reasons", lambda r: F.when(r.isin(SANGGAH, USUL), r)), lambda r: r.isNotNull())))
+    detail = F.when(F.col("status") == LAPSED, F.lit("deadline passed without a re-survey")).when(
+        done, F.concat(F.lit("re-surveyed on "), F.col("resurvey_date").cast("string"), F.lit(": decile "),
+                       F.coalesce(F.col("decile_before").cast("string"), F.lit("-")), F.lit(" -> "),
+                       F.coalesce(F.col("decile_after").cast("string"), F.lit("-"))))
+    return joined.select(
+        *[F.when(done, F.col(c)).alias(c) if c in ("decile_before", "decile_after", "eligible_before",
+                                                      "eligible_after")
+          else types.alias(c) if c == "appeal_types" else detail.alias(c) if c == "detail" else F.col(c)
+          for c in COLUMNS])
+
+
+def history(queue: DataFrame, previous: DataFrame | None) -> DataFrame:
+    """Pure: the queue rows that are new or whose state changed since the published queue (what
+    verification_history gains at this publish)."""
+    state = F.xxhash64("status", "priority", "reasons", "appeal_ids", "deadline")
+    if previous is None:
+        return queue
+    prev = previous.select("entry_id", state.alias("_state"))
+    return queue.join(prev, (queue.entry_id == prev.entry_id) & (state == prev._state), "left_anti")
+
+
+def resolved_appeals(queue: DataFrame) -> DataFrame:
+    """The households whose appeal this publish resolved (reasons for change: APPEAL)."""
+    return queue.where(F.col("status") == RESOLVED).select("household_id").distinct()
+
+
+def appeal_status(appeals: DataFrame, history: DataFrame | None) -> DataFrame:
+    """Pure: per province, appeal type and status (the appeal's latest in verification_history; NOT_QUEUED
+    before a publish has seen it), the number of appeals (`appeals`). Small: a row per combination."""
+    if history is None:
+        latest = appeals.select("appeal_id").where("false").withColumn("status", F.lit(None).cast("string"))
+    else:
+        latest = (history.select(F.explode("appeal_ids").alias("appeal_id"), "status", "as_of", "publication_run_id")
+                  .groupBy("appeal_id")
+                  .agg(F.max_by("status", F.struct("as_of", "publication_run_id")).alias("status")))
+    return (appeals.join(latest, "appeal_id", "left")
+            .groupBy("province_code", "appeal_type", F.coalesce("status", F.lit("NOT_QUEUED")).alias("status"))
+            .agg(F.count(F.lit(1)).alias("appeals")))
+
+
+def queue_size(queue: DataFrame, today: dt.date) -> DataFrame:
+    """Pure: per reason and status, the entries carrying it and how many of the open ones are past their
+    deadline on `today` (`overdue`). Small: a row per reason and status."""
+    return (queue.select(F.explode("reasons").alias("reason"), "status", "deadline")
+            .groupBy("reason", "status")
+            .agg(F.count(F.lit(1)).alias("entries"),
+                 F.count_if((F.col("status") == OPEN) & (F.col("deadline") < F.lit(today))).alias("overdue")))
