@@ -476,8 +476,14 @@ def test_update_round_for_one_province(spark, own_nation, tmp_path):
     assert {k: c for k, (c, _) in found.items()} == net_moves(eligible_at(spark, config, elig_v),
                                                               eligible_at(spark, config))
     hh_province = new_scores["province_code"]
+    # A re-interviewed household with an open appeal has it resolved by this publish: APPEAL too.
+    appealed = set(tables.read_published(spark, config, tables.QUEUE).where("status = 'RESOLVED'")
+                   .toPandas().household_id)
+    assert appealed and {hh_province[h] for h in appealed} == {province}
     for (_, hh), (_, why) in found.items():
-        assert why == ({"INTERVIEW"} if hh_province[hh] == province else {"RANK_SHIFT"}), (hh, why)
+        want = {"INTERVIEW"} | ({"APPEAL"} if hh in appealed else set()) if hh_province[hh] == province else {
+            "RANK_SHIFT"}
+        assert why == want, (hh, why)
     assert any(why == {"INTERVIEW"} for _, why in found.values())
 
 

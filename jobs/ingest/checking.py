@@ -150,7 +150,7 @@ def reconcile(checked: Checked) -> dict[str, dict[str, int]]:
 def restrict(raw: dict[str, DataFrame], codes: tuple[str, ...]) -> tuple[dict[str, DataFrame], dict[str, int]]:
     """A trial's share of each source and how many rows fell outside it.
 
-    Registry persons and households by their village code; members with their household, so a
+    Registry persons, households and appeals by their village code; members with their household, so a
     member whose household is outside the trial (or missing) is outside it too.
     """
     scoped = {s: raw[s].where(regions.in_scope(F.col("village_code"), codes))
@@ -166,5 +166,7 @@ def restrict(raw: dict[str, DataFrame], codes: tuple[str, ...]) -> tuple[dict[st
         ids = hh.where(F.col("household_id").isNotNull()).select("household_id").distinct()
         members = raw[member_source]
         scoped[member_source] = members.join(ids, "household_id", "left_semi").select(*members.columns)
+    if contract.APPEALS in raw:  # an appeal belongs where it was filed
+        scoped[contract.APPEALS] = raw[contract.APPEALS].where(regions.in_scope(F.col("village_code"), codes))
     outside = {s: raw[s].count() - scoped[s].count() for s in raw}
     return scoped, outside
