@@ -57,12 +57,11 @@ _NO_DATE = "0001-01-01"
 class Inputs:
     """What the queue is built from (DataFrames are this publish's, `previous` the published queue)."""
 
-    surveyed: DataFrame  # silver_households: household_id, region codes, village_code, interview_date, kk_token
+    surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, kk_token, enumerator_id
     ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, decile
-    heads: DataFrame  # silver_members' heads joined to silver_registry: household_id, _r_death, _r_village, _r_kk
+    heads: DataFrame  # the head's silver_registry record: household_id, _r_dead, _r_village, _r_kk
     listed: DataFrame  # silver_members: household_id, nik_token (where a proposal's head is listed now)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
-    enumerators: DataFrame  # silver_households: household_id, enumerator_id
     appeals: DataFrame | None  # silver_appeals
     previous: DataFrame | None  # the published verification_queue
     closed: DataFrame | None  # verification_history rows with a closed status
@@ -78,13 +77,15 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
     surveyed = households.select("household_id", "province_code", "regency_code", "village_code", "interview_date",
-                                 "kk_token")
+                                 "kk_token", "enumerator_id")
     registry = tables.read(spark, config, tables.REGISTRY).select(
         "nik_token", F.col("death_date").alias("_r_death"), F.col("village_code").alias("_r_village"),
         F.col("kk_token").alias("_r_kk"))
     heads = (members.where((F.col("relationship") == 1) & F.col("nik_token").isNotNull())
              .select("household_id", "nik_token").join(registry, "nik_token")
-             .join(surveyed.select("household_id", "village_code", "kk_token"), "household_id"))
+             .groupBy("household_id")  # one head per household, whatever the roster says
+             .agg(F.max(F.col("_r_death").isNotNull()).alias("_r_dead"), F.min("_r_village").alias("_r_village"),
+                  F.min("_r_kk").alias("_r_kk")))
     appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
     previous = tables.read_published(spark, config, tables.QUEUE) if tables.exists(
         spark, config, tables.QUEUE) else None
@@ -101,14 +102,17 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     return Inputs(
         surveyed=surveyed, ranked=gold_hh.select("household_id", "cum_persons"), heads=heads, listed=listed,
         suspects=quality.curbstoning_suspects(households, questionnaire.load(config)),
-        enumerators=households.select("household_id", "enumerator_id"), appeals=appeals, previous=previous,
+        appeals=appeals, previous=previous,
         closed=closed, before=before, before_eligible=published_elig, after=gold_hh, after_eligible=elig)
 
 
 def write(spark: SparkSession, config: DtksConfig, inputs: Inputs, as_of: dt.date, population: int,
           coverage: float, run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> DataFrame:
     """Replace verification_queue and append its changes to verification_history; returns the stored queue."""
-    rows = put(tables.QUEUE, build(inputs, as_of, population, coverage, config.queue))
+    # Staged twice: the outcomes read the entries thrice, the writes read the rows twice (a few per household
+    # at most, against the scans of the nation that make them).
+    found = put("queue_entries", entries(inputs, as_of, population, coverage, config.queue))
+    rows = put(tables.QUEUE, outcomes(found, inputs))
     tables.overwrite(rows, config, tables.QUEUE)
     changed = history(rows, inputs.previous).withColumn("publication_run_id", F.lit(run_id)).withColumn(
         "as_of", F.lit(as_of))
@@ -122,18 +126,24 @@ def _days(column: Column, reason: Column, config: QueueConfig) -> Column:
 
 
 def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
-    """Pure: (subject, reason, start, household_id, interview_date) for every signal on a current interview."""
+    """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview, from one
+    pass over the surveyed households with their rank, their head's registry record and their enumerator."""
     line, band = math.floor(population * coverage), math.floor(population * config.near_cutoff_band)
-    near = i.ranked.where(F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band)).select(
-        "household_id", F.lit(NEAR_CUTOFF).alias("reason"))
-    stale = i.surveyed.where(F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days)))
-    curb = i.enumerators.join(F.broadcast(i.suspects), "enumerator_id", "left_semi")
-    registry = i.heads.where(F.col("_r_death").isNotNull() | (F.col("_r_village") != F.col("village_code"))
-                             | (F.col("_r_kk") != F.col("kk_token")))
-    found = (near.unionByName(stale.select("household_id", F.lit(STALE).alias("reason")))
-             .unionByName(curb.select("household_id", F.lit(CURBSTONING).alias("reason")))
-             .unionByName(registry.select("household_id", F.lit(REGISTRY_EVENT).alias("reason"))))
-    found = found.join(i.surveyed.select("household_id", "interview_date"), "household_id")
+    suspects = F.broadcast(i.suspects.select("enumerator_id", F.lit(True).alias("_suspect")))
+    hh = (i.surveyed.select("household_id", "interview_date", "village_code", "kk_token", "enumerator_id")
+          .join(i.ranked.select("household_id", "cum_persons"), "household_id", "left")
+          .join(i.heads, "household_id", "left")
+          .join(suspects, "enumerator_id", "left"))
+    flags = {
+        NEAR_CUTOFF: F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band),
+        STALE: F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days)),
+        CURBSTONING: F.col("_suspect"),
+        REGISTRY_EVENT: F.col("_r_dead") | (F.col("_r_village") != F.col("village_code"))
+        | (F.col("_r_kk") != F.col("kk_token")),
+    }
+    codes = F.filter(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(code)) for code, cond in flags.items()]),
+                     lambda c: c.isNotNull())
+    found = hh.select("household_id", "interview_date", F.explode(codes).alias("reason"))
     if i.closed is not None:  # an interview whose entry closed is not queued again for a signal
         done = i.closed.where(F.col("household_id").isNotNull()).select(
             "household_id", F.explode(F.array("interview_date", "resurvey_date")).alias("interview_date")).distinct()
@@ -158,6 +168,11 @@ def open_appeals(i: Inputs, as_of: dt.date) -> DataFrame:
 
 def build(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
     """Pure: this publish's verification_queue rows (COLUMNS)."""
+    return outcomes(entries(i, as_of, population, coverage, config), i)
+
+
+def entries(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
+    """Pure: the queue's entries with their status, before the outcomes of those a re-survey closed."""
     reasons = signals(i, as_of, population, coverage, config)
     places = None
     if i.appeals is not None:
@@ -223,11 +238,10 @@ def build(i: Inputs, as_of: dt.date, population: int, coverage: float, config: Q
         status.alias("status"),
     )
     out = out.withColumn("priority", F.array_min(F.transform("reasons", lambda r: rank[r])).cast("int"))
-    out = out.withColumn("closed_on", F.when(F.col("status") != OPEN, F.lit(as_of)))
-    return _outcomes(out, i)
+    return out.withColumn("closed_on", F.when(F.col("status") != OPEN, F.lit(as_of)))
 
 
-def _outcomes(out: DataFrame, i: Inputs) -> DataFrame:
+def outcomes(out: DataFrame, i: Inputs) -> DataFrame:
     """The decile and eligibility before and after, on the entries a re-survey closed; and the appeals' types."""
     done = F.col("status").isin(RESOLVED, RESURVEYED)
     closing = out.where(done).select("household_id")
