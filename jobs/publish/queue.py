@@ -60,7 +60,7 @@ class Inputs:
     surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, kk_token, enumerator_id
     ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, decile
     heads: DataFrame  # the head's silver_registry record: household_id, _r_dead, _r_village, _r_kk
-    listed: DataFrame  # silver_members: household_id, nik_token (where a proposal's head is listed now)
+    listed: DataFrame  # head_token -> `_found`: the household listing that NIK now (tokens appeals name only)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
     appeals: DataFrame | None  # silver_appeals
     previous: DataFrame | None  # the published verification_queue
@@ -93,10 +93,12 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
         spark, config, tables.QUEUE_HISTORY) else None
     tokens = [df.where(F.col("head_token").isNotNull()).select(F.col("head_token").alias("nik_token"))
               for df in (appeals, previous) if df is not None]
-    listed = members.select("household_id", "nik_token").where("false")
+    listed = members.select("household_id", F.col("nik_token").alias("head_token")).where("false")
     if tokens:  # only the members whose NIK an appeal names as a head's
         wanted = tokens[0] if len(tokens) == 1 else tokens[0].unionByName(tokens[1])
-        listed = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi")
+        listed = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi") \
+            .withColumnRenamed("nik_token", "head_token")
+    listed = listed.groupBy("head_token").agg(F.min("household_id").alias("_found"))
     published_elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
                       if before is not None else None)
     return Inputs(
@@ -152,6 +154,11 @@ def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config:
                         F.lit(None).cast("string").alias("appeal_id"))
 
 
+def _subject() -> Column:
+    """Who an appeal or entry is about: its household, else the household now listing its head, else the head."""
+    return F.coalesce("household_id", "_found", F.concat(F.lit("T:"), F.col("head_token")))
+
+
 def open_appeals(i: Inputs, as_of: dt.date) -> DataFrame:
     """Pure: each appeal not yet closed, filed on or before the as-of date, with its subject: the household
     it names, else the household that now lists the head's NIK, else the token itself ("T:" + token)."""
@@ -159,9 +166,8 @@ def open_appeals(i: Inputs, as_of: dt.date) -> DataFrame:
     if i.closed is not None:
         gone = i.closed.select(F.explode("appeal_ids").alias("appeal_id"))
         appeals = appeals.join(gone, "appeal_id", "left_anti")
-    listed = i.listed.groupBy(F.col("nik_token").alias("head_token")).agg(F.min("household_id").alias("_found"))
-    return appeals.join(listed, "head_token", "left").select(
-        F.coalesce("household_id", "_found", F.concat(F.lit("T:"), F.col("head_token"))).alias("subject"),
+    return appeals.join(i.listed, "head_token", "left").select(
+        _subject().alias("subject"),
         F.col("appeal_type").alias("reason"), F.to_date("filed_at").alias("start"), "appeal_id", "head_token",
         "province_code", "regency_code", "village_code")
 
@@ -191,9 +197,8 @@ def entries(i: Inputs, as_of: dt.date, population: int, coverage: float, config:
     entries = now
     if i.previous is not None:
         prev = i.previous.where(F.col("status") == OPEN)
-        listed = i.listed.groupBy(F.col("nik_token").alias("_t")).agg(F.min("household_id").alias("_found"))
-        prev = prev.join(listed, F.col("head_token") == F.col("_t"), "left").select(
-            F.coalesce("household_id", "_found", F.concat(F.lit("T:"), F.col("head_token"))).alias("subject"),
+        prev = prev.join(i.listed, "head_token", "left").select(
+            _subject().alias("subject"),
             F.col("entry_id").alias("_p_entry"), F.col("opened_on").alias("_p_opened"),
             F.col("deadline").alias("_p_deadline"), F.col("reasons").alias("_p_reasons"),
             F.col("appeal_ids").alias("_p_appeals"), F.col("interview_date").alias("_p_interview"),
