@@ -1,4 +1,4 @@
-"""`dtks model list | compare V1 V2 | promote V | rollback`: registry commands for data scientists.
+"""`dtks model list | compare V1 V2 | impact [V] | promote V | rollback`: registry commands for data scientists.
 
 Wired into jobs/cli.py by `add_model_commands(sub)` and `run_model_command(args)`. MLflow is
 imported only when a command runs, so `dtks --help` stays fast.
@@ -11,11 +11,13 @@ from typing import Any
 
 COMPARE_METRICS = ("r2", "spearman", "exclusion_error_40", "inclusion_error_40", "exclusion_error_60",
                    "inclusion_error_60", "inclusion_error_nonpoor_60", "bottom_decile_overlap",
-                   "worst_province_exclusion_error_60", "n_fit", "n_holdout")
+                   "worst_province_exclusion_error_60", "worst_subgroup_exclusion_error_60", "impact_churn",
+                   "impact_decile_moved_2", "n_fit", "n_holdout")
+SUBGROUP_METRICS = ("exclusion_error_40", "inclusion_error_40", "exclusion_error_60", "inclusion_error_60")
 
 
 def add_model_commands(subparsers: Any) -> None:
-    from runtime.stage import add_common_arguments
+    from runtime.stage import add_common_arguments, config_flag
 
     parser = subparsers.add_parser("model", help="list, compare, promote and roll back ranking-model versions")
     sub = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
@@ -25,10 +27,22 @@ def add_model_commands(subparsers: Any) -> None:
     add_common_arguments(p)
     p.add_argument("v1")
     p.add_argument("v2")
-    p = sub.add_parser("promote", help="make a version champion (the previous one is kept for rollback)")
+    p = sub.add_parser("impact", help="who would enter and leave each programme if a version, a coverage or "
+                       "programme rules went live: a shadow ranking of the published nation; writes no table")
+    add_common_arguments(p)
+    p.add_argument("version", nargs="?", help="registered model version (default: the published scores, "
+                   "for a policy change)")
+    config_flag(p, "--coverage", "ranking.coverage_target", "coverage target to measure, e.g. 0.4")
+    config_flag(p, "--programs", "programs_file", "programme rules file to measure (a changed programs.yaml)")
+    p.add_argument("--out", help="also write the impact tables and plot to this folder")
+    p = sub.add_parser("promote", help="make a version champion within the promotion limits (the previous one "
+                       "is kept for rollback)")
     add_common_arguments(p)
     p.add_argument("version")
-    p.add_argument("--reason", default="promoted by hand (dtks model promote)")
+    p.add_argument("--reason", help="why (required with --force)")
+    p.add_argument("--force", action="store_true",
+                   help="promote even beyond the churn and subgroup limits; records who and why")
+    p.add_argument("--by", help="who forces it (default: the login name)")
     p = sub.add_parser("rollback", help="move champion back to the previous champion")
     add_common_arguments(p)
 
@@ -63,15 +77,89 @@ def _dispatch(args: argparse.Namespace) -> None:
             print(format_list(client, name))
         elif args.model_command == "compare":
             print(format_compare(client, name, args.v1, args.v2))
+        elif args.model_command == "impact":
+            show_impact(args)
         elif args.model_command == "promote":
-            client.get_model_version(name, str(args.version))  # fails clearly if absent
-            registry.set_champion(client, name, str(args.version), args.reason)
-            print(f"{name}: version {args.version} is champion")
+            promote(args, client, name)
         elif args.model_command == "rollback":
             old, new = registry.rollback(client, name)
             print(f"{name}: champion rolled back from version {old} to {new}")
     except (MlflowException, ValueError) as exc:
         raise UserError(f"model {name}: {exc}") from exc
+
+
+def _spark_context(args: argparse.Namespace):
+    from runtime.stage import context_from_args
+
+    ctx = context_from_args(args)
+    ctx.stage = f"model {args.model_command}"
+    return ctx
+
+
+def show_impact(args: argparse.Namespace) -> None:
+    """Print the impact; a model version's is also logged to its training run (tables and plot)."""
+    import time
+    from pathlib import Path
+
+    from jobs.publish.impact import measure
+
+    ctx = _spark_context(args)
+    started = time.perf_counter()
+    found = measure(ctx.spark, ctx.config, args.version)
+    print("\n".join(found.lines()))
+    print(f"measured in {time.perf_counter() - started:.1f} s (shadow ranking; no table written)")
+    if args.out:
+        found.write(Path(args.out))
+        print(f"impact tables and plot written to {args.out}")
+    if args.version is not None:
+        from mlflow import MlflowClient
+
+        run_id = MlflowClient().get_model_version(ctx.config.mlflow.model_name, str(args.version)).run_id
+        if run_id:
+            found.log_to_mlflow(run_id)
+            print(f"logged to MLflow run {run_id} (impact/, plots/impact_by_province.png)")
+
+
+def promote(args: argparse.Namespace, client, name: str) -> None:
+    """Champion within the limits (its churn measured now against the published nation, its worst subgroup
+    error as logged at training); beyond them only with --force, which records who and why."""
+    import getpass
+
+    from models import metrics as targeting
+    from models import registry, subgroups
+    from runtime.errors import UserError
+    from runtime.tables import latest_publication
+
+    version = str(args.version)
+    mv = client.get_model_version(name, version)  # fails clearly if absent
+    if args.force and not args.reason:
+        raise UserError("dtks model promote --force needs --reason: say why the limits are overridden")
+    ctx = _spark_context(args)
+    promotion = ctx.config.promotion
+    churn = None
+    if latest_publication(ctx.spark, ctx.config) is not None:
+        from jobs.publish.impact import measure
+
+        churn = measure(ctx.spark, ctx.config, version).churn
+    logged = _metrics(client, mv)
+    worst = targeting.worst_subgroup(logged, promotion.subgroup_error, list(subgroups.SUBGROUPS),
+                                     promotion.min_subgroup_households)
+    failed = registry.limits_exceeded(churn, worst, promotion)
+    if failed and not args.force:
+        raise UserError(f"model {name} version {version} not promoted: {'; '.join(failed)} "
+                        "(to override: --force --reason WHY)")
+    if args.force:
+        who = args.by or getpass.getuser()
+        reason = f"forced by {who}: {args.reason}" + (f" (over: {'; '.join(failed)})" if failed else "")
+        registry.set_champion(client, name, version, reason)
+        client.set_model_version_tag(name, version, "forced_by", who)
+        client.set_model_version_tag(name, version, "forced_reason", args.reason)
+    else:
+        measured = "churn not measured: no publication" if churn is None else f"churn {churn:.2%}"
+        registry.set_champion(client, name, version,
+                              f"{args.reason or 'promoted by hand (dtks model promote)'}; within the limits "
+                              f"({measured})")
+    print(f"{name}: version {version} is champion" + (f" ({reason})" if args.force else ""))
 
 
 def _versions(client, name: str) -> list:
@@ -118,7 +206,15 @@ def format_compare(client, name: str, v1: str, v2: str) -> str:
     for key in COMPARE_METRICS:
         x, y = ma.get(key, float("nan")), mb.get(key, float("nan"))
         lines.append(f"{key:<34} {x:10.4f} {y:10.4f} {y - x:+10.4f}")
-    for tag in ("family", "training_table_version", "code_version", "role", "promotion_reason"):
+    from models.subgroups import SUBGROUPS
+
+    lines.append("held-out errors by subgroup (national flags within the subgroup; n = held-out households):")
+    for group in SUBGROUPS:
+        for key in ("n", *SUBGROUP_METRICS):
+            x = ma.get(f"subgroup_{group}_{key}", float("nan"))
+            y = mb.get(f"subgroup_{group}_{key}", float("nan"))
+            lines.append(f"  {group + ' ' + key:<32} {x:10.4f} {y:10.4f} {y - x:+10.4f}")
+    for tag in ("family", "training_table_version", "code_version", "role", "promotion_reason", "forced_by"):
         lines.append(f"{tag:<34} {a.tags.get(tag, '-')!s:>10} {b.tags.get(tag, '-')!s:>10}")
     if a.tags.get("training_table_version") != b.tags.get("training_table_version"):
         lines.append("note: trained on different table versions; the held-out households are the same "

@@ -173,3 +173,37 @@ def calibration(frame: pd.DataFrame) -> pd.DataFrame:
         "mean_true": sums["wt"] / sums["pop_weight"],
         "persons": sums["pop_weight"],
     }).reset_index()
+
+
+def evaluate_subgroups(frame: pd.DataFrame, groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per subgroup (boolean masks over the frame's rows): its households, persons and the targeting errors of
+    both conventions at each coverage, on the *national* poor and selected flags restricted to the subgroup,
+    as for provinces."""
+    flags = {c: _flags(frame, c) for c in COVERAGES}
+    pop = frame["pop_weight"].to_numpy()
+    rows = []
+    for name, mask in groups.items():
+        row: dict[str, float | str] = {"subgroup": name, "n": float(mask.sum()), "persons": float(pop[mask].sum())}
+        for coverage, (poor, selected) in flags.items():
+            row.update(targeting_errors(poor[mask], selected[mask], pop[mask], f"{round(coverage * 100)}"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def subgroup_metrics(by_subgroup: pd.DataFrame) -> dict[str, float]:
+    """The subgroup table as flat MLflow metrics: `subgroup_<name>_<metric>`, and `subgroup_<name>_n` held out."""
+    out: dict[str, float] = {}
+    errors = [c for c in by_subgroup.columns if c not in ("subgroup", "persons")]
+    for row in by_subgroup.to_dict("records"):
+        out.update({f"subgroup_{row['subgroup']}_{c}": float(row[c]) for c in errors})
+    return out
+
+
+def worst_subgroup(metrics: dict[str, float], metric: str, subgroups: list[str],
+                   min_households: int) -> tuple[str, float] | None:
+    """The subgroup with the highest `metric` among those with at least `min_households` held out (fewer
+    give too noisy an error to judge a model by), from flat metrics as `subgroup_metrics` names them."""
+    found = [(name, metrics[f"subgroup_{name}_{metric}"]) for name in subgroups
+             if metrics.get(f"subgroup_{name}_n", 0) >= min_households
+             and np.isfinite(metrics.get(f"subgroup_{name}_{metric}", np.nan))]
+    return max(found, key=lambda x: x[1]) if found else None

@@ -1,4 +1,5 @@
-"""The estimators: a ridge PMT with region effects, and a gradient-boosting alternative.
+"""The estimators: a ridge PMT with region effects, a quantile-regression PMT on the same design, and a
+gradient-boosting alternative.
 
 Both fit on a pandas frame on the driver. The training table is the consumption-module sample (a
 few per cent of households), so collecting it is cheap; scoring never collects (see compile.py and
@@ -75,6 +76,15 @@ def design_matrix(frame: pd.DataFrame, terms: list[Term]) -> np.ndarray:
     return matrix
 
 
+def _design(frame: pd.DataFrame, weight: np.ndarray, spec: FeatureSpec,
+            params: ModelConfig) -> tuple[list[Term], np.ndarray, np.ndarray, np.ndarray]:
+    """The linear families' terms (provinces as seen in training), design matrix, target and weights (mean 1)."""
+    provinces = sorted(frame[PROVINCE].astype(str).unique()) if PROVINCE in spec.region_effects else []
+    terms = design_terms(spec, provinces, params.urban_slopes)
+    w = np.asarray(weight, dtype=np.float64)
+    return terms, design_matrix(frame, terms), frame[spec.target].to_numpy(dtype=np.float64), w / w.mean()
+
+
 @dataclass
 class LinearPMT:
     """prediction = intercept + sum(coef * term): linear, so it compiles to a Spark expression."""
@@ -93,12 +103,7 @@ class LinearPMT:
         effect is shrunk towards zero by about n_p / (n_p + region_alpha). Numeric columns are
         penalised on their standardised scale (penalty x variance), indicators as they are.
         """
-        provinces = sorted(frame[PROVINCE].astype(str).unique()) if PROVINCE in spec.region_effects else []
-        terms = design_terms(spec, provinces, params.urban_slopes)
-        x = design_matrix(frame, terms)
-        y = frame[spec.target].to_numpy(dtype=np.float64)
-        w = np.asarray(weight, dtype=np.float64)
-        w = w / w.mean()
+        terms, x, y, w = _design(frame, weight, spec, params)
         x_mean = w @ x / w.sum()
         y_mean = w @ y / w.sum()
         xc = x - x_mean
@@ -179,8 +184,40 @@ class GradientBoostingPMT:
         return {"n_provinces": len(self.provinces)}
 
 
-Estimator = LinearPMT | GradientBoostingPMT
-FAMILIES: dict[str, type] = {"pmt_linear": LinearPMT, "gradient_boosting": GradientBoostingPMT}
+@dataclass
+class QuantilePMT(LinearPMT):
+    """A low conditional quantile of log consumption per capita, on the linear PMT's design (region effects
+    included): linear in its terms, so it compiles and explains like the linear PMT.
+
+    Fitted by scikit-learn's QuantileRegressor (HiGHS linear programme) with an L1 penalty. Numeric terms are
+    standardised before the fit, so one penalty reads alike on every term, and mapped back after it.
+    """
+
+    family: str = "pmt_quantile"
+    quantile: float = 0.2
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, weight: np.ndarray, spec: FeatureSpec, params: ModelConfig) -> QuantilePMT:
+        from sklearn.linear_model import QuantileRegressor
+
+        terms, x, y, w = _design(frame, weight, spec, params)
+        numeric = np.array([any(level is None for _, level in t.factors) for t in terms], dtype=bool)
+        center = np.where(numeric, x.mean(axis=0), 0.0)
+        scale = np.where(numeric, x.std(axis=0), 1.0)
+        scale[scale == 0] = 1.0
+        estimator = QuantileRegressor(quantile=params.quantile, alpha=params.quantile_alpha, solver="highs")
+        estimator.fit((x - center) / scale, y, sample_weight=w)
+        coef = estimator.coef_ / scale
+        intercept = float(estimator.intercept_ - center @ coef)
+        return cls(spec=spec, terms=terms, intercept=intercept, coef=coef, quantile=params.quantile)
+
+    def params(self) -> dict[str, Any]:
+        return {"n_terms": len(self.terms), "n_nonzero_terms": int(np.count_nonzero(self.coef))}
+
+
+Estimator = LinearPMT | QuantilePMT | GradientBoostingPMT
+FAMILIES: dict[str, type] = {"pmt_linear": LinearPMT, "pmt_quantile": QuantilePMT,
+                             "gradient_boosting": GradientBoostingPMT}
 
 
 def fit(family: str, frame: pd.DataFrame, weight: np.ndarray, spec: FeatureSpec, params: ModelConfig) -> Estimator:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from runtime.config import PromotionConfig
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
@@ -41,6 +43,27 @@ def decide(metric: str, new: float, current: float | None, higher_is_better: boo
     if math.isnan(current) or improvement > min_improvement:
         return Decision(True, "beats champion: " + text)
     return Decision(False, "does not beat champion: " + text)
+
+
+def limits_exceeded(churn: float | None, worst: tuple[str, float] | None, promotion: PromotionConfig) -> list[str]:
+    """The promotion limits a candidate exceeds, each named with its config key: its churn (share of persons
+    changing eligibility for any programme; None when no publication was there to measure it against) and
+    its worst subgroup's held-out error (None when no subgroup had enough held-out households)."""
+    failed = []
+    if churn is not None and churn > promotion.max_churn:
+        failed.append(f"churn {churn:.2%} of persons exceeds promotion.max_churn {promotion.max_churn:.2%}")
+    if worst is not None and worst[1] > promotion.max_subgroup_error:
+        failed.append(f"subgroup {worst[0]} {promotion.subgroup_error} {worst[1]:.3f} exceeds "
+                      f"promotion.max_subgroup_error {promotion.max_subgroup_error:g}")
+    return failed
+
+
+def gate(decision: Decision, failed: list[str], churn: float | None) -> Decision:
+    """The metric decision held back by any exceeded limit; the reason names every limit."""
+    measured = "churn not measured: no publication yet" if churn is None else f"churn {churn:.2%}"
+    if failed:
+        return Decision(False, f"{decision.reason}; held back: {'; '.join(failed)}")
+    return Decision(decision.promote, f"{decision.reason}; within the limits ({measured})")
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -22,7 +24,7 @@ from mlflow.models import infer_signature
 from pyspark.sql import DataFrame
 
 from models import metrics as targeting
-from models import pmt, registry
+from models import pmt, registry, subgroups
 from models.features import (
     HH_SIZE,
     HOUSEHOLD_ID,
@@ -36,6 +38,9 @@ from runtime import runs
 from runtime.config import DtksConfig
 from runtime.questionnaire import PROVINCE
 from runtime.tracking import setup_mlflow
+
+if TYPE_CHECKING:
+    from jobs.publish.impact import Impact
 
 ORACLE = "oracle_log_consumption"  # noise-free generating formula: synthetic data only, never a feature
 HEADLINE = ("r2", "spearman", "exclusion_error_40", "exclusion_error_60", "inclusion_error_40", "inclusion_error_60",
@@ -55,6 +60,8 @@ class TrainingOutcome:
     n_rows: int
     holdout: pd.DataFrame = field(repr=False)
     holdout_predictions: np.ndarray = field(repr=False)
+    by_subgroup: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    impact: Impact | None = field(default=None, repr=False)
 
     def summary(self) -> list[str]:
         m = self.metrics
@@ -65,6 +72,10 @@ class TrainingOutcome:
             f"  at 60%: exclusion error {m['exclusion_error_60']:.3f}, inclusion error {m['inclusion_error_60']:.3f}",
             f"  {self.reason}",
         ]
+        if self.impact is not None:
+            found = self.impact
+            lines.insert(-1, f"  impact on publication {found.publication_id}: {found.churn:.2%} of persons change "
+                             f"eligibility, {found.decile_moved_2:.2%} of households move 2+ deciles")
         if "oracle_spearman" in m:
             ratio = m["spearman_oracle_ratio"]
             lines.insert(1, f"  oracle Spearman {m['oracle_spearman']:.3f} (model/oracle {ratio:.3f})")
@@ -102,9 +113,10 @@ def champion_input_columns(config: DtksConfig) -> list[str]:
 def collect_training(df: DataFrame, spec: FeatureSpec, config: DtksConfig | None = None) -> pd.DataFrame:
     """The training sample on the driver (a few per cent of households): model columns only.
 
-    With a config, the current champion's input columns come along too, for the comparison.
+    With a config, the current champion's input columns come along too, for the comparison. The subgroups'
+    columns too, when the table has them: errors are reported per subgroup.
     """
-    extra = champion_input_columns(config) if config is not None else []
+    extra = [*(champion_input_columns(config) if config is not None else []), *subgroups.COLUMNS]
     return df.select(*training_columns(spec, df.columns, extra)).toPandas()
 
 
@@ -125,8 +137,12 @@ def train(
     promote: bool = True,
     table_version: int | None = None,
     pipeline_run_id: str | None = None,
+    impact: Callable[[str], Impact | None] | None = None,
 ) -> TrainingOutcome:
-    """Fit on the training split, evaluate on the hash hold-out, log to MLflow, register, decide the alias."""
+    """Fit on the training split, evaluate on the hash hold-out, log to MLflow, register, decide the alias.
+
+    `impact(version)` measures the registered version against the published nation (None when nothing is
+    published): logged to the run, and its churn is one of the promotion gate's limits."""
     spec = load_spec(config)
     family = family or config.model.family
     frame = frame.reset_index(drop=True)
@@ -150,6 +166,13 @@ def train(
     if len(by_province):
         overall["worst_province_exclusion_error_60"] = float(by_province["exclusion_error_60"].max())
         overall["worst_province_spearman"] = float(by_province["spearman"].min())
+    by_subgroup = targeting.evaluate_subgroups(eval_frame, subgroups.masks(holdout))
+    overall.update(targeting.subgroup_metrics(by_subgroup))
+    promotion = config.promotion
+    worst = targeting.worst_subgroup(overall, promotion.subgroup_error, list(subgroups.SUBGROUPS),
+                                     promotion.min_subgroup_households)
+    if worst is not None:
+        overall[f"worst_subgroup_{promotion.subgroup_error}"] = worst[1]
 
     experiment_id = setup_mlflow(config)
     client = MlflowClient()
@@ -166,11 +189,12 @@ def train(
             "ridge_alpha": config.model.ridge_alpha, "region_alpha": config.model.region_alpha,
             "urban_slopes": config.model.urban_slopes, "gbm_max_iter": config.model.gbm_max_iter,
             "gbm_learning_rate": config.model.gbm_learning_rate, "gbm_max_leaf_nodes": config.model.gbm_max_leaf_nodes,
+            "quantile": config.model.quantile, "quantile_alpha": config.model.quantile_alpha,
             "n_numeric": len(spec.numeric), "n_categorical": len(spec.categorical),
             "region_effects": ",".join(spec.region_effects), **estimator.params(),
         })
         mlflow.log_metrics({k: float(v) for k, v in overall.items() if np.isfinite(v)})
-        _log_artifacts(estimator, spec, overall, by_province, eval_frame)
+        _log_artifacts(estimator, spec, overall, by_province, by_subgroup, eval_frame)
         signature = infer_signature(features, pd.Series(pred, name=OUTPUT_COLUMN))
         info = mlflow.pyfunc.log_model(
             name="model", python_model=wrapper, signature=signature, input_example=features.head(5),
@@ -180,7 +204,12 @@ def train(
         for key, value in {"family": family, "training_table_version": str(table_version),
                            "code_version": code_version, "run_id": run.info.run_id}.items():
             client.set_model_version_tag(name, version, key, value)
+        found = impact(version) if impact is not None else None
+        if found is not None:
+            found.log_to_mlflow(run.info.run_id)
         decision = _promotion_decision(client, config, name, version, holdout, overall, spec, promote)
+        churn = found.churn if found is not None else None
+        decision = registry.gate(decision, registry.limits_exceeded(churn, worst, promotion), churn)
         if decision.promote:
             registry.set_champion(client, name, version, decision.reason)
         else:
@@ -190,6 +219,7 @@ def train(
     return TrainingOutcome(
         version=version, run_id=run.info.run_id, family=family, promoted=decision.promote, reason=decision.reason,
         metrics=overall, by_province=by_province, n_rows=len(frame), holdout=holdout, holdout_predictions=pred,
+        by_subgroup=by_subgroup, impact=found,
     )
 
 
@@ -225,7 +255,7 @@ def _promotion_decision(
 
 
 def _log_artifacts(estimator: pmt.Estimator, spec: FeatureSpec, overall: dict[str, float],
-                   by_province: pd.DataFrame, eval_frame: pd.DataFrame) -> None:
+                   by_province: pd.DataFrame, by_subgroup: pd.DataFrame, eval_frame: pd.DataFrame) -> None:
     """Tables and plots; aggregates only, never household rows."""
     import matplotlib
 
@@ -237,6 +267,7 @@ def _log_artifacts(estimator: pmt.Estimator, spec: FeatureSpec, overall: dict[st
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         by_province.to_csv(out / "per_province_metrics.csv", index=False)
+        by_subgroup.to_csv(out / "subgroup_metrics.csv", index=False)
         curve.to_csv(out / "targeting_curve.csv", index=False)
         calib.to_csv(out / "calibration.csv", index=False)
         (out / "metric_definitions.json").write_text(json.dumps(targeting.DEFINITIONS, indent=2))

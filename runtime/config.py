@@ -143,11 +143,13 @@ class QueueConfig(_Strict):
 class ModelConfig(_Strict):
     """How the ranking model is fitted (the feature list itself lives in questionnaire.yaml)."""
 
-    family: Literal["pmt_linear", "gradient_boosting"] = "pmt_linear"
+    family: Literal["pmt_linear", "pmt_quantile", "gradient_boosting"] = "pmt_linear"
     holdout_share: float = Field(default=0.20, gt=0.0, lt=1.0, description="held out by hash of household_id")
     ridge_alpha: float = Field(default=1.0, gt=0.0, description="penalty on household features")
     region_alpha: float = Field(default=25.0, gt=0.0, description="penalty on region effects: shrinks small provinces")
     urban_slopes: bool = True
+    quantile: float = Field(default=0.2, gt=0.0, lt=1.0, description="pmt_quantile: the quantile predicted")
+    quantile_alpha: float = Field(default=1e-4, ge=0.0, description="pmt_quantile: L1 penalty (standardised terms)")
     gbm_max_iter: int = Field(default=200, ge=1)
     gbm_learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
     gbm_max_leaf_nodes: int = Field(default=31, ge=2)
@@ -167,6 +169,12 @@ class PromotionConfig(_Strict):
         "bottom_decile_overlap",
     ] = "exclusion_error_60"
     min_improvement: float = Field(default=0.0, ge=0.0)
+    max_churn: float = Field(default=0.15, ge=0.0, le=1.0,
+                             description="share of persons changing eligibility for any programme (impact)")
+    subgroup_error: Literal["exclusion_error_60", "exclusion_error_40"] = "exclusion_error_60"
+    max_subgroup_error: float = Field(default=0.5, ge=0.0, le=1.0,
+                                      description="the worst subgroup's held-out subgroup_error")
+    min_subgroup_households: int = Field(default=30, ge=1, description="held-out households a subgroup needs")
 
 
 class TrialConfig(_Strict):

@@ -332,6 +332,17 @@ def stage_argv(stage: str, d: Path, landing: Path, as_of: str, event_dir: Path |
     return argv
 
 
+def replace_section(path: Path, begin: str, end: str, block: str) -> None:
+    """Put `block` (which starts with `begin` and ends with `end`) in place of the doc's section between those
+    markers, or at its end when it has none yet."""
+    text = path.read_text() if path.exists() else ""
+    if begin in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
 def env_for_stages() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DTKS_NIK_KEY", "benchmark-only-key-not-a-secret-0123456789")

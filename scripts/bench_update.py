@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import ROOT, env_for_stages, generate, pipeline_runs, run_process, stage_record  # noqa: E402
+from bench_pipeline import (  # noqa: E402
+    ROOT,
+    env_for_stages,
+    generate,
+    pipeline_runs,
+    replace_section,
+    run_process,
+    stage_record,
+)
 
 FULL = ("ingest", "train", "score", "publish", "report")
 UPDATE = ("ingest", "score", "publish")
@@ -244,14 +252,8 @@ def main() -> None:
     sizes = [int(x) for x in args.households.split(",")]
     args.compare = {int(x) for x in args.compare.split(",") if x}
     results = [bench(args, n) for n in sizes]
-    doc = Path(args.doc)
-    text = doc.read_text() if doc.exists() else ""
     block = section(results)
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    doc.write_text(text)
+    replace_section(Path(args.doc), BEGIN, END, block)
     print(block)
 
 

@@ -5,6 +5,7 @@ promotion, loading by alias, compilation to Spark, the GBM family through spark_
 from __future__ import annotations
 
 import argparse
+import re
 
 import mlflow
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from models import metrics as targeting
-from models import registry
+from models import registry, subgroups
 from models.features import is_holdout, load_spec, spec_from_questionnaire
 from models.pmt import design_terms
 from runtime import questionnaire
@@ -29,6 +30,10 @@ def _config(root, **model):
         "mlflow": {"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_root": str(root / "mlartifacts")},
         "model": model,
     })
+
+
+def _metric(client, name: str, version: str, key: str) -> float:
+    return client.get_run(client.get_model_version(name, version).run_id).data.metrics[key]
 
 
 def _train_args(**kw) -> argparse.Namespace:
@@ -87,6 +92,46 @@ def test_promotion_rule():
     assert not registry.decide("spearman", 0.5, 0.6, True, 0.0).promote
 
 
+def test_subgroup_errors_on_a_hand_checked_case():
+    # six one-person households; truth ranks a<b<c<d<e<f, the score swaps b and d
+    frame = targeting.evaluation_frame(pd.Series(list("abcdef")), pd.Series(["11"] * 6),
+                                       np.arange(1.0, 7.0), np.array([1.0, 4, 3, 2, 5, 6]), np.ones(6), np.ones(6))
+    households = pd.DataFrame({"head_female": [1, 1, 0, 0, 0, 1], "n_disabled": [0, 2, 0, 0, None, 0],
+                               "head_age": [61, 30, 45, 70, 60, 20], "n_children_u6": [0] * 6,
+                               "is_urban": [True, False, True, False, True, None]})
+    groups = subgroups.masks(households)
+    assert groups["female_head"].tolist() == [True, True, False, False, False, True]
+    assert groups["any_disabled"].tolist() == [False, True, False, False, False, False]  # unknown: in no group
+    assert groups["head_60_plus"].tolist() == [True, False, False, True, True, False]
+    assert groups["rural"].tolist() == [False, True, False, True, False, False]
+    table = targeting.evaluate_subgroups(frame, groups).set_index("subgroup")
+    # at 40 %: 2 persons; poor {a, b}, selected {a, d}. Female heads {a, b, f}: poor a, b; b missed.
+    assert table.loc["female_head", "exclusion_error_40"] == 0.5
+    assert table.loc["female_head", "inclusion_error_40"] == 0.0  # selected among them: a, poor
+    # heads 60+ {a, d, e}: poor a (selected); selected a, d: d is not poor
+    assert table.loc["head_60_plus", "exclusion_error_40"] == 0.0
+    assert table.loc["head_60_plus", "inclusion_error_40"] == 0.5
+    assert table.loc["rural", "n"] == 2 and np.isnan(table.loc["children_u6", "exclusion_error_40"])
+    flat = targeting.subgroup_metrics(table.reset_index())
+    assert flat["subgroup_female_head_exclusion_error_40"] == 0.5 and flat["subgroup_rural_n"] == 2
+    assert targeting.worst_subgroup(flat, "exclusion_error_40", list(subgroups.SUBGROUPS), 3) == (
+        "female_head", 0.5)
+    assert targeting.worst_subgroup(flat, "exclusion_error_40", list(subgroups.SUBGROUPS), 4) is None  # too few
+
+
+def test_promotion_limits_name_their_keys():
+    limits = load_config("test").promotion.model_copy(update={"max_churn": 0.1, "max_subgroup_error": 0.4})
+    assert registry.limits_exceeded(0.1, ("rural", 0.4), limits) == []
+    failed = registry.limits_exceeded(0.25, ("female_head", 0.45), limits)
+    assert failed == ["churn 25.00% of persons exceeds promotion.max_churn 10.00%",
+                      "subgroup female_head exclusion_error_60 0.450 exceeds promotion.max_subgroup_error 0.4"]
+    assert registry.limits_exceeded(None, None, limits) == []  # nothing measured: nothing to hold back
+    held = registry.gate(registry.Decision(True, "beats champion: x"), failed, 0.25)
+    assert not held.promote and held.reason.startswith("beats champion: x; held back: churn 25.00%")
+    assert registry.gate(registry.Decision(True, "first"), [], None) == registry.Decision(
+        True, "first; within the limits (churn not measured: no publication yet)")
+
+
 # ---------------------------------------------------------------- trained once for the module
 
 @pytest.fixture(scope="module")
@@ -128,6 +173,15 @@ def test_first_version_is_champion_and_close_to_the_oracle(trained, capsys):
     assert {"evaluation/per_province_metrics.csv", "evaluation/targeting_curve.csv"} <= artifacts
     assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {
         "plots/calibration.png", "plots/targeting_curve.png"}
+    # errors per subgroup, both conventions, at both coverages, logged beside the headline metrics
+    for group in subgroups.SUBGROUPS:
+        for key in ("n", "exclusion_error_40", "inclusion_error_60", "inclusion_error_nonpoor_60",
+                    "exclusion_error_unselected_40"):
+            assert f"subgroup_{group}_{key}" in m, (group, key)
+    assert m["subgroup_urban_n"] + m["subgroup_rural_n"] == m["n_holdout"]
+    assert m["worst_subgroup_exclusion_error_60"] == max(
+        m[f"subgroup_{g}_exclusion_error_60"] for g in subgroups.SUBGROUPS if m[f"subgroup_{g}_n"] >= 30)
+    assert "evaluation/subgroup_metrics.csv" in artifacts
     per_province = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="evaluation/per_province_metrics.csv"), dtype={"province_code": str})
     assert set(per_province["province_code"]) == {"11", "32", "33", "52", "64", "94"}
@@ -208,8 +262,11 @@ def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back
 
     listing = dtks_model("list")
     assert "champion" in listing and "challenger" in listing
-    assert "exclusion_error_60" in dtks_model("compare", "1", "2")
-    dtks_model("promote", "2")
+    compared = dtks_model("compare", "1", "2")
+    logged = [_metric(client, name, v, "subgroup_female_head_exclusion_error_60") for v in ("1", "2")]
+    assert re.search(rf"^  female_head exclusion_error_60 +{logged[0]:.4f} +{logged[1]:.4f} ", compared, re.M), compared
+    dtks_model("promote", "2")  # no publication here: churn not measured; its subgroup errors within limits
+    assert "within the limits (churn not measured" in client.get_model_version(name, "2").tags["promotion_reason"]
     assert registry.champion_version(client, name) == "2"
     assert registry.history(client, name) == ["1", "2"]
     assert "from version 2 to 1" in dtks_model("rollback")
@@ -241,3 +298,41 @@ def test_gradient_boosting_is_selectable_and_spark_udf_equals_pyfunc(config, spa
            .toPandas().set_index("household_id")["score"].loc[frame["household_id"]].to_numpy())
     assert np.max(np.abs(got - np.asarray(expected))) < 1e-9
     assert outcome.metrics["spearman"] > 0.8
+
+
+# ---------------------------------------------------------------- the quantile-regression PMT
+
+def test_quantile_family_trains_scores_natively_and_explains(config, spark):
+    from models.compile import explanation, spark_expression
+    from models.pmt import QuantilePMT
+    from models.training import train
+
+    config = config.model_copy(update={"model": config.model.model_copy(update={"family": "pmt_quantile"})})
+    frame = make_training_frame(1500, seed=3)
+    outcome = train(frame, config, table_version=None)
+    assert outcome.family == "pmt_quantile" and outcome.promoted
+    uri = f"models:/{config.mlflow.model_name}/{outcome.version}"
+    model = mlflow.pyfunc.load_model(uri)
+    estimator = model.unwrap_python_model().estimator
+    assert isinstance(estimator, QuantilePMT) and estimator.quantile == 0.2
+    # a low quantile: about a fifth of the households it was fitted on consume less than predicted
+    fitted = frame[~is_holdout(frame["household_id"], config.model.holdout_share)]
+    below = np.mean(fitted["log_consumption_per_capita"].to_numpy() < estimator.predict(fitted))
+    assert 0.17 < below < 0.23, below
+    assert outcome.metrics["spearman"] > 0.8
+    # region effects as in the linear PMT
+    assert {"province_code=11", "is_urban", "province_code=32:is_urban"} <= {t.name for t in estimator.terms}
+    spec = load_spec(config)
+    scoring = make_training_frame(150, seed=5, prefix="Q")
+    scoring.loc[:4, "province_code"] = "99"  # unseen: no province effect
+    expr = spark_expression(uri)
+    groups = questionnaire.load(config).model.group_of()
+    contributions, intercept = explanation(uri, groups)
+    assert expr is not None
+    got = (spark.createDataFrame(scoring[["household_id", *spec.input_columns]])
+           .select("household_id", expr.alias("score"), contributions.alias("parts")).toPandas()
+           .set_index("household_id").loc[scoring["household_id"]])
+    expected = np.asarray(model.predict(scoring[spec.input_columns]))
+    assert np.max(np.abs(got["score"].to_numpy() - expected)) < 1e-9
+    explained = intercept + np.array([sum(p["value"] for p in parts) for parts in got["parts"]])
+    assert np.max(np.abs(explained - expected)) < 1e-9

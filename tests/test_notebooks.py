@@ -33,6 +33,15 @@ def _execute(path: Path, cwd: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+def _parameters(monkeypatch, config) -> None:
+    """The notebooks' parameters (environment) for this config's lakehouse and MLflow store."""
+    monkeypatch.setenv("DTKS_ENV", "test")
+    monkeypatch.setenv("DTKS_LAKEHOUSE", config.lakehouse)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", config.mlflow.tracking_uri)
+    monkeypatch.setenv("DTKS_MODEL_NAME", config.mlflow.model_name)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
 def _outputs(notebook: nbformat.NotebookNode) -> str:
     texts = []
     for cell in notebook.cells:
@@ -44,14 +53,21 @@ def _outputs(notebook: nbformat.NotebookNode) -> str:
 @pytest.mark.slow  # starts a kernel with its own Spark
 def test_notebooks_execute_on_small_data(small_registry, monkeypatch, tmp_path):
     config = small_registry
-    monkeypatch.setenv("DTKS_ENV", "test")
-    monkeypatch.setenv("DTKS_LAKEHOUSE", config.lakehouse)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", config.mlflow.tracking_uri)
-    monkeypatch.setenv("DTKS_MODEL_NAME", config.mlflow.model_name)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    _parameters(monkeypatch, config)
 
     explored = _outputs(_execute(NOTEBOOKS / "explore_training.ipynb", tmp_path))
     assert "silver_training version 0" in explored and "log_hh_size" in explored
 
     compared = _outputs(_execute(NOTEBOOKS / "compare_models.ipynb", tmp_path))
     assert "versions [1, 2]; champion 1" in compared and "exclusion_error_60" in compared
+
+
+@pytest.mark.slow  # starts a kernel with its own Spark, on a copy of the published nation
+def test_model_impact_notebook_trains_a_challenger_and_reads_its_impact(own_nation, monkeypatch, tmp_path):
+    config = own_nation[0]
+    _parameters(monkeypatch, config)
+    out = _outputs(_execute(NOTEBOOKS / "model_impact.ipynb", tmp_path))
+    assert "dtks_pmt: champion v1; publication 1" in out, out
+    assert "model pmt_quantile v2 (challenger)" in out and "impact of dtks_pmt v2 (native) on publication 1" in out
+    assert "female_head exclusion_error_60" in out and "verdict at training: promotion disabled" in out
+    assert "dtks model promote 2" in out

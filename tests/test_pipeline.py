@@ -855,3 +855,157 @@ def test_report_finds_the_curbstoner_and_renders(spark, own_nation, tmp_path):
     by_region = tables.read(spark, config, tables.QUALITY_BY_REGION).where(F.col("run_id") == second_run)
     accepted = by_region.agg(F.sum("households_accepted")).first()[0]
     assert accepted == tables.read(spark, config, tables.HOUSEHOLDS).count()
+
+
+# ---------------------------------------------------------------- before a model goes live: impact and the gate
+
+def dtks_model(config, capsys, *argv: str) -> tuple[int, str, str]:
+    """`dtks model ACTION ...` in this process, on the shared Spark session: (exit code, stdout, stderr)."""
+    import argparse
+
+    from models.cli import add_model_commands, run_model_command
+
+    parser = argparse.ArgumentParser()
+    add_model_commands(parser.add_subparsers(dest="command"))
+    action, *rest = argv
+    common = ["--env", "test", "--set", f"lakehouse_root={config.lakehouse}",
+              "--set", f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
+              "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
+    capsys.readouterr()
+    code = run_model_command(parser.parse_args(["model", action, *common, *rest]))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def published_frames(spark, config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published households (id, province, persons, decile, coverage flag) and eligibility (wide)."""
+    hh = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS).select(
+        "household_id", "province_code", "hh_size", "decile", "within_coverage").toPandas().set_index("household_id")
+    elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
+            .select("program", "household_id", "eligible").toPandas()
+            .pivot(index="household_id", columns="program", values="eligible"))
+    return hh, elig.assign(WITHIN_COVERAGE=hh["within_coverage"])
+
+
+def moves_between(before: tuple[pd.DataFrame, pd.DataFrame], after: tuple[pd.DataFrame, pd.DataFrame]) -> dict:
+    """(program, province) -> (entered households, entered persons, left households, left persons), non-zero only."""
+    hh, was = before
+    now = after[1].reindex(was.index)
+    out = {}
+    for program in was.columns:
+        entered, left = now[program] & ~was[program], was[program] & ~now[program]
+        for province, part in hh.groupby("province_code"):
+            e, lv = entered.loc[part.index], left.loc[part.index]
+            counts = (int(e.sum()), int(part["hh_size"][e].sum()), int(lv.sum()), int(part["hh_size"][lv].sum()))
+            if any(counts):
+                out[(program, province)] = counts
+    return out
+
+
+def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, own_nation, capsys):
+    """A quantile-regression PMT trained as challenger: its shadow ranking writes nothing, and what it
+    foretells (entries and exits per programme and province, persons, decile transitions, churn) is what
+    promoting it, scoring and publishing then changes. Its native scores equal pyfunc's; the report shows
+    its impact."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from jobs.publish.impact import COVERAGE, measure
+
+    config, _, _, _ = own_nation
+    trained, _ = run(spark, config, "train", family="pmt_quantile", no_promote=True)
+    version = trained.model_version
+    assert version == "2" and trained.details["family"] == "pmt_quantile"
+    assert trained.details["alias"] == "challenger"
+    assert "promotion disabled" in trained.details["promotion_reason"]
+    before_versions = tables.current_versions(spark, config)
+    code, out, _ = dtks_model(config, capsys, "impact", version)
+    assert code == 0 and f"impact of dtks_pmt v{version} (native) on publication 1" in out, out
+    impact = measure(spark, config, version)
+    assert tables.current_versions(spark, config) == before_versions  # no table written
+    assert trained.details["impact_churn"] == f"{impact.churn:.4f}"  # measured at training too
+    before = published_frames(spark, config)
+
+    code, out, err = dtks_model(config, capsys, "promote", version, "--force", "--reason", "impact test")
+    assert code == 0, err
+    run(spark, config, "score")
+    run(spark, config, "publish", as_of=pd.Timestamp("2025-10-15").date())
+    after = published_frames(spark, config)
+
+    expected = moves_between(before, after)
+    got = {(r.program, r.province_code): (r.entered_households, r.entered_persons, r.left_households, r.left_persons)
+           for r in impact.by_province.itertuples() if (r.entered_households, r.left_households) != (0, 0)}
+    assert {p for p, _ in expected} - {COVERAGE} and got == expected
+    assert impact.households == len(before[0]) and impact.persons == before[0]["hh_size"].sum()
+    programs = [p for p in before[1].columns if p != COVERAGE]
+    changed = (before[1][programs] != after[1][programs].reindex(before[1].index)).any(axis=1)
+    assert impact.persons_changed == before[0]["hh_size"][changed].sum() > 0
+    transitions = pd.crosstab(before[0]["decile"], after[0]["decile"].reindex(before[0].index)).stack()
+    got_transitions = impact.transitions.set_index(["decile_before", "decile_after"])["households"]
+    assert got_transitions.to_dict() == {k: v for k, v in transitions.items() if v}
+    moved = (before[0]["decile"] - after[0]["decile"].reindex(before[0].index)).abs() >= 2
+    assert impact.households_decile_moved_2 == moved.sum()
+    # per subgroup: the same moves, of the households in it (female heads here)
+    heads = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS).where("head_female = 1").select(
+        "household_id").toPandas()["household_id"]
+    female = moves_between((before[0].loc[heads], before[1].loc[heads]), after)
+    sub = impact.by_subgroup[impact.by_subgroup["subgroup"] == "female_head"].set_index("program")
+    for program in programs:
+        assert sub.loc[program, "left_households"] == sum(v[2] for (p, _), v in female.items() if p == program)
+
+    # scored natively, equal to pyfunc's prediction
+    scores = tables.read(spark, config, tables.SCORES).select("household_id", "welfare_score", "scoring_path",
+                                                              "model_version")
+    frame = tables.read(spark, config, tables.HOUSEHOLDS).where("rankable").join(scores, "household_id").toPandas()
+    assert set(frame["scoring_path"]) == {"native"} and set(frame["model_version"]) == {version}
+    model = mlflow.pyfunc.load_model(f"models:/dtks_pmt/{version}")
+    predicted = model.predict(frame[model.metadata.get_input_schema().input_names()])
+    assert max(abs(pd.Series(predicted).to_numpy() - frame["welfare_score"].to_numpy())) < 1e-9
+
+    # logged to the version's run, and shown by the report of the publication that used it
+    run_id = MlflowClient().get_model_version("dtks_pmt", version).run_id
+    logged = {a.path for a in MlflowClient().list_artifacts(run_id, "impact")}
+    assert logged == {f"impact/{n}" for n in ("impact_by_province.csv", "impact_by_subgroup.csv",
+                                              "decile_transitions.csv", "impact_summary.json")}
+    assert "plots/impact_by_province.png" in {a.path for a in MlflowClient().list_artifacts(run_id, "plots")}
+    report, _ = run(spark, config, "report", no_mlflow=True)
+    page = Path(report.details["report"]).read_text()
+    assert f"dtks_pmt v{version} was measured against publication 1" in page
+    assert report_page.pct(impact.churn, 2) in page
+
+
+def test_the_churn_gate_holds_back_a_model_trained_on_shuffled_features(spark, own_nation, capsys):
+    """Features shuffled against the target: the model ranks nearly at random, so most of the nation would
+    change eligibility. It is not promoted, the reason names the limit; `dtks model promote` refuses it too,
+    and `--force` promotes it recording who and why."""
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from jobs.publish.impact import measure
+    from models import registry
+    from models.features import load_spec
+    from models.training import collect_training, train
+
+    config, _, _, _ = own_nation
+    frame = collect_training(tables.read(spark, config, tables.TRAINING), load_spec(config), config)
+    inputs = load_spec(config).input_columns
+    order = np.random.default_rng(0).permutation(len(frame))
+    frame[inputs] = frame[inputs].iloc[order].to_numpy()
+    outcome = train(frame, config, impact=lambda v: measure(spark, config, v))
+    client, name = MlflowClient(), config.mlflow.model_name
+    assert not outcome.promoted and outcome.impact.churn > config.promotion.max_churn
+    assert f"churn {outcome.impact.churn:.2%} of persons exceeds promotion.max_churn" in outcome.reason
+    assert registry.champion_version(client, name) == "1"
+    assert registry.alias_version(client, name, "challenger") == outcome.version
+
+    code, _, err = dtks_model(config, capsys, "promote", outcome.version)
+    assert code == 2 and "promotion.max_churn" in err and "--force --reason" in err, err
+    assert registry.champion_version(client, name) == "1"
+    code, _, err = dtks_model(config, capsys, "promote", outcome.version, "--force")
+    assert code == 2 and "needs --reason" in err
+    code, out, _ = dtks_model(config, capsys, "promote", outcome.version, "--force", "--reason", "field trial",
+                              "--by", "analyst-7")
+    assert code == 0 and registry.champion_version(client, name) == outcome.version
+    tags = client.get_model_version(name, outcome.version).tags
+    assert tags["forced_by"] == "analyst-7" and tags["forced_reason"] == "field trial"
+    assert tags["promotion_reason"].startswith("forced by analyst-7: field trial (over: churn ")

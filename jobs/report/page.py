@@ -108,6 +108,7 @@ class Report:
     reference_version: str
     appeals: pd.DataFrame | None = None  # queue.appeal_status: province_code, appeal_type, status, appeals
     queue: pd.DataFrame | None = None  # queue.queue_size: reason, status, entries, overdue
+    impact: dict | None = None  # model, summary, by_province of the published model version (stage.model_impact)
 
     def __post_init__(self) -> None:
         self.by_province = by_province(self.regions)
@@ -325,6 +326,40 @@ def _appeals(r: Report) -> str:
         parts += [f"<h3>Appeals by province, type and status</h3><p>{num(int(a['appeals'].sum()))} appeals: "
                   f"{cells}.</p>", _plain_table(["province", "type", *[c.lower().replace("_", " ") for c in cols]],
                                                 rows)]
+    return "".join(parts) + "</section>"
+
+
+def _impact(r: Report) -> str:
+    """What the published model version was measured to change before it went live (dtks model impact)."""
+    head = '<section id="impact"><h2>Impact of the published model version</h2>'
+    if r.impact is None:
+        return head + "<p>No model version published yet.</p></section>"
+    model, summary = r.impact["model"], r.impact.get("summary")
+    if summary is None:
+        return head + (f"<p>{_esc(model)} was not measured against a publication before it went live (the first "
+                       "version, or one trained before impact was measured).</p></section>")
+    totals = summary["totals"]
+    rows = [f'<tr data-program="{_esc(t["program"])}"><td>{_esc(t["program"])}</td>'
+            + "".join(f'<td class="n">{num(t[k])}</td>' for k in ("entered_households", "entered_persons",
+                                                                  "left_households", "left_persons")) + "</tr>"
+            for t in totals if t["program"] != "WITHIN_COVERAGE"]
+    parts = [head, f"<p>Before it went live, {_esc(model)} was measured against publication "
+             f"{_esc(summary['publication_id'])} (coverage {pct(summary['coverage'], 0)}): "
+             f"{pct(summary['churn'], 2)} of persons would change eligibility for a programme, and "
+             f"{pct(summary['decile_moved_2'], 2)} of households would move two deciles or more.</p>",
+             _plain_table(["programme", "entering households", "persons", "leaving households", "persons"], rows)]
+    by = r.impact.get("by_province")
+    if by is not None and len(by):
+        by = by[by["program"] != "WITHIN_COVERAGE"]
+        wide = by.pivot_table(index="province_code", columns="program", values=["entered_households",
+                              "left_households"], aggfunc="sum", fill_value=0)
+        programs = sorted(by["program"].unique())
+        rows = [f'<tr data-province="{_esc(code)}"><td>{_esc(r.province(code))}</td>'
+                + "".join(f'<td class="n">+{num(x[("entered_households", p)])} / '
+                          f'-{num(x[("left_households", p)])}</td>' for p in programs) + "</tr>"
+                for code, x in wide.iterrows()]
+        parts += ["<h3>Households entering / leaving, by province</h3>",
+                  _plain_table(["province", *programs], rows)]
     return "".join(parts) + "</section>"
 
 
@@ -804,7 +839,7 @@ def render(r: Report) -> str:
 <p class="meta">Run <code>{_esc(r.run_id)}</code> · {published} · coverage target {pct(r.target, 0)}
  · region reference {_esc(r.reference_version)}</p>
 <nav><a href="#summary">Summary</a><a href="#map-section">Map</a><a href="#provinces">Provinces</a>
-<a href="#province-details">Each province</a><a href="#appeals">Appeals</a>
+<a href="#province-details">Each province</a><a href="#appeals">Appeals</a><a href="#impact">Model impact</a>
 <a href="#regencies">Regencies</a><a href="#enumerators">Enumerators</a>
 <a href="#notes">Notes</a></nav></header>
 <main>
@@ -813,6 +848,7 @@ def render(r: Report) -> str:
 {_overview(r)}
 {_provinces(r)}
 {_appeals(r)}
+{_impact(r)}
 {_regency_table(r)}
 {_enumerator_table(r)}
 </main>

@@ -95,7 +95,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         ref.regencies, page.read_tiles(config.conf_file(page.TILES_FILE)), pop, target,
         config.thresholds.min_region_match_rate,
         {k: publication[k] for k in ("publication_id", "published_at")} if publication else None, ref.version,
-        appeals, queued)
+        appeals, queued, model_impact(config, publication.models if publication else None))
     out = config.run_folder(ctx.run_id)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
@@ -109,6 +109,34 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         details={"report": str(index)},
         summary=[f"report: {index}", *[f"  {s}" for s in summary]],
     )
+
+
+def model_impact(config, models: str | None) -> dict | None:
+    """The impact the published model version was measured to have before it went live (logged to its
+    training run by `dtks train` or `dtks model impact`); None before the first publication."""
+    if not models:
+        return None
+    import json
+
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from runtime.tracking import setup_mlflow
+
+    name, _, version = models.split(",")[0].rpartition(":")
+    setup_mlflow(config)
+    found: dict = {"model": f"{name} v{version}"}
+    try:
+        run_id = MlflowClient().get_model_version(name, version).run_id
+        folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="impact"))
+    except (MlflowException, OSError):
+        return found
+    summary = folder / "impact_summary.json"
+    if summary.exists():
+        found["summary"] = json.loads(summary.read_text())
+        found["by_province"] = pd.read_csv(folder / "impact_by_province.csv", dtype={"province_code": str})
+    return found
 
 
 def _log_to_mlflow(config, run_id: str, folder: Path) -> None:
