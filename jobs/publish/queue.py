@@ -58,8 +58,8 @@ class Inputs:
     """What the queue is built from (DataFrames are this publish's, `previous` the published queue)."""
 
     surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, kk_token, enumerator_id
-    ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, decile
-    heads: DataFrame  # the head's silver_registry record: household_id, _r_dead, _r_village, _r_kk
+    ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, interview_date
+    heads: DataFrame  # the head's silver_registry record: household_id, _r_dead, _r_village, _r_kk (kk_hash)
     listed: DataFrame  # head_token -> `_found`: the household listing that NIK now (tokens appeals name only)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
     appeals: DataFrame | None  # silver_appeals
@@ -71,6 +71,17 @@ class Inputs:
     after_eligible: DataFrame  # ... and its eligibility rows
 
 
+def _token_key(column: str) -> list[Column]:
+    """Two 64-bit hashes of a token (the second salted): a join key that mistakes two tokens with probability
+    2^-128, a sixth of the token's width."""
+    return [F.xxhash64(F.col(column)).alias("_k1"), F.xxhash64(F.lit("dtks"), F.col(column)).alias("_k2")]
+
+
+def kk_hash(column: str) -> Column:
+    """A KK token as a 64-bit hash, null when it is null (compared, never joined on)."""
+    return F.when(F.col(column).isNotNull(), F.xxhash64(F.col(column)))
+
+
 def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, elig: DataFrame,
                 before: DataFrame | None) -> Inputs:
     """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
@@ -78,13 +89,15 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     members = tables.read(spark, config, tables.MEMBERS)
     surveyed = households.select("household_id", "province_code", "regency_code", "village_code", "interview_date",
                                  "kk_token", "enumerator_id")
+    # The nation's registry meets its heads here: joined on a 128-bit key of the token, with the KK token as a
+    # 64-bit hash, so the shuffle carries a few bytes per person instead of two 64-character tokens.
     registry = tables.read(spark, config, tables.REGISTRY).select(
-        "nik_token", F.col("death_date").alias("_r_death"), F.col("village_code").alias("_r_village"),
-        F.col("kk_token").alias("_r_kk"))
+        *_token_key("nik_token"), F.col("death_date").isNotNull().alias("_r_dead"),
+        F.col("village_code").alias("_r_village"), kk_hash("kk_token").alias("_r_kk"))
     heads = (members.where((F.col("relationship") == 1) & F.col("nik_token").isNotNull())
-             .select("household_id", "nik_token").join(registry, "nik_token")
+             .select("household_id", *_token_key("nik_token")).join(registry, ["_k1", "_k2"])
              .groupBy("household_id")  # one head per household, whatever the roster says
-             .agg(F.max(F.col("_r_death").isNotNull()).alias("_r_dead"), F.min("_r_village").alias("_r_village"),
+             .agg(F.max("_r_dead").alias("_r_dead"), F.min("_r_village").alias("_r_village"),
                   F.min("_r_kk").alias("_r_kk")))
     appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
     previous = tables.read_published(spark, config, tables.QUEUE) if tables.exists(
@@ -102,7 +115,8 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     published_elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
                       if before is not None else None)
     return Inputs(
-        surveyed=surveyed, ranked=gold_hh.select("household_id", "cum_persons"), heads=heads, listed=listed,
+        surveyed=surveyed, ranked=gold_hh.select("household_id", "cum_persons", "interview_date"), heads=heads,
+        listed=listed,
         suspects=quality.curbstoning_suspects(households, questionnaire.load(config)),
         appeals=appeals, previous=previous,
         closed=closed, before=before, before_eligible=published_elig, after=gold_hh, after_eligible=elig)
@@ -128,24 +142,22 @@ def _days(column: Column, reason: Column, config: QueueConfig) -> Column:
 
 
 def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
-    """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview, from one
-    pass over the surveyed households with their rank, their head's registry record and their enumerator."""
+    """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview. Each
+    signal is a small set taken from one table (the ranked households near the line, the stale interviews, the
+    suspect enumerators' households through a broadcast), but for the registry events, the one join of the
+    surveyed households with their head's registry record."""
     line, band = math.floor(population * coverage), math.floor(population * config.near_cutoff_band)
-    suspects = F.broadcast(i.suspects.select("enumerator_id", F.lit(True).alias("_suspect")))
-    hh = (i.surveyed.select("household_id", "interview_date", "village_code", "kk_token", "enumerator_id")
-          .join(i.ranked.select("household_id", "cum_persons"), "household_id", "left")
-          .join(i.heads, "household_id", "left")
-          .join(suspects, "enumerator_id", "left"))
-    flags = {
-        NEAR_CUTOFF: F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band),
-        STALE: F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days)),
-        CURBSTONING: F.col("_suspect"),
-        REGISTRY_EVENT: F.col("_r_dead") | (F.col("_r_village") != F.col("village_code"))
-        | (F.col("_r_kk") != F.col("kk_token")),
-    }
-    codes = F.filter(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(code)) for code, cond in flags.items()]),
-                     lambda c: c.isNotNull())
-    found = hh.select("household_id", "interview_date", F.explode(codes).alias("reason"))
+    hh = i.surveyed
+    near = i.ranked.where(F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band)).select(
+        "household_id", "interview_date", F.lit(NEAR_CUTOFF).alias("reason"))
+    stale = hh.where(F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days))).select(
+        "household_id", "interview_date", F.lit(STALE).alias("reason"))
+    curbstoning = hh.join(F.broadcast(i.suspects.select("enumerator_id")), "enumerator_id").select(
+        "household_id", "interview_date", F.lit(CURBSTONING).alias("reason"))
+    event = F.col("_r_dead") | (F.col("_r_village") != F.col("village_code")) | (F.col("_r_kk") != kk_hash("kk_token"))
+    registry = hh.join(i.heads, "household_id").where(F.coalesce(event, F.lit(False))).select(
+        "household_id", "interview_date", F.lit(REGISTRY_EVENT).alias("reason"))
+    found = near.unionByName(stale).unionByName(curbstoning).unionByName(registry)
     if i.closed is not None:  # an interview whose entry closed is not queued again for a signal
         done = i.closed.where(F.col("household_id").isNotNull()).select(
             "household_id", F.explode(F.array("interview_date", "resurvey_date")).alias("interview_date")).distinct()
