@@ -514,13 +514,28 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     `dtks diff` counts them."""
     config, landing, _, _ = own_nation
 
-    def publish(**values) -> dict[tuple[str, str], tuple[str, set[str]]]:
+    def publish(policy: bool = False, **values) -> dict[tuple[str, str], tuple[str, set[str]]]:
+        """Publish; with `policy`, `dtks model impact` of the configured coverage and rules foretells its moves."""
         before = eligible_at(spark, config)
+        if policy:
+            foretold = measure(spark, config)  # the published scores, this config's coverage and programmes
         _, run_id = run(spark, config, "publish", **values)
         found = reasons_of_run(spark, config, run_id)
-        assert {k: c for k, (c, _) in found.items()} == net_moves(before, eligible_at(spark, config))
+        moves = net_moves(before, eligible_at(spark, config))
+        assert {k: c for k, (c, _) in found.items()} == moves
         assert found
+        if policy:
+            expected = collections.Counter((p, province_of[hh], c) for (p, hh), c in moves.items())
+            got = {(r.program, r.province_code, c): n for r in foretold.by_province.itertuples()
+                   for c, n in (("ENTERED", r.entered_households), ("LEFT", r.left_households)) if n and
+                   r.program != "WITHIN_COVERAGE"}
+            assert got == dict(expected)
         return found
+
+    from jobs.publish.impact import measure
+
+    province_of = {r.household_id: r.province_code for r in tables.read_published(
+        spark, config, tables.DTKS_HOUSEHOLDS).select("household_id", "province_code").collect()}
 
     # The programme rules (rule_version unchanged): SEMBAKO narrowed to deciles 1-4, and a new programme for
     # every household within coverage. Every change is the policy's, on those two programmes only.
@@ -529,12 +544,12 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     rules["programs"]["KARTU"] = {"deciles": [1, 10], "within_coverage": True}
     (tmp_path / "programs.yaml").write_text(yaml.safe_dump(rules))
     config = config.model_copy(update={"programs_file": str(tmp_path / "programs.yaml")})
-    found = publish()
+    found = publish(policy=True)
     assert all(why == {"POLICY"} for _, why in found.values())
     assert {(p, c) for (p, _), (c, _) in found.items()} == {("SEMBAKO", "LEFT"), ("KARTU", "ENTERED")}
     # The coverage target, 0.6 -> 0.5: KARTU's households beyond the new line leave, for the policy.
     config = config.model_copy(update={"ranking": config.ranking.model_copy(update={"coverage_target": 0.5})})
-    found = publish()
+    found = publish(policy=True)
     assert {(p, c) for (p, _), (c, _) in found.items()} == {("KARTU", "LEFT")}
     assert all(why == {"POLICY"} for _, why in found.values())
     # Another model version (a heavier penalty), scored and published: every change is the model's.
