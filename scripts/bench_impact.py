@@ -73,7 +73,8 @@ def section(r: dict[str, Any], commit: str) -> str:
              f"Measured at commit {commit}, on the lakehouse of the update-round benchmark (after its update round). "
              "`dtks model impact V`, as its own process (JVM start included), against the latest publish stage "
              "recorded there (its own timer, JVM start excluded). Bar: at most the time of one publish.", "",
-             "| households ranked | challenger | impact process | of which the shadow ranking | publish stage | bar | churn |",
+             "| households ranked | challenger | impact process | of which the shadow ranking | publish stage | bar "
+             "| churn |",
              "|---|---|---|---|---|---|---|",
              f"| {r['households']:,} | v{imp['version']} | {imp['wall_s']:.1f} s | {imp['measure_s']} s | "
              f"{pub['stage_s']:.1f} s | {'met' if met else 'MISSED'} | {imp['churn']} |"]
