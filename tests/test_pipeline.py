@@ -593,6 +593,25 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     assert {hh for (_, hh), (_, why) in found.items() if "REGISTRY" in why} == set(killed)
     assert all(change == "LEFT" and why == {"REGISTRY"} for (_, hh), (change, why) in found.items() if hh in killed)
     assert all(why == {"RANK_SHIFT"} for (_, hh), (_, why) in found.items() if hh not in killed)
+    # The queue's registry events, flagged at ingest, are the households whose head's registry record says they
+    # died, live in another village or are on another KK, worked out here from the silver tables; but those whose
+    # current interview already closed an entry (a signal does not queue it again).
+    registry = tables.read(spark, config, tables.REGISTRY).select(
+        "nik_token", F.col("village_code").alias("r_village"), F.col("kk_token").alias("r_kk"), "death_date").toPandas()
+    heads = (tables.read(spark, config, tables.MEMBERS).where("relationship = 1").select("household_id", "nik_token")
+             .toPandas().merge(registry, on="nik_token"))
+    surveyed = tables.read(spark, config, tables.HOUSEHOLDS).select(
+        "household_id", "village_code", "kk_token", "interview_date").toPandas()
+    heads = heads.merge(surveyed, on="household_id")
+    event = (heads.death_date.notna() | (heads.r_village != heads.village_code)
+             | (heads.r_kk.notna() & heads.kk_token.notna() & (heads.r_kk != heads.kk_token)))
+    history = tables.read(spark, config, tables.QUEUE_HISTORY).where(
+        "status != 'OPEN' AND household_id IS NOT NULL").toPandas()
+    done = {(r.household_id, d) for r in history.itertuples() for d in (r.interview_date, r.resurvey_date)}
+    expected = {r.household_id for r in heads[event].itertuples() if (r.household_id, r.interview_date) not in done}
+    queue = tables.read_published(spark, config, tables.QUEUE).toPandas()
+    queued = set(queue[queue.reasons.apply(lambda r: "REGISTRY_EVENT" in r)].household_id)
+    assert set(killed) <= queued == expected
     # The operator's view: `dtks diff` counts the exits by reason.
     out = subprocess.run(dtks_cli(config, "diff"), capture_output=True, text=True, timeout=600, check=True).stdout
     left = collections.Counter(program for (program, hh) in found if hh in killed)

@@ -7,7 +7,7 @@ NIK has been replaced before this step, and HMAC is deterministic, so tokens joi
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.core import nik
@@ -23,6 +23,7 @@ from jobs.core.contract import (
 )
 
 LISTING = "_listing"
+HOUSEHOLD_KK = "_household_kk"  # the member's household's KK token, as a kk_hash
 
 
 def listing_order(listings: DataFrame) -> DataFrame:
@@ -37,8 +38,27 @@ def listing_order(listings: DataFrame) -> DataFrame:
     return listings.withColumn(LISTING, F.row_number().over(latest))
 
 
-def match(members: DataFrame, registry: DataFrame, listings: DataFrame | None = None) -> DataFrame:
-    """Add match_status and match_detail to members.
+def registry_event() -> Column:
+    """The registry's record of a matched person says they died, live in another village than their household,
+    or are on another KK (the verification queue's REGISTRY_EVENT, on a head). The KKs are compared as 64-bit
+    hashes (`kk_hash`), so the registry join carries 8 bytes for them instead of two 64-character tokens."""
+    return F.coalesce(
+        F.col("_r_death").isNotNull()
+        | (F.col("_r_village") != F.col("village_code"))
+        | (F.col("_r_kk") != F.col(HOUSEHOLD_KK)),
+        F.lit(False),
+    )
+
+
+def kk_hash(column: str) -> Column:
+    """A KK token as a 64-bit hash, null when it is null (compared, never joined on)."""
+    return F.when(F.col(column).isNotNull(), F.xxhash64(F.col(column)))
+
+
+def match(
+    members: DataFrame, registry: DataFrame, listings: DataFrame | None = None, events: bool = False
+) -> DataFrame:
+    """Add match_status and match_detail to members (and `registry_event` when `events`).
 
     members: household_id, member_no, nik_token (null unless the NIK is well formed), nik_problem,
              birth_date, sex, interview_start, interview_date.
@@ -47,12 +67,15 @@ def match(members: DataFrame, registry: DataFrame, listings: DataFrame | None = 
               their tokens nationally (household_id, member_no, nik_token, interview_start), so that
               the duplicate rule still sees the listings outside those rosters; None: `members` holds
               them all.
+    events: also flag `registry_event` (null when the NIK is not matched); members then carry their
+            household's village_code and HOUSEHOLD_KK, the registry its village_code and kk_token.
     """
     reg = registry.select(
         F.col("nik_token").alias("_r_token"),
         F.col("birth_date").alias("_r_birth"),
         F.col("sex").alias("_r_sex"),
         F.col("death_date").alias("_r_death"),
+        *([F.col("village_code").alias("_r_village"), kk_hash("kk_token").alias("_r_kk")] if events else []),
     )
     valid = members.where(F.col("nik_token").isNotNull())
     invalid = members.where(F.col("nik_token").isNull())
@@ -84,10 +107,13 @@ def match(members: DataFrame, registry: DataFrame, listings: DataFrame | None = 
         .when(diffs != "", F.concat(F.lit("differs from registry: "), diffs))
     )
     matched = joined.withColumn("match_status", status).withColumn("match_detail", detail)
-    matched = matched.drop(LISTING, "_r_token", "_r_birth", "_r_sex", "_r_death")
     unmatched = invalid.withColumn(
         "match_status", F.when(F.col("nik_problem") == nik.MISSING, F.lit(MISSING_NIK)).otherwise(F.lit(INVALID_NIK))
     ).withColumn("match_detail", F.col("nik_problem"))
+    if events:
+        matched = matched.withColumn("registry_event", F.when(F.col("_r_token").isNotNull(), registry_event()))
+        unmatched = unmatched.withColumn("registry_event", F.lit(None).cast("boolean"))
+    matched = matched.drop(LISTING, "_r_token", "_r_birth", "_r_sex", "_r_death", "_r_village", "_r_kk")
     return matched.unionByName(unmatched)
 
 

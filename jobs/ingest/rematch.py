@@ -23,8 +23,9 @@ def current_members(survey: DataFrame) -> DataFrame:
         "interview_start",
         F.to_date("interview_start").alias("interview_date"),
         "village_code",
+        matching.kk_hash("kk_token").alias(matching.HOUSEHOLD_KK),
         F.explode("members").alias("m"),
-    ).select("household_id", "interview_start", "interview_date", "village_code", "m.*")
+    ).select("household_id", "interview_start", "interview_date", "village_code", matching.HOUSEHOLD_KK, "m.*")
 
 
 def _outputs(rosters: DataFrame, matched: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -39,6 +40,7 @@ def _outputs(rosters: DataFrame, matched: DataFrame) -> tuple[DataFrame, DataFra
         "nik_token",
         "match_status",
         "match_detail",
+        "registry_event",
         "sex",
         "birth_date",
         hh_features.age_years("birth_date", "interview_date").alias("age"),
@@ -52,7 +54,7 @@ def _outputs(rosters: DataFrame, matched: DataFrame) -> tuple[DataFrame, DataFra
 
 
 def _match_registry(registry: DataFrame) -> DataFrame:
-    return registry.select("nik_token", "birth_date", "sex", "death_date")
+    return registry.select("nik_token", "birth_date", "sex", "death_date", "village_code", "kk_token")
 
 
 def match_all(
@@ -60,7 +62,7 @@ def match_all(
 ) -> tuple[DataFrame, DataFrame]:
     """National match of every current roster: (households with features, members with status),
     both made from one stored match (`put`), so the two writes match once."""
-    matched = put("matched", matching.match(current_members(survey), _match_registry(registry)))
+    matched = put("matched", matching.match(current_members(survey), _match_registry(registry), events=True))
     return _outputs(survey, matched)
 
 
@@ -111,6 +113,7 @@ def match_changed(
             members,
             _match_registry(registry).join(tokens, "nik_token", "left_semi"),
             listings.join(tokens, "nik_token", "left_semi"),
+            events=True,
         ),
     )
     households, member_rows = _outputs(rosters, matched)

@@ -24,7 +24,7 @@ def incremental(spark: SparkSession, config: DtksConfig) -> bool:
     return (
         tables.has_columns(spark, config, tables.REGISTRY, tables.ROW_HASH)
         and tables.has_columns(spark, config, tables.HOUSEHOLDS, tables.ROW_HASH)
-        and tables.has_columns(spark, config, tables.MEMBERS, tables.ROW_HASH, "interview_start")
+        and tables.has_columns(spark, config, tables.MEMBERS, tables.ROW_HASH, "interview_start", "registry_event")
         and tables.exists(spark, config, tables.SURVEY)
     )
 

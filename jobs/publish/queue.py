@@ -57,9 +57,9 @@ _NO_DATE = "0001-01-01"
 class Inputs:
     """What the queue is built from (DataFrames are this publish's, `previous` the published queue)."""
 
-    surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, kk_token, enumerator_id
+    surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, enumerator_id
     ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, interview_date
-    heads: DataFrame  # the head's silver_registry record: household_id, _r_dead, _r_village, _r_kk (kk_hash)
+    heads: DataFrame  # household_id whose head's registry record shows an event (silver_members.registry_event)
     listed: DataFrame  # head_token -> `_found`: the household listing that NIK now (tokens appeals name only)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
     appeals: DataFrame | None  # silver_appeals
@@ -71,34 +71,16 @@ class Inputs:
     after_eligible: DataFrame  # ... and its eligibility rows
 
 
-def _token_key(column: str) -> list[Column]:
-    """Two 64-bit hashes of a token (the second salted): a join key that mistakes two tokens with probability
-    2^-128, a sixth of the token's width."""
-    return [F.xxhash64(F.col(column)).alias("_k1"), F.xxhash64(F.lit("dtks"), F.col(column)).alias("_k2")]
-
-
-def kk_hash(column: str) -> Column:
-    """A KK token as a 64-bit hash, null when it is null (compared, never joined on)."""
-    return F.when(F.col(column).isNotNull(), F.xxhash64(F.col(column)))
-
-
 def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, elig: DataFrame,
                 before: DataFrame | None) -> Inputs:
     """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
     surveyed = households.select("household_id", "province_code", "regency_code", "village_code", "interview_date",
-                                 "kk_token", "enumerator_id")
-    # The nation's registry meets its heads here: joined on a 128-bit key of the token, with the KK token as a
-    # 64-bit hash, so the shuffle carries a few bytes per person instead of two 64-character tokens.
-    registry = tables.read(spark, config, tables.REGISTRY).select(
-        *_token_key("nik_token"), F.col("death_date").isNotNull().alias("_r_dead"),
-        F.col("village_code").alias("_r_village"), kk_hash("kk_token").alias("_r_kk"))
-    heads = (members.where((F.col("relationship") == 1) & F.col("nik_token").isNotNull())
-             .select("household_id", *_token_key("nik_token")).join(registry, ["_k1", "_k2"])
-             .groupBy("household_id")  # one head per household, whatever the roster says
-             .agg(F.max("_r_dead").alias("_r_dead"), F.min("_r_village").alias("_r_village"),
-                  F.min("_r_kk").alias("_r_kk")))
+                                 "enumerator_id")
+    # Ingest flags each member whose registry record shows an event when it matches the roster (and matches the
+    # roster again when that record changes), so the registry is not read here.
+    heads = members.where((F.col("relationship") == 1) & F.col("registry_event")).select("household_id").distinct()
     appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
     previous = tables.read_published(spark, config, tables.QUEUE) if tables.exists(
         spark, config, tables.QUEUE) else None
@@ -144,8 +126,7 @@ def _days(column: Column, reason: Column, config: QueueConfig) -> Column:
 def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
     """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview. Each
     signal is a small set taken from one table (the ranked households near the line, the stale interviews, the
-    suspect enumerators' households through a broadcast), but for the registry events, the one join of the
-    surveyed households with their head's registry record."""
+    suspect enumerators' households through a broadcast, the households whose head ingest flagged)."""
     line, band = math.floor(population * coverage), math.floor(population * config.near_cutoff_band)
     hh = i.surveyed
     near = i.ranked.where(F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band)).select(
@@ -154,8 +135,7 @@ def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config:
         "household_id", "interview_date", F.lit(STALE).alias("reason"))
     curbstoning = hh.join(F.broadcast(i.suspects.select("enumerator_id")), "enumerator_id").select(
         "household_id", "interview_date", F.lit(CURBSTONING).alias("reason"))
-    event = F.col("_r_dead") | (F.col("_r_village") != F.col("village_code")) | (F.col("_r_kk") != kk_hash("kk_token"))
-    registry = hh.join(i.heads, "household_id").where(F.coalesce(event, F.lit(False))).select(
+    registry = hh.join(i.heads, "household_id", "left_semi").select(
         "household_id", "interview_date", F.lit(REGISTRY_EVENT).alias("reason"))
     found = near.unionByName(stale).unionByName(curbstoning).unionByName(registry)
     if i.closed is not None:  # an interview whose entry closed is not queued again for a signal
