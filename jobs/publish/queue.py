@@ -72,7 +72,7 @@ class Inputs:
 
 
 def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, elig: DataFrame,
-                before: DataFrame | None) -> Inputs:
+                before: DataFrame | None, put: Callable[[str, DataFrame], DataFrame]) -> Inputs:
     """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
@@ -82,7 +82,9 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     # roster again when that record changes), so the registry is not read here.
     heads = members.where((F.col("relationship") == 1) & F.col("registry_event")).select("household_id").distinct()
     appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
-    previous = tables.read_published(spark, config, tables.QUEUE) if tables.exists(
+    # Staged once: the published queue is read thrice (heads named, open entries, what changed), and it holds a
+    # file per regency.
+    previous = put("queue_previous", tables.read_published(spark, config, tables.QUEUE)) if tables.exists(
         spark, config, tables.QUEUE) else None
     closed = tables.read(spark, config, tables.QUEUE_HISTORY).where(F.col("status").isin(*CLOSED)) if tables.exists(
         spark, config, tables.QUEUE_HISTORY) else None
@@ -91,7 +93,9 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     listed = members.select("household_id", F.col("nik_token").alias("head_token")).where("false")
     if tokens:  # only the members whose NIK an appeal names as a head's
         wanted = tokens[0] if len(tokens) == 1 else tokens[0].unionByName(tokens[1])
-        listed = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi") \
+        # Broadcast: the appeals' and open entries' heads are a few per thousand households, the members the nation.
+        listed = members.select("household_id", "nik_token").join(F.broadcast(wanted.distinct()), "nik_token",
+                                                                   "left_semi") \
             .withColumnRenamed("nik_token", "head_token")
     listed = listed.groupBy("head_token").agg(F.min("household_id").alias("_found"))
     published_elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
@@ -206,7 +210,8 @@ def entries(i: Inputs, as_of: dt.date, population: int, coverage: float, config:
         entries = entries.select("*", *[F.lit(None).cast("string").alias(c) for c in ("_head", "_p", "_r", "_v")])
     hh = i.surveyed.select(F.col("household_id").alias("subject"), "province_code", "regency_code", "village_code",
                            F.col("interview_date").alias("_interview"))
-    entries = entries.join(hh, "subject", "left")
+    # The entries are a few per hundred households: broadcast, so the surveyed households are not shuffled.
+    entries = hh.join(F.broadcast(entries), "subject", "right")
     empty = F.array().cast("array<string>")
     reasons_all = F.array_distinct(F.concat(F.coalesce("_p_reasons", empty), F.coalesce("_reasons", empty)))
     appeal_ids = F.array_sort(F.array_distinct(F.concat(F.coalesce("_p_appeals", empty),

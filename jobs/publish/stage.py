@@ -96,7 +96,7 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores:
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     changes = gold.write_eligibility(spark, config, elig, put)
     ctx.step("rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)")
-    found = queue.read_inputs(spark, config, gold_hh, elig, before)
+    found = queue.read_inputs(spark, config, gold_hh, elig, before, put)
     waiting = queue.write(spark, config, found, as_of, pop, coverage, ctx.run_id, put)
     ctx.step("writing why each household entered or left (eligibility_reasons)")
     _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version,
