@@ -59,7 +59,8 @@ class Inputs:
 
     surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, enumerator_id
     ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, interview_date
-    heads: DataFrame  # household_id whose head's registry record shows an event (silver_members.registry_event)
+    heads: DataFrame  # household_id whose head's registry record shows an event (silver_members.registry_event),
+    # once per such head: the signal is a semi-join
     listed: DataFrame  # head_token -> `_found`: the household listing that NIK now (tokens appeals name only)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
     appeals: DataFrame | None  # silver_appeals
@@ -80,7 +81,7 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
                                  "enumerator_id")
     # Ingest flags each member whose registry record shows an event when it matches the roster (and matches the
     # roster again when that record changes), so the registry is not read here.
-    heads = members.where((F.col("relationship") == 1) & F.col("registry_event")).select("household_id").distinct()
+    heads = members.where((F.col("relationship") == 1) & F.col("registry_event")).select("household_id")
     appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
     # Staged once: the published queue is read thrice (heads named, open entries, what changed), and it holds a
     # file per regency.
@@ -93,9 +94,7 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
     listed = members.select("household_id", F.col("nik_token").alias("head_token")).where("false")
     if tokens:  # only the members whose NIK an appeal names as a head's
         wanted = tokens[0] if len(tokens) == 1 else tokens[0].unionByName(tokens[1])
-        # Broadcast: the appeals' and open entries' heads are a few per thousand households, the members the nation.
-        listed = members.select("household_id", "nik_token").join(F.broadcast(wanted.distinct()), "nik_token",
-                                                                   "left_semi") \
+        listed = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi") \
             .withColumnRenamed("nik_token", "head_token")
     listed = listed.groupBy("head_token").agg(F.min("household_id").alias("_found"))
     published_elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
@@ -210,8 +209,7 @@ def entries(i: Inputs, as_of: dt.date, population: int, coverage: float, config:
         entries = entries.select("*", *[F.lit(None).cast("string").alias(c) for c in ("_head", "_p", "_r", "_v")])
     hh = i.surveyed.select(F.col("household_id").alias("subject"), "province_code", "regency_code", "village_code",
                            F.col("interview_date").alias("_interview"))
-    # The entries are a few per hundred households: broadcast, so the surveyed households are not shuffled.
-    entries = hh.join(F.broadcast(entries), "subject", "right")
+    entries = entries.join(hh, "subject", "left")
     empty = F.array().cast("array<string>")
     reasons_all = F.array_distinct(F.concat(F.coalesce("_p_reasons", empty), F.coalesce("_reasons", empty)))
     appeal_ids = F.array_sort(F.array_distinct(F.concat(F.coalesce("_p_appeals", empty),
