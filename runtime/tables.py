@@ -52,14 +52,14 @@ DTKS_MEMBERS = "dtks_members"
 PROGRAM_ELIGIBILITY = "program_eligibility"
 QUALITY_BY_REGION = "quality_by_region"
 QUALITY_ENUMERATORS = "quality_enumerators"
-EXPLANATIONS = "household_explanations"  # why each published household ranks where it does
 ELIGIBILITY_REASONS = "eligibility_reasons"  # why each household entered or left a programme, per publish
 QUEUE = "verification_queue"  # households to re-survey, rebuilt by each publish
 QUEUE_HISTORY = "verification_history"  # every state each queue entry has had, one row per change
 PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
 GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)  # what programmes read (and export slices)
 # The tables a publication pins the versions of.
-PUBLISHED = (*GOLD, EXPLANATIONS, ELIGIBILITY_REASONS, QUEUE, QUEUE_HISTORY)
+# household_scores: each score's contributions by feature group (`dtks explain`), as the publication used them.
+PUBLISHED = (*GOLD, SCORES, ELIGIBILITY_REASONS, QUEUE, QUEUE_HISTORY)
 REGION = ("province_code", "regency_code")
 
 
@@ -103,7 +103,6 @@ CATALOG: dict[str, Table] = {
               properties=DV | _stats("household_id")),
         Table(PROGRAM_ELIGIBILITY, "changes", ("program", "household_id"), ("program", "province_code"),
               properties=CDF | DV | _stats("household_id")),
-        Table(EXPLANATIONS, "overwrite", ("household_id",), ("province_code",), properties=_stats("household_id")),
         Table(ELIGIBILITY_REASONS, "append", ("eligibility_version", "program", "household_id"),
               properties=_stats("eligibility_version", "household_id")),
         Table(QUEUE, "overwrite", ("entry_id",), REGION, properties=_stats("household_id", "status")),

@@ -36,10 +36,10 @@ from bench_pipeline import (  # noqa: E402
 FULL = ("ingest", "train", "score", "publish", "report")
 UPDATE = ("ingest", "score", "publish")
 TABLES = ("identity_vault", "quarantine", "silver_registry", "silver_survey", "silver_households", "silver_members",
-          "household_scores", "dtks_households", "dtks_members", "program_eligibility", "household_explanations",
+          "household_scores", "dtks_households", "dtks_members", "program_eligibility",
           "eligibility_reasons", "verification_queue", "verification_history")
 # They carry the national rank, the cut-off or the queue's state as of a date: rewritten whole.
-RANKED = ("dtks_households", "household_explanations", "verification_queue")
+RANKED = ("dtks_households", "verification_queue")
 HISTORY = ("identity_vault", "eligibility_reasons", "verification_queue", "verification_history")
 RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since", "record_key"}
 BEGIN, END = "<!-- update-rounds -->", "<!-- /update-rounds -->"

@@ -74,7 +74,7 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(own_nation, tmp_pat
     assert stages["publish"]["run_id"] == run_id and stages["publish"]["status"] == "SUCCEEDED"
     assert as_json["publication"]["publication_id"] == 2 and as_json["publication"]["run_id"] == run_id
     assert set(as_json["publication"]["versions"]) == {"dtks_households", "dtks_members", "program_eligibility",
-                                                       "household_explanations", "eligibility_reasons",
+                                                       "household_scores", "eligibility_reasons",
                                                        "verification_queue", "verification_history"}
     diff = dtks(config, tmp_path, "diff", "--from-version", "0")  # every entry since the first publication
     assert diff.returncode == 0, diff.stderr

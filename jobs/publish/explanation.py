@@ -1,19 +1,19 @@
 """Why a household ranks where it does: its score's contributions by feature group and its distance to the
-coverage cut-off, kept in household_explanations beside the published households, and told in plain words
-by `dtks explain HOUSEHOLD_ID`.
+coverage cut-off, told in plain words by `dtks explain HOUSEHOLD_ID`.
 
-The contributions are computed when the household is scored (jobs/score/champion.py: natively, from the
-compiled linear PMT; null for a family dtks does not explain). The distance to the cut-off is the
-publication's: in score, from the last household within coverage; in persons, from P x coverage target,
-so a household is within coverage exactly when its `persons_to_cutoff` is zero or less.
+Nothing here is written by publish: each part is kept where it is made, and read at the publication's
+versions. The contributions are made when the household is scored (jobs/score/champion.py: natively, from
+the compiled linear PMT; null for a family dtks does not explain) and kept in household_scores; the
+distance is made by the ranking and kept in dtks_households (`score_to_cutoff`, from the last household
+within coverage, whose score the publication records as `cutoff_score`; `persons_to_cutoff`, from P x
+coverage target, so a household is within coverage exactly when it is zero or less).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import regions
@@ -21,45 +21,37 @@ from runtime import questionnaire, tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
 
-COLUMNS = ("household_id", "province_code", "regency_code", "model_version", "intercept", "contributions",
-           "cutoff_score", "score_to_cutoff", "persons_to_cutoff")
-
-
-def explanations(gold_hh: DataFrame, scores: DataFrame, population: int, coverage: float) -> DataFrame:
-    """Pure: one row per ranked household (gold_hh: this publication's dtks_households rows)."""
-    ranked = gold_hh.select("household_id", "province_code", "regency_code", "model_version", "welfare_score",
-                            "cum_persons")
-    cutoff = gold_hh.where("within_coverage").agg(F.max("welfare_score").alias("cutoff_score"))
-    line = math.floor(population * coverage)  # persons within coverage at most
-    return (
-        ranked.join(scores.select("household_id", "intercept", "contributions"), "household_id", "left")
-        .crossJoin(F.broadcast(cutoff))
-        .withColumn("score_to_cutoff", F.col("welfare_score") - F.col("cutoff_score"))
-        .withColumn("persons_to_cutoff", F.col("cum_persons") - F.lit(line))
-        .select(*COLUMNS)
-    )
-
 
 def lookup(spark: SparkSession, config: DtksConfig, household_id: str) -> dict[str, Any]:
     """Everything `dtks explain` says about one published household, as plain values."""
     publication = tables.latest_publication(spark, config)
-    if publication is None or tables.EXPLANATIONS not in (publication.versions or {}):
-        raise UserError(f"{config.table_path(tables.EXPLANATIONS)} not published yet: run `dtks publish` first")
-    hh = (tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS).where(F.col("household_id") == household_id)
+    if publication is None:
+        raise UserError(f"{config.table_path(tables.DTKS_HOUSEHOLDS)} not published yet: run `dtks publish` first")
+    published = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
+    if "score_to_cutoff" not in published.columns:
+        raise UserError(f"publication {publication.publication_id} was made before households' distances to the "
+                        "cut-off were kept: run `dtks publish` again")
+    hh = (published.where(F.col("household_id") == household_id)
           .select("household_id", "province_code", "regency_code", "district_code", "village_code", "hh_size",
-                  "welfare_score", "national_rank", "decile", "within_coverage", "model_name", "model_version")
+                  "welfare_score", "national_rank", "decile", "within_coverage", "score_to_cutoff",
+                  "persons_to_cutoff", "model_name", "model_version")
           .first())
     if hh is None:
         raise UserError(f"household {household_id!r} is not in publication {publication.publication_id}: "
                         "not surveyed, not rankable, or not yet published")
-    why = (tables.read_published(spark, config, tables.EXPLANATIONS)
-           .where((F.col("province_code") == hh.province_code) & (F.col("household_id") == household_id)).first())
+    # The score the publication ranked: the same model version (household_scores as the publication pinned it).
+    why = (tables.read_published(spark, config, tables.SCORES)
+           .where((F.col("household_id") == household_id) & (F.col("model_version") == hh.model_version))
+           .select("intercept", "contributions").first())
     programmes = {r.program: r.eligible for r in tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
                   .where(F.col("household_id") == household_id).select("program", "eligible").collect()}
     model = questionnaire.load(config).model
     labels, names = model.group_labels(), regions.load(config).names()
     contributions = ({c.group: c.value for c in why.contributions}
                      if why is not None and why.contributions is not None else None)
+    cutoff = publication.asDict().get("cutoff_score")
+    if cutoff is None and hh.score_to_cutoff is not None:  # a publication row from before the column
+        cutoff = hh.welfare_score - hh.score_to_cutoff
     return {
         "household_id": household_id,
         "publication_id": publication.publication_id,
@@ -74,9 +66,9 @@ def lookup(spark: SparkSession, config: DtksConfig, household_id: str) -> dict[s
         "national_rank": hh.national_rank,
         "decile": hh.decile,
         "within_coverage": hh.within_coverage,
-        "cutoff_score": why.cutoff_score if why else None,
-        "score_to_cutoff": why.score_to_cutoff if why else None,
-        "persons_to_cutoff": why.persons_to_cutoff if why else None,
+        "cutoff_score": cutoff,
+        "score_to_cutoff": hh.score_to_cutoff,
+        "persons_to_cutoff": hh.persons_to_cutoff,
         "intercept": why.intercept if why else None,
         "contributions": None if contributions is None else [
             {"group": g, "label_id": labels.get(g, (g, g))[0], "label_en": labels.get(g, (g, g))[1], "value": v}

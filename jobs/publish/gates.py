@@ -117,7 +117,7 @@ def last_ingest(spark: SparkSession, config: DtksConfig) -> dict | None:
 class Audit:
     """What the gates saw: the ranked households' totals (also the stage's summary) and each gate."""
 
-    stats: Row  # households, persons, covered, d1..d10, p_<programme>, models, regencies
+    stats: Row  # households, persons, covered, cutoff_score, d1..d10, p_<programme>, models, regencies
     surveyed: Row  # regencies, n: the survey households behind the ranking
     models_used: list[tuple[str, str]]
     results: list[GateResult]
@@ -132,6 +132,7 @@ def audit(spark: SparkSession, config: DtksConfig, households: DataFrame, member
         F.count(F.lit(1)).alias("households"),
         F.sum(size).alias("persons"),
         F.sum(F.when(F.col("within_coverage"), size).otherwise(0)).alias("covered"),
+        F.max(F.when(F.col("within_coverage"), F.col("welfare_score"))).alias("cutoff_score"),
         *[F.sum(F.when(F.col("decile") == d, size).otherwise(0)).alias(f"d{d}") for d in range(1, 11)],
         *[F.count_if(cond).alias(f"p_{name}") for name, cond in programs.items()],
         F.collect_set(F.struct("model_name", "model_version")).alias("models"),

@@ -53,10 +53,24 @@ def build_households(
         "decile",
         "within_coverage",
         "coverage_target",
+        "persons_to_cutoff",
         "model_name",
         "model_version",
     ]
-    return ranked.select(*dict.fromkeys(keep))
+    line = ranking.cutoff_line(pop, coverage)
+    return ranked.withColumn("persons_to_cutoff", F.col("cum_persons") - F.lit(line)).select(*dict.fromkeys(keep))
+
+
+def with_score_distance(gold_hh: DataFrame, cutoff: float | None, previous: float | None, run_id: str) -> DataFrame:
+    """Add `score_to_cutoff` (welfare_score - the cut-off score, the highest within coverage) to the ranked
+    rows. It is not in row_hash (the cut-off is known only once the ranking is): where the cut-off moved
+    since the previous publication, every row changed, so every row takes this run's id."""
+    rows = gold_hh.withColumn("score_to_cutoff", F.col("welfare_score") - F.lit(cutoff).cast("double"))
+    if previous is None or previous != cutoff:
+        rows = rows.withColumn("run_id", F.lit(run_id))
+    columns = list(gold_hh.columns)
+    at = columns.index("persons_to_cutoff")
+    return rows.select(*columns[:at], "score_to_cutoff", *columns[at:])
 
 
 def build_members(members: DataFrame) -> DataFrame:
@@ -204,21 +218,23 @@ def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame,
 
 def record_publication(
     spark: SparkSession, config: DtksConfig, run_id: str, coverage: float, population: int,
-    models_used: list[tuple[str, str]], rules: dict[str, str],
+    models_used: list[tuple[str, str]], rules: dict[str, str], cutoff_score: float | None,
 ) -> int:
     """Append the versions the published tables now have: the one commit that makes them published. `rules`:
-    each programme's rule as published (eligibility.fingerprints), which the next publish compares with."""
+    each programme's rule as published (eligibility.fingerprints), which the next publish compares with;
+    `cutoff_score`: the highest welfare score within coverage."""
     versions = tables.current_versions(spark, config)
     previous = tables.read(spark, config, tables.PUBLICATIONS) if tables.exists(
         spark, config, tables.PUBLICATIONS) else None
     number = (previous.agg(F.max("publication_id")).first()[0] or 0) + 1 if previous is not None else 1
     row = spark.createDataFrame(
         [(number, run_id, dt.datetime.now(dt.UTC), coverage, population, ",".join(f"{n}:{v}" for n, v in models_used),
-          versions, rules)],
+          versions, rules, cutoff_score)],
         "publication_id long, run_id string, published_at timestamp, coverage_target double, population long, "
-        "models string, versions map<string,long>, rules map<string,string>",
+        "models string, versions map<string,long>, rules map<string,string>, cutoff_score double",
     )
-    tables.append(row, config, tables.PUBLICATIONS, new_columns=True)  # `population`, `rules`: added later
+    # `population`, `rules`, `cutoff_score`: added later
+    tables.append(row, config, tables.PUBLICATIONS, new_columns=True)
     log.info("publication %d: %s", number, ", ".join(f"{n} v{v}" for n, v in versions.items()))
     return number
 

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import questionnaire
 from jobs.core.contract import SANGGAH, USUL
+from jobs.publish.gold import WAS
 from jobs.report import quality
 from runtime import tables
 from runtime.config import DtksConfig, QueueConfig
@@ -58,22 +59,22 @@ class Inputs:
     """What the queue is built from (DataFrames are this publish's, `previous` the published queue)."""
 
     surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, enumerator_id
-    ranked: DataFrame  # this publication's dtks_households: household_id, cum_persons, interview_date
-    heads: DataFrame  # household_id whose head's registry record shows an event (silver_members.registry_event),
-    # once per such head: the signal is a semi-join
+    ranked: DataFrame  # this publication's dtks_households: household_id, persons_to_cutoff, interview_date
+    heads: DataFrame  # household_id whose head's registry record shows an event (silver_members.registry_event)
     listed: DataFrame  # head_token -> `_found`: the household listing that NIK now (tokens appeals name only)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
     appeals: DataFrame | None  # silver_appeals
     previous: DataFrame | None  # the published verification_queue
     closed: DataFrame | None  # verification_history rows with a closed status
     before: DataFrame | None  # the previous publication's dtks_households (household_id, decile)
-    before_eligible: DataFrame | None  # ... and its program_eligibility (program, household_id, eligible)
+    changes: DataFrame | None  # this publish's program_eligibility change set, with what the table held
     after: DataFrame  # this publication's dtks_households
-    after_eligible: DataFrame  # ... and its eligibility rows
+    programs: dict[str, Column]  # each programme's rule over a dtks_households row (eligibility.conditions)
 
 
-def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, elig: DataFrame,
-                before: DataFrame | None, put: Callable[[str, DataFrame], DataFrame]) -> Inputs:
+def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, programs: dict[str, Column],
+                changes: DataFrame | None, before: DataFrame | None,
+                put: Callable[[str, DataFrame], DataFrame]) -> Inputs:
     """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
@@ -89,30 +90,36 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, eli
         spark, config, tables.QUEUE) else None
     closed = tables.read(spark, config, tables.QUEUE_HISTORY).where(F.col("status").isin(*CLOSED)) if tables.exists(
         spark, config, tables.QUEUE_HISTORY) else None
-    tokens = [df.where(F.col("head_token").isNotNull()).select(F.col("head_token").alias("nik_token"))
-              for df in (appeals, previous) if df is not None]
-    listed = members.select("household_id", F.col("nik_token").alias("head_token")).where("false")
-    if tokens:  # only the members whose NIK an appeal names as a head's
-        wanted = tokens[0] if len(tokens) == 1 else tokens[0].unionByName(tokens[1])
-        listed = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi") \
-            .withColumnRenamed("nik_token", "head_token")
-    listed = listed.groupBy("head_token").agg(F.min("household_id").alias("_found"))
-    published_elig = (tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
-                      if before is not None else None)
+    # Only a subject without a household is looked up by its head's NIK (_subject), and only an open one: the
+    # nation's members are scanned for those tokens, when there are any.
+    unnamed = []
+    if appeals is not None:
+        unnamed.append(_still_open(appeals, closed))
+    if previous is not None:
+        unnamed.append(previous.where(F.col("status") == OPEN))
+    tokens = [df.where(F.col("household_id").isNull() & F.col("head_token").isNotNull())
+              .select(F.col("head_token").alias("nik_token")) for df in unnamed]
+    wanted = tokens[0].unionByName(tokens[1]) if len(tokens) == 2 else tokens[0] if tokens else None
+    listed = spark.createDataFrame([], "head_token string, _found string")
+    if wanted is not None and not wanted.isEmpty():
+        named = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi")
+        # Staged: read by the open appeals and by the open entries, and made from a scan of the members.
+        listed = put("queue_listed", named.groupBy(F.col("nik_token").alias("head_token")).agg(
+            F.min("household_id").alias("_found")))
     return Inputs(
-        surveyed=surveyed, ranked=gold_hh.select("household_id", "cum_persons", "interview_date"), heads=heads,
-        listed=listed,
+        surveyed=surveyed, ranked=gold_hh.select("household_id", "persons_to_cutoff", "interview_date"),
+        heads=heads, listed=listed,
         suspects=quality.curbstoning_suspects(households, questionnaire.load(config)),
-        appeals=appeals, previous=previous,
-        closed=closed, before=before, before_eligible=published_elig, after=gold_hh, after_eligible=elig)
+        appeals=appeals, previous=previous, closed=closed, before=before, changes=changes, after=gold_hh,
+        programs=programs)
 
 
 def write(spark: SparkSession, config: DtksConfig, inputs: Inputs, as_of: dt.date, population: int,
-          coverage: float, run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> DataFrame:
+          run_id: str, put: Callable[[str, DataFrame], DataFrame]) -> DataFrame:
     """Replace verification_queue and append its changes to verification_history; returns the stored queue."""
     # Staged twice: the outcomes read the entries thrice, the writes read the rows twice (a few per household
     # at most, against the scans of the nation that make them).
-    found = put("queue_entries", entries(inputs, as_of, population, coverage, config.queue))
+    found = put("queue_entries", entries(inputs, as_of, population, config.queue))
     rows = put(tables.QUEUE, outcomes(found, inputs))
     tables.overwrite(rows, config, tables.QUEUE)
     changed = history(rows, inputs.previous).withColumn("publication_run_id", F.lit(run_id)).withColumn(
@@ -126,21 +133,23 @@ def _days(column: Column, reason: Column, config: QueueConfig) -> Column:
     return F.date_add(column, days[reason])
 
 
-def signals(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
-    """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview. Each
-    signal is a small set taken from one table (the ranked households near the line, the stale interviews, the
-    suspect enumerators' households through a broadcast, the households whose head ingest flagged)."""
-    line, band = math.floor(population * coverage), math.floor(population * config.near_cutoff_band)
-    hh = i.surveyed
-    near = i.ranked.where(F.abs(F.col("cum_persons") - F.lit(line)) <= F.lit(band)).select(
-        "household_id", "interview_date", F.lit(NEAR_CUTOFF).alias("reason"))
-    stale = hh.where(F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days))).select(
-        "household_id", "interview_date", F.lit(STALE).alias("reason"))
-    curbstoning = hh.join(F.broadcast(i.suspects.select("enumerator_id")), "enumerator_id").select(
-        "household_id", "interview_date", F.lit(CURBSTONING).alias("reason"))
-    registry = hh.join(i.heads, "household_id", "left_semi").select(
-        "household_id", "interview_date", F.lit(REGISTRY_EVENT).alias("reason"))
-    found = near.unionByName(stale).unionByName(curbstoning).unionByName(registry)
+def signals(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> DataFrame:
+    """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview: the
+    ranked households near the line, and one pass over the surveyed households for the rest (stale, a suspect
+    enumerator's through a broadcast of the few flagged, a head with a registry event)."""
+    band = math.floor(population * config.near_cutoff_band)
+    near = i.ranked.where(F.abs(F.col("persons_to_cutoff")) <= F.lit(band)).select(
+        "household_id", "interview_date", F.array(F.lit(NEAR_CUTOFF)).alias("_reasons"))
+    stale = F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days))
+    flagged = (i.surveyed
+               .join(F.broadcast(i.suspects.select("enumerator_id", F.lit(True).alias("_suspect"))), "enumerator_id",
+                     "left")
+               .join(i.heads.select("household_id", F.lit(True).alias("_event")), "household_id", "left"))
+    codes = F.filter(F.array(*[F.when(cond, F.lit(code)) for cond, code in (
+        (stale, STALE), (F.col("_suspect"), CURBSTONING), (F.col("_event"), REGISTRY_EVENT))]),
+        lambda c: c.isNotNull())
+    own = flagged.select("household_id", "interview_date", codes.alias("_reasons")).where(F.size("_reasons") > 0)
+    found = near.unionByName(own).select("household_id", "interview_date", F.explode("_reasons").alias("reason"))
     if i.closed is not None:  # an interview whose entry closed is not queued again for a signal
         done = i.closed.where(F.col("household_id").isNotNull()).select(
             "household_id", F.explode(F.array("interview_date", "resurvey_date")).alias("interview_date")).distinct()
@@ -154,27 +163,31 @@ def _subject() -> Column:
     return F.coalesce("household_id", "_found", F.concat(F.lit("T:"), F.col("head_token")))
 
 
+def _still_open(appeals: DataFrame, closed: DataFrame | None) -> DataFrame:
+    """The appeals no closed entry carries."""
+    if closed is None:
+        return appeals
+    return appeals.join(closed.select(F.explode("appeal_ids").alias("appeal_id")), "appeal_id", "left_anti")
+
+
 def open_appeals(i: Inputs, as_of: dt.date) -> DataFrame:
     """Pure: each appeal not yet closed, filed on or before the as-of date, with its subject: the household
     it names, else the household that now lists the head's NIK, else the token itself ("T:" + token)."""
-    appeals = i.appeals.where(F.to_date("filed_at") <= F.lit(as_of))
-    if i.closed is not None:
-        gone = i.closed.select(F.explode("appeal_ids").alias("appeal_id"))
-        appeals = appeals.join(gone, "appeal_id", "left_anti")
+    appeals = _still_open(i.appeals.where(F.to_date("filed_at") <= F.lit(as_of)), i.closed)
     return appeals.join(i.listed, "head_token", "left").select(
         _subject().alias("subject"),
         F.col("appeal_type").alias("reason"), F.to_date("filed_at").alias("start"), "appeal_id", "head_token",
         "province_code", "regency_code", "village_code")
 
 
-def build(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
+def build(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> DataFrame:
     """Pure: this publish's verification_queue rows (COLUMNS)."""
-    return outcomes(entries(i, as_of, population, coverage, config), i)
+    return outcomes(entries(i, as_of, population, config), i)
 
 
-def entries(i: Inputs, as_of: dt.date, population: int, coverage: float, config: QueueConfig) -> DataFrame:
+def entries(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> DataFrame:
     """Pure: the queue's entries with their status, before the outcomes of those a re-survey closed."""
-    reasons = signals(i, as_of, population, coverage, config)
+    reasons = signals(i, as_of, population, config)
     places = None
     if i.appeals is not None:
         appeals = open_appeals(i, as_of)
@@ -242,20 +255,29 @@ def entries(i: Inputs, as_of: dt.date, population: int, coverage: float, config:
 
 
 def outcomes(out: DataFrame, i: Inputs) -> DataFrame:
-    """The decile and eligibility before and after, on the entries a re-survey closed; and the appeals' types."""
+    """The decile and eligibility before and after, on the entries a re-survey closed; and the appeals' types.
+    After: this publication's rows and its rules. Before: the previous publication's decile; its eligibility
+    is this one's except where the eligibility change set says what the table held (none where the row was
+    new), so the nation's eligibility rows are not read."""
     done = F.col("status").isin(RESOLVED, RESURVEYED)
     closing = out.where(done).select("household_id")
-
-    def state(gold: DataFrame, eligible: DataFrame, when: str) -> DataFrame:
-        programmes = eligible.join(closing, "household_id", "left_semi").groupBy("household_id").agg(
-            F.map_from_entries(F.collect_list(F.struct("program", "eligible"))).alias(f"eligible_{when}"))
-        return (gold.join(closing, "household_id", "left_semi")
-                .select("household_id", F.col("decile").alias(f"decile_{when}"))
-                .join(programmes, "household_id", "full"))
-
-    joined = out.join(state(i.after, i.after_eligible, "after"), "household_id", "left")
-    if i.before is not None and i.before_eligible is not None:
-        joined = joined.join(state(i.before, i.before_eligible, "before"), "household_id", "left")
+    names = sorted(i.programs)
+    after = i.after.join(closing, "household_id", "left_semi").select(
+        "household_id", F.col("decile").alias("decile_after"),
+        F.map_from_arrays(F.array(*[F.lit(n) for n in names]), F.array(*[i.programs[n] for n in names]))
+        .alias("eligible_after"))
+    joined = out.join(after, "household_id", "left")
+    if i.before is not None and i.changes is not None:
+        decile = i.before.join(closing, "household_id", "left_semi").select(
+            "household_id", F.col("decile").alias("decile_before"))
+        held = i.changes.join(closing, "household_id", "left_semi").groupBy("household_id").agg(
+            F.map_from_entries(F.collect_list(F.struct("program", WAS[0]))).alias("_held"))
+        empty = F.create_map().cast("map<string,boolean>")
+        changed = F.coalesce(F.map_keys("_held"), F.array().cast("array<string>"))
+        kept = F.map_filter(F.coalesce("eligible_after", empty), lambda k, _: ~F.array_contains(changed, k))
+        was = F.map_concat(kept, F.map_filter(F.coalesce("_held", empty), lambda _, v: v.isNotNull()))
+        joined = (joined.join(decile, "household_id", "left").join(held, "household_id", "left")
+                  .withColumn("eligible_before", F.when(F.size(was) > 0, was)))
     else:
         joined = joined.select("*", F.lit(None).cast("int").alias("decile_before"),
                                F.lit(None).cast("map<string,boolean>").alias("eligible_before"))

@@ -8,6 +8,8 @@ The population P the shares are taken of is jobs/core/population.py's.
 
 from __future__ import annotations
 
+import math
+
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -62,6 +64,12 @@ def rank_nationally(
         .drop(PID, "_rows_before", "_persons_before")
     )
     return ranked
+
+
+def cutoff_line(population: int, coverage_target: float) -> int:
+    """The most persons coverage holds: a household is within coverage exactly when its cum_persons is at
+    most this (cum_persons / P <= coverage target)."""
+    return math.floor(population * coverage_target)
 
 
 def reference_ranking(rows: list[tuple[str, float, int]], population: int, coverage_target: float) -> dict:

@@ -5,8 +5,7 @@ when the stage ends), the gates run on small aggregates of them and of their mem
 every gate passes is dtks_households replaced (one commit: it carries the national rank, which a 1 %
 change moves for most households), dtks_members MERGEd with only the members that entered, changed or
 left (it carries no rank, so an update round rewrites only those), program_eligibility MERGEd with
-its change set (who entered, who left, what changed), so its change feed holds exactly that, and
-household_explanations replaced (each score by feature group, the distance to the cut-off). A row
+its change set (who entered, who left, what changed), so its change feed holds exactly that. A row
 keeps the run id of the run that last changed it, so a re-run on unchanged inputs leaves every table
 identical and the change feed empty. The `publications` row appended last (with the coverage target
 and the population P) is the switch that makes these versions the published set (jobs/publish/gold.py).
@@ -24,7 +23,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from jobs.core.population import population
-from jobs.publish import eligibility, explanation, gates, gold, queue, reasons
+from jobs.publish import eligibility, gates, gold, queue, reasons
 from runtime import faults, questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -72,16 +71,17 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
             as_of = getattr(args, "as_of", None) or dt.datetime.now(dt.UTC).date()
-            return _write(ctx, households, members, scores, gold_hh, rules, pop, features, as_of, area.put)
+            return _write(ctx, households, members, gold_hh, rules, pop, features, as_of, area.put)
     finally:
         spark.catalog.clearCache()
 
 
-def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores: DataFrame, gold_hh: DataFrame,
+def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh: DataFrame,
            rules: eligibility.Programs, pop: int, features: list[str], as_of: dt.date,
            put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
     """Audit, then write the three gold tables, the verification queue, the reasons for every entry and exit,
-    the explanations, and the publication row that makes them published."""
+    and the publication row that makes them published (with the cut-off score; each household's distance to
+    it is in dtks_households, its score's contributions in household_scores)."""
     spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
     previous = tables.latest_publication(spark, config)
     before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS)  # pinned to its published version
@@ -90,21 +90,22 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, scores:
     checked = gates.audit(spark, config, households, members, gold_hh, programs)
     elig = gold.eligibility_rows(gold_hh, rules, ctx.run_id, dt.datetime.now(dt.UTC).date())
     ctx.step("writing dtks_households, dtks_members and program_eligibility")
-    tables.overwrite(gold_hh, config, tables.DTKS_HOUSEHOLDS)
+    cutoff = checked.stats.cutoff_score
+    was_cutoff = previous.asDict().get("cutoff_score") if previous is not None else None
+    tables.overwrite(gold.with_score_distance(gold_hh, cutoff, was_cutoff, ctx.run_id), config,
+                     tables.DTKS_HOUSEHOLDS)
     gold.write_members(spark, config, members, gold_hh, ctx.run_id, put)
     faults.failpoint("publish.between_gold_tables")
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     changes = gold.write_eligibility(spark, config, elig, put)
     ctx.step("rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)")
-    found = queue.read_inputs(spark, config, gold_hh, elig, before, put)
-    waiting = queue.write(spark, config, found, as_of, pop, coverage, ctx.run_id, put)
+    found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, put)
+    waiting = queue.write(spark, config, found, as_of, pop, ctx.run_id, put)
     ctx.step("writing why each household entered or left (eligibility_reasons)")
     _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version,
                    queue.resolved_appeals(waiting))
-    ctx.step("writing household_explanations (contributions, distance to the cut-off)")
-    tables.overwrite(explanation.explanations(gold_hh, scores, pop, coverage), config, tables.EXPLANATIONS)
     gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used,
-                            eligibility.fingerprints(rules))
+                            eligibility.fingerprints(rules), cutoff)
 
     stats = checked.stats
     covered = stats.covered or 0
