@@ -32,6 +32,9 @@ REASONS = {
     RANK_SHIFT: "re-ranked: other households or the population changed",
 }
 ENTERED, LEFT = "ENTERED", "LEFT"
+# The most eligibility rows a publish may change for its households' ids to be broadcast (a few MB; the
+# commit's metrics say how many it changed, so a national policy change falls back to a shuffle).
+FEW_ROWS = 200_000
 
 
 def moves(changes: DataFrame) -> DataFrame:
@@ -53,14 +56,19 @@ def own(gold_hh: DataFrame, features: list[str]) -> DataFrame:
                           F.xxhash64(*[F.col(c) for c in data]).alias("data_hash"))
 
 
-def reasons(moved: DataFrame, before: DataFrame | None, after: DataFrame, policy: Column) -> DataFrame:
+def reasons(moved: DataFrame, before: DataFrame | None, after: DataFrame, policy: Column, few: bool = False
+            ) -> DataFrame:
     """Pure: `moved` (moves) with `reasons`, an array of codes. `before`/`after`: `own` of the previous
     publication's households and of this one's (None before the first publish: every entry is new).
     `policy`: a boolean Column over `program` and `rule_version`/`_was_rule`, true where the programme's
-    rule or the coverage target changed."""
+    rule or the coverage target changed. `few`: the moves are known to be few (a broadcast's worth), so the
+    nation's rows are filtered by a broadcast of their households instead of shuffled to meet them."""
     if before is None:
         found = moved.withColumn("reasons", F.array(F.lit(INTERVIEW)))
     else:
+        if few:
+            ids = F.broadcast(moved.select("household_id").distinct())
+            before, after = (df.join(ids, "household_id", "left_semi") for df in (before, after))
         b = before.select("household_id", *[F.col(c).alias(f"_b_{c}") for c in before.columns if c != "household_id"])
         a = after.select("household_id", *[F.col(c).alias(f"_a_{c}") for c in after.columns if c != "household_id"])
         joined = moved.join(a, "household_id", "left").join(b, "household_id", "left")
@@ -91,18 +99,18 @@ def policy_changed(previous: Row, rules: dict[str, str], coverage: float) -> Col
 
 def of_publish(elig: DataFrame, changes: DataFrame | None, before: DataFrame | None, gold_hh: DataFrame,
                features: list[str], previous: Row | None, rules: dict[str, str], coverage: float,
-               appealed: DataFrame | None = None) -> DataFrame:
+               appealed: DataFrame | None = None, few: bool = False) -> DataFrame:
     """Pure: this publish's entries and exits with their reasons. `elig`: its eligibility rows; `changes`:
     the change set against the previous publication (None at the first, when every eligible row enters);
     `before`: the previous publication's dtks_households; `appealed`: household_ids whose appeal this
-    publish resolved."""
+    publish resolved; `few`: as in `reasons`."""
     if changes is None or before is None or previous is None:
         first = (elig.withColumn(DELETE, F.lit(False)).withColumn(WAS[0], F.lit(None).cast("boolean"))
                  .withColumn(WAS[1], F.lit(None).cast("string")))
         found = reasons(moves(first), None, gold_hh, F.lit(False))
     else:
         found = reasons(moves(changes), own(before, features), own(gold_hh, features),
-                        policy_changed(previous, rules, coverage))
+                        policy_changed(previous, rules, coverage), few)
     if appealed is None:
         return found
     flagged = found.join(appealed.select("household_id", F.lit(True).alias("_appeal")), "household_id", "left")

@@ -138,10 +138,11 @@ def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None
     now, metrics = tables.last_commit(spark, config, tables.PROGRAM_ELIGIBILITY)
     if now == elig_version:
         return
+    changed = reasons.rows_changed(metrics)
     found = reasons.of_publish(elig, changes, before, gold_hh, features, previous, eligibility.fingerprints(rules),
-                               config.ranking.coverage_target, appealed)
+                               config.ranking.coverage_target, appealed, few=changed <= reasons.FEW_ROWS)
     rows = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("eligibility_version", F.lit(now))
-    tables.append(rows, config, tables.ELIGIBILITY_REASONS, rows=reasons.rows_changed(metrics))
+    tables.append(rows, config, tables.ELIGIBILITY_REASONS, rows=changed)
 
 
 if __name__ == "__main__":
