@@ -39,9 +39,12 @@ class StageContext:
     _spark: SparkSession | None = field(default=None, repr=False)
     stage: str | None = None
     progress: Progress | None = field(default=None, repr=False)
+    steps: list[tuple[str, float]] = field(default_factory=list, repr=False)
 
     def step(self, text: str) -> None:
-        """Say what the stage is doing now (the live line on a terminal; the log always)."""
+        """Say what the stage is doing now (the live line on a terminal; the log always), and time it: each
+        step's seconds are recorded in pipeline_runs (details `steps`), so a benchmark can tell what a step costs."""
+        self.steps.append((text, time.perf_counter()))
         if self.progress is not None:
             self.progress.step(text)
         else:
@@ -144,11 +147,13 @@ def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo
         t0 = time.perf_counter()
         cpu0 = runs.cpu_seconds(ctx._spark)
         ctx.stage = name
+        ctx.steps = []
         ctx.label_jobs()
         try:
             with Progress(name, lambda: ctx._spark) if echo else contextlib.nullcontext() as progress:
                 ctx.progress = progress
                 result = stage.run(ctx, args)
+            result.details["steps"] = step_seconds(ctx.steps, time.perf_counter())
             if ctx._spark is not None:  # Spark jobs and CPU of this stage, in the process that ran them
                 tracker = ctx.spark.sparkContext.statusTracker()
                 result.details["spark_jobs"] = str(len(tracker.getJobIdsForGroup(ctx.job_group)))
@@ -165,6 +170,12 @@ def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo
     if echo:
         say(progress_line(name, result, time.perf_counter() - t0))
     return result
+
+
+def step_seconds(steps: list[tuple[str, float]], end: float) -> str:
+    """JSON [[step, seconds], ...]: each step lasts until the next one starts, the last until `end`."""
+    ends = [t for _, t in steps[1:]] + [end] if steps else []
+    return json.dumps([[text, round(stop - start, 2)] for (text, start), stop in zip(steps, ends, strict=True)])
 
 
 def progress_line(name: str, result: runs.StageResult, seconds: float) -> str:

@@ -205,6 +205,7 @@ def pipeline_runs(lakehouse: Path) -> list[dict]:
         details = dict(r.get("details") or [])
         r["spark_jobs"] = int(details["spark_jobs"]) if "spark_jobs" in details else None
         r["cpu_seconds"] = float(details["cpu_seconds"]) if "cpu_seconds" in details else None
+        r["steps"] = json.loads(details["steps"]) if "steps" in details else []
     return sorted(rows, key=lambda r: r["finished_at"])
 
 
@@ -212,7 +213,7 @@ def stage_record(row: dict) -> dict[str, Any]:
     """A stage's figures as it recorded them in pipeline_runs."""
     return {"status": row["status"], "stage_s": row["seconds"], "rows_in": row["rows_in"],
             "rows_out": row["rows_out"], "spark_jobs": row["spark_jobs"], "stage_cpu_s": row["cpu_seconds"],
-            "run_id": row["run_id"]}
+            "run_id": row["run_id"], "steps": row.get("steps", [])}
 
 
 def file_layout(table: Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
 import math
 import os
 import re
@@ -18,6 +19,7 @@ import yaml
 from pyspark.sql import functions as F
 
 from jobs.core import regions
+from jobs.publish import stage as publish_stage
 from jobs.report import page as report_page
 from runtime import tables
 from runtime.errors import GateFailed
@@ -146,6 +148,9 @@ def test_deciles_and_coverage_equal_pandas(spark, nation):
     registry = tables.read(spark, config, tables.REGISTRY).where("death_date IS NULL").count()
     assert population == registry
     assert_ranking_equals_pandas(gold, population, 0.6)
+    steps = dict(json.loads(results["publish"].details["steps"]))
+    assert {publish_stage.QUEUE_STEP, publish_stage.REASONS_STEP} <= steps.keys()
+    assert all(seconds >= 0 for seconds in steps.values())
     assert set(gold["model_version"]) == {"1"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -212,3 +213,11 @@ def test_every_registered_stage_is_a_stage_module():
     for name, module in STAGES.items():
         assert module.NAME == name and module.HELP and callable(module.add_arguments) and callable(module.run)
         assert module.__name__ == f"jobs.{name}.stage"
+
+
+def test_step_seconds_last_until_the_next_step_starts():
+    from runtime.stage import step_seconds
+
+    steps = [("reading", 10.0), ("ranking", 12.5), ("writing", 20.0)]
+    assert json.loads(step_seconds(steps, 21.25)) == [["reading", 2.5], ["ranking", 7.5], ["writing", 1.25]]
+    assert json.loads(step_seconds([], 5.0)) == []

@@ -33,6 +33,9 @@ from runtime.tracking import setup_mlflow
 NAME = "publish"
 HELP = "rank households nationally into deciles, apply coverage and programme rules, publish gold tables"
 log = logging.getLogger(__name__)
+# Steps timed apart in pipeline_runs (scripts/bench_update.py reports what they add to a round).
+QUEUE_STEP = "rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)"
+REASONS_STEP = "writing why each household entered or left (eligibility_reasons)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,10 +101,10 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     faults.failpoint("publish.between_gold_tables")
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     changes = gold.write_eligibility(spark, config, elig, put)
-    ctx.step("rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)")
+    ctx.step(QUEUE_STEP)
     found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, put)
     waiting = queue.write(spark, config, found, as_of, pop, ctx.run_id, put)
-    ctx.step("writing why each household entered or left (eligibility_reasons)")
+    ctx.step(REASONS_STEP)
     _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version,
                    queue.resolved_appeals(waiting))
     gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used,
