@@ -43,6 +43,7 @@ def jars_dir() -> Path:
 
 
 TOKEN_JAR = "dtks-nik-token.jar"
+LOCAL_FS = "id.dtks.LocalFileSystem"
 
 
 def delta_jars() -> list[str]:
@@ -93,6 +94,10 @@ def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) ->
         conf["spark.master"] = spark.master
         conf["spark.driver.memory"] = spark.driver_memory
         conf["spark.jars"] = ",".join(delta_jars())
+        # The local lakehouse's file system sets a file's permissions without running `chmod` per file
+        # (jobs/jvm LocalFileSystem); it is needed on the JVM's own class path, before any file is opened.
+        conf["spark.hadoop.fs.file.impl"] = LOCAL_FS
+        conf["spark.driver.extraClassPath"] = str(jars_dir() / TOKEN_JAR)
     conf.update(spark.extra)
     if submitted:
         for key in SUBMIT_OWNED:

@@ -134,10 +134,12 @@ def read(spark: SparkSession, config: DtksConfig, name: str, version: int | None
 
 
 def _laid_out(df: DataFrame, partition_by: Sequence[str], files: int | None = None) -> DataFrame:
-    """One task, hence one file, per partition value: partitioned writes never scatter small files.
+    """One task, hence one file, per partition value: partitioned writes never scatter small files. The
+    number of tasks is set (spark.sql.shuffle.partitions), so adaptive execution does not merge a small
+    table's tasks into one that writes every partition's file alone while the other cores wait.
     An unpartitioned table of a known size gets `files` files (no shuffle: the last stage's tasks merge)."""
     if partition_by:
-        return df.repartition(*partition_by)
+        return df.repartition(int(df.sparkSession.conf.get("spark.sql.shuffle.partitions")), *partition_by)
     return df.coalesce(files) if files else df
 
 

@@ -45,6 +45,27 @@ def test_spark_submit_settings_are_not_overridden(monkeypatch):
         for role in ("driver", "executor"):
             assert "-XX:-DontCompileHugeMethods" in conf[f"spark.{role}.extraJavaOptions"].split()
     assert "DontCompileHugeMethods" not in submitted["spark.driver.extraJavaOptions"]
+    # the local file system is dtks's only where dtks starts the JVM (its JAR on the class path)
+    assert local["spark.hadoop.fs.file.impl"] == spark_runtime.LOCAL_FS
+    assert "spark.hadoop.fs.file.impl" not in submitted and "spark.hadoop.fs.file.impl" not in cluster
+
+
+def test_local_lakehouse_files_get_their_permissions_without_chmod(spark, tmp_path):
+    """Each file written gets Hadoop's mode (0644 under its default umask 022; directories 0755), set by
+    dtks's local file system through java.nio, not by a `chmod` process per file."""
+    jvm, hadoop = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+    fs = jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("file:///"), hadoop)
+    assert fs.getClass().getName() == spark_runtime.LOCAL_FS
+    path = tmp_path / "t"
+    spark.createDataFrame([("32", 1)], "p string, v int").write.format("delta").partitionBy("p").save(str(path))
+    files = [f for f in path.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".parquet" for f in files)
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o644}
+    assert {d.stat().st_mode & 0o777 for d in path.rglob("*") if d.is_dir()} == {0o755}
+    # a mode java.nio cannot set (the sticky bit) is still set, by Hadoop's own way
+    sticky = jvm.org.apache.hadoop.fs.permission.FsPermission(jvm.java.lang.Short.parseShort("1750", 8))
+    fs.setPermission(jvm.org.apache.hadoop.fs.Path(str(path / "p=32")), sticky)
+    assert (path / "p=32").stat().st_mode & 0o7777 == 0o1750
 
 
 def test_missing_delta_jars_say_what_to_run(monkeypatch, tmp_path):

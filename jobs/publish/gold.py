@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core.contract import FEATURE_COLUMNS
@@ -22,6 +22,20 @@ from runtime.config import DtksConfig
 log = logging.getLogger(__name__)
 DELETE = "_delete"
 WAS = ("_was_eligible", "_was_rule")  # what program_eligibility held, beside its change set
+# What the previous publication's dtks_households held for a household, carried beside this run's staged rows
+# as `_was_<column>` (with_run), so the reasons for change do not read that table again.
+CARRIED = ("interview_date", "model_version", "data_hash")
+
+
+def was(column: str) -> str:
+    return f"_was_{column}"
+
+
+def data_hash(model_features: list[str]) -> Column:
+    """A hash of the household's own data (features, counts, village): it changes when its roster or answers
+    do, not when other households' do (the reasons for change tell REGISTRY from RANK_SHIFT by it)."""
+    data = sorted({*model_features, *FEATURE_COLUMNS, "village_code"} - {"province_code", "is_urban"})
+    return F.xxhash64(*[F.col(c) for c in data])
 
 
 def build_households(
@@ -56,9 +70,11 @@ def build_households(
         "persons_to_cutoff",
         "model_name",
         "model_version",
+        "data_hash",
     ]
     line = ranking.cutoff_line(pop, coverage)
-    return ranked.withColumn("persons_to_cutoff", F.col("cum_persons") - F.lit(line)).select(*dict.fromkeys(keep))
+    return (ranked.withColumn("persons_to_cutoff", F.col("cum_persons") - F.lit(line))
+            .withColumn("data_hash", data_hash(model_features)).select(*dict.fromkeys(keep)))
 
 
 def with_score_distance(gold_hh: DataFrame, cutoff: float | None, previous: float | None, run_id: str) -> DataFrame:
@@ -68,7 +84,7 @@ def with_score_distance(gold_hh: DataFrame, cutoff: float | None, previous: floa
     rows = gold_hh.withColumn("score_to_cutoff", F.col("welfare_score") - F.lit(cutoff).cast("double"))
     if previous is None or previous != cutoff:
         rows = rows.withColumn("run_id", F.lit(run_id))
-    columns = list(gold_hh.columns)
+    columns = [c for c in gold_hh.columns if c not in map(was, CARRIED)]
     at = columns.index("persons_to_cutoff")
     return rows.select(*columns[:at], "score_to_cutoff", *columns[at:])
 
@@ -99,16 +115,29 @@ def build_members(members: DataFrame) -> DataFrame:
     )
 
 
-def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id: str) -> DataFrame:
+def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id: str,
+             carry: Sequence[str] = ()) -> DataFrame:
     """Add row_hash (unless the rows carry their source's) and run_id: the run that last changed the row
-    (this one unless the previous publication holds the same content)."""
+    (this one unless the previous publication holds the same content); and `was(c)` for each column in
+    `carry`: what the previous publication held (null for a row it did not hold), read in the same join."""
     hashed = df if "row_hash" in df.columns else df.withColumn("row_hash", tables.row_hash(df.columns))
     if previous is None:
-        return hashed.withColumn("run_id", F.lit(run_id))
-    prev = previous.select(*keys, "row_hash", F.col("run_id").alias("_prev_run"))
-    return hashed.join(prev, [*keys, "row_hash"], "left").select(
-        *hashed.columns, F.coalesce(F.col("_prev_run"), F.lit(run_id)).alias("run_id")
-    )
+        return hashed.select("*", F.lit(run_id).alias("run_id"),
+                             *[F.lit(None).cast(df.schema[c].dataType).alias(was(c)) for c in carry])
+    prev = previous.select(*keys, F.col("row_hash").alias("_prev_hash"), F.col("run_id").alias("_prev_run"),
+                           *[F.col(c).alias(was(c)) for c in carry])
+    same = F.col("_prev_hash") == F.col("row_hash")
+    return hashed.join(prev, keys, "left").select(
+        *hashed.columns, F.when(same, F.col("_prev_run")).otherwise(F.lit(run_id)).alias("run_id"),
+        *[was(c) for c in carry])
+
+
+def previous_households(spark: SparkSession, config: DtksConfig, model_features: list[str]) -> DataFrame | None:
+    """The published dtks_households, with `data_hash` computed where it was published before it was kept."""
+    rows = published(spark, config, tables.DTKS_HOUSEHOLDS)
+    if rows is None or "data_hash" in rows.columns:
+        return rows
+    return rows.withColumn("data_hash", data_hash(model_features))
 
 
 def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | None, run_id: str) -> DataFrame:

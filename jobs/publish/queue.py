@@ -144,7 +144,10 @@ def signals(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> 
     flagged = (i.surveyed
                .join(F.broadcast(i.suspects.select("enumerator_id", F.lit(True).alias("_suspect"))), "enumerator_id",
                      "left")
-               .join(i.heads.select("household_id", F.lit(True).alias("_event")), "household_id", "left"))
+               # Broadcast: the heads with a registry event are a few per hundred households, and a shuffle
+               # would move every surveyed household to meet them.
+               .join(F.broadcast(i.heads.select("household_id", F.lit(True).alias("_event"))), "household_id",
+                     "left"))
     codes = F.filter(F.array(*[F.when(cond, F.lit(code)) for cond, code in (
         (stale, STALE), (F.col("_suspect"), CURBSTONING), (F.col("_event"), REGISTRY_EVENT))]),
         lambda c: c.isNotNull())

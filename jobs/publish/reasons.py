@@ -18,8 +18,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
-from jobs.core.contract import FEATURE_COLUMNS
-from jobs.publish.gold import DELETE, WAS
+from jobs.publish.gold import DELETE, WAS, was
 
 INTERVIEW, MODEL, REGISTRY, POLICY, APPEAL, RANK_SHIFT = (
     "INTERVIEW", "MODEL", "REGISTRY", "POLICY", "APPEAL", "RANK_SHIFT")
@@ -48,31 +47,24 @@ def moves(changes: DataFrame) -> DataFrame:
         F.col("rule_version"), F.col(WAS[1]).alias("_was_rule"))
 
 
-def own(gold_hh: DataFrame, features: list[str]) -> DataFrame:
-    """Pure: per ranked household, what is its own: the interview, the model version, and a hash of its data
-    (features, counts, village), which changes when its roster or answers do and not when others' do."""
-    data = sorted({*features, *FEATURE_COLUMNS, "village_code"} - {"province_code", "is_urban"})
-    return gold_hh.select("household_id", "interview_date", "model_version",
-                          F.xxhash64(*[F.col(c) for c in data]).alias("data_hash"))
-
-
-def reasons(moved: DataFrame, before: DataFrame | None, after: DataFrame, policy: Column, few: bool = False
-            ) -> DataFrame:
-    """Pure: `moved` (moves) with `reasons`, an array of codes. `before`/`after`: `own` of the previous
-    publication's households and of this one's (None before the first publish: every entry is new).
-    `policy`: a boolean Column over `program` and `rule_version`/`_was_rule`, true where the programme's
-    rule or the coverage target changed. `few`: the moves are known to be few (a broadcast's worth), so the
-    nation's rows are filtered by a broadcast of their households instead of shuffled to meet them."""
-    if before is None:
+def reasons(moved: DataFrame, ranked: DataFrame | None, policy: Column, few: bool = False) -> DataFrame:
+    """Pure: `moved` (moves) with `reasons`, an array of codes. `ranked`: this publication's households with
+    their own interview, model version and data hash (gold.data_hash), and beside them (gold.CARRIED, as
+    gold.was) what the previous publication held; None before the first publish, when every entry is new.
+    A moved household not ranked now was ranked before (it held eligibility rows). `policy`: a boolean
+    Column over `program` and `rule_version`/`_was_rule`, true where the programme's rule or the coverage
+    target changed. `few`: the moves are known to be few (a broadcast's worth), so the nation's rows are
+    filtered by a broadcast of their households instead of shuffled to meet them."""
+    if ranked is None:
         found = moved.withColumn("reasons", F.array(F.lit(INTERVIEW)))
     else:
         if few:
-            ids = F.broadcast(moved.select("household_id").distinct())
-            before, after = (df.join(ids, "household_id", "left_semi") for df in (before, after))
-        b = before.select("household_id", *[F.col(c).alias(f"_b_{c}") for c in before.columns if c != "household_id"])
-        a = after.select("household_id", *[F.col(c).alias(f"_a_{c}") for c in after.columns if c != "household_id"])
-        joined = moved.join(a, "household_id", "left").join(b, "household_id", "left")
-        ranked_before, ranked_now = F.col("_b_model_version").isNotNull(), F.col("_a_model_version").isNotNull()
+            ranked = ranked.join(F.broadcast(moved.select("household_id").distinct()), "household_id", "left_semi")
+        own = ["interview_date", "model_version", "data_hash"]
+        joined = moved.join(ranked.select("household_id", *[F.col(c).alias(f"_a_{c}") for c in own],
+                                          *[F.col(was(c)).alias(f"_b_{c}") for c in own]), "household_id", "left")
+        ranked_now = F.col("_a_model_version").isNotNull()
+        ranked_before = F.col("_b_model_version").isNotNull() | ~ranked_now
         interview = ranked_now & (~ranked_before | (F.col("_a_interview_date") != F.col("_b_interview_date")))
         model = ranked_now & ranked_before & (F.col("_a_model_version") != F.col("_b_model_version"))
         same_interview = F.col("_a_interview_date") == F.col("_b_interview_date")
@@ -97,20 +89,19 @@ def policy_changed(previous: Row, rules: dict[str, str], coverage: float) -> Col
     return F.lit(previous.coverage_target != coverage) | rule
 
 
-def of_publish(elig: DataFrame, changes: DataFrame | None, before: DataFrame | None, gold_hh: DataFrame,
-               features: list[str], previous: Row | None, rules: dict[str, str], coverage: float,
-               appealed: DataFrame | None = None, few: bool = False) -> DataFrame:
+def of_publish(elig: DataFrame, changes: DataFrame | None, gold_hh: DataFrame, previous: Row | None,
+               rules: dict[str, str], coverage: float, appealed: DataFrame | None = None, few: bool = False
+               ) -> DataFrame:
     """Pure: this publish's entries and exits with their reasons. `elig`: its eligibility rows; `changes`:
     the change set against the previous publication (None at the first, when every eligible row enters);
-    `before`: the previous publication's dtks_households; `appealed`: household_ids whose appeal this
-    publish resolved; `few`: as in `reasons`."""
-    if changes is None or before is None or previous is None:
+    `gold_hh`: this publication's households with what the previous held (as in `reasons`); `appealed`:
+    household_ids whose appeal this publish resolved; `few`: as in `reasons`."""
+    if changes is None or previous is None:
         first = (elig.withColumn(DELETE, F.lit(False)).withColumn(WAS[0], F.lit(None).cast("boolean"))
                  .withColumn(WAS[1], F.lit(None).cast("string")))
-        found = reasons(moves(first), None, gold_hh, F.lit(False))
+        found = reasons(moves(first), None, F.lit(False))
     else:
-        found = reasons(moves(changes), own(before, features), own(gold_hh, features),
-                        policy_changed(previous, rules, coverage), few)
+        found = reasons(moves(changes), gold_hh, policy_changed(previous, rules, coverage), few)
     if appealed is None:
         return found
     flagged = found.join(appealed.select("household_id", F.lit(True).alias("_appeal")), "household_id", "left")

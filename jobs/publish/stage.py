@@ -67,20 +67,21 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 tables.DTKS_HOUSEHOLDS,
                 gold.with_run(
                     gold.build_households(households, scores, features, pop, coverage),
-                    gold.published(spark, config, tables.DTKS_HOUSEHOLDS),
+                    gold.previous_households(spark, config, features),
                     ["household_id"],
                     ctx.run_id,
+                    carry=gold.CARRIED,
                 ),
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
             as_of = getattr(args, "as_of", None) or dt.datetime.now(dt.UTC).date()
-            return _write(ctx, households, members, gold_hh, rules, pop, features, as_of, area.put)
+            return _write(ctx, households, members, gold_hh, rules, pop, as_of, area.put)
     finally:
         spark.catalog.clearCache()
 
 
 def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh: DataFrame,
-           rules: eligibility.Programs, pop: int, features: list[str], as_of: dt.date,
+           rules: eligibility.Programs, pop: int, as_of: dt.date,
            put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
     """Audit, then write the three gold tables, the verification queue, the reasons for every entry and exit,
     and the publication row that makes them published (with the cut-off score; each household's distance to
@@ -105,8 +106,7 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, put)
     waiting = queue.write(spark, config, found, as_of, pop, ctx.run_id, put)
     ctx.step(REASONS_STEP)
-    _write_reasons(ctx, elig, changes, before, gold_hh, features, previous, rules, elig_version,
-                   queue.resolved_appeals(waiting))
+    _write_reasons(ctx, elig, changes, gold_hh, previous, rules, elig_version, queue.resolved_appeals(waiting))
     gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used,
                             eligibility.fingerprints(rules), cutoff)
 
@@ -132,9 +132,9 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     )
 
 
-def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None, before: DataFrame | None,
-                   gold_hh: DataFrame, features: list[str], previous: Row | None, rules: eligibility.Programs,
-                   elig_version: int | None, appealed: DataFrame) -> None:
+def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None, gold_hh: DataFrame,
+                   previous: Row | None, rules: eligibility.Programs, elig_version: int | None,
+                   appealed: DataFrame) -> None:
     """Append this publish's entries and exits with their reasons, tagged with the program_eligibility
     version that holds them (none when that MERGE committed nothing: nobody entered or left)."""
     spark, config = ctx.spark, ctx.config
@@ -142,7 +142,7 @@ def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None
     if now == elig_version:
         return
     changed = reasons.rows_changed(metrics)
-    found = reasons.of_publish(elig, changes, before, gold_hh, features, previous, eligibility.fingerprints(rules),
+    found = reasons.of_publish(elig, changes, gold_hh, previous, eligibility.fingerprints(rules),
                                config.ranking.coverage_target, appealed, few=changed <= reasons.FEW_ROWS)
     rows = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("eligibility_version", F.lit(now))
     tables.append(rows, config, tables.ELIGIBILITY_REASONS, rows=changed)
