@@ -21,14 +21,17 @@ from runtime.config import DtksConfig
 
 log = logging.getLogger(__name__)
 DELETE = "_delete"
-WAS = ("_was_eligible", "_was_rule")  # what program_eligibility held, beside its change set
-# What the previous publication's dtks_households held for a household, carried beside this run's staged rows
-# as `_was_<column>` (with_run), so the reasons for change do not read that table again.
-CARRIED = ("interview_date", "model_version", "data_hash")
 
 
 def was(column: str) -> str:
+    """The name of what the previous publication held in `column`, beside this run's rows."""
     return f"_was_{column}"
+
+
+WAS = (was("eligible"), was("rule"))  # what program_eligibility held, beside its change set
+# What the previous publication's dtks_households held for a household, carried beside this run's staged rows
+# (with_run), so the reasons for change do not read that table again.
+CARRIED = ("interview_date", "model_version", "data_hash")
 
 
 def data_hash(model_features: list[str]) -> Column:
@@ -84,7 +87,8 @@ def with_score_distance(gold_hh: DataFrame, cutoff: float | None, previous: floa
     rows = gold_hh.withColumn("score_to_cutoff", F.col("welfare_score") - F.lit(cutoff).cast("double"))
     if previous is None or previous != cutoff:
         rows = rows.withColumn("run_id", F.lit(run_id))
-    columns = [c for c in gold_hh.columns if c not in map(was, CARRIED)]
+    carried = {was(c) for c in CARRIED}
+    columns = [c for c in gold_hh.columns if c not in carried]
     at = columns.index("persons_to_cutoff")
     return rows.select(*columns[:at], "score_to_cutoff", *columns[at:])
 

@@ -44,7 +44,7 @@ def moves(changes: DataFrame) -> DataFrame:
     return changes.where(was != now).select(
         "program", "household_id", "province_code", "regency_code",
         F.when(now, F.lit(ENTERED)).otherwise(F.lit(LEFT)).alias("change"),
-        F.col("rule_version"), F.col(WAS[1]).alias("_was_rule"))
+        F.col("rule_version"), F.col(WAS[1]))
 
 
 def reasons(moved: DataFrame, ranked: DataFrame | None, policy: Column, few: bool = False) -> DataFrame:
@@ -83,7 +83,7 @@ def policy_changed(previous: Row, rules: dict[str, str], coverage: float) -> Col
     previous publication's; before rules were recorded there, where the rule version differs."""
     was_rules = previous.asDict().get("rules")
     if was_rules is None:
-        rule = F.col("rule_version") != F.coalesce(F.col("_was_rule"), F.col("rule_version"))
+        rule = F.col("rule_version") != F.coalesce(F.col(WAS[1]), F.col("rule_version"))
     else:
         rule = F.col("program").isin([p for p, r in rules.items() if was_rules.get(p) != r] or [""])
     return F.lit(previous.coverage_target != coverage) | rule
