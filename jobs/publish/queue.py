@@ -59,11 +59,11 @@ class Inputs:
     """What the queue is built from (DataFrames are this publish's, `previous` the published queue)."""
 
     surveyed: DataFrame  # silver_households: household_id, regions, village, interview_date, enumerator_id
-    ranked: DataFrame  # this publication's dtks_households: household_id, persons_to_cutoff, interview_date
+    ranked: DataFrame  # this publication's dtks_households: the same columns and persons_to_cutoff
     heads: DataFrame  # household_id whose head's registry record shows an event (silver_members.registry_event)
-    listed: DataFrame  # head_token -> `_found`: the household listing that NIK now (tokens appeals name only)
+    listed: DataFrame | None  # head_token -> `_found`: the household listing that NIK now (none to look up: None)
     suspects: DataFrame  # enumerator_id flagged by the curbstoning rule
-    appeals: DataFrame | None  # silver_appeals
+    appeals: DataFrame | None  # the open appeals with their subject (open_appeals), staged
     previous: DataFrame | None  # the published verification_queue
     closed: DataFrame | None  # verification_history rows with a closed status
     before: DataFrame | None  # the previous publication's dtks_households (household_id, decile)
@@ -73,7 +73,7 @@ class Inputs:
 
 
 def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, programs: dict[str, Column],
-                changes: DataFrame | None, before: DataFrame | None,
+                changes: DataFrame | None, before: DataFrame | None, as_of: dt.date,
                 put: Callable[[str, DataFrame], DataFrame]) -> Inputs:
     """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
     households = tables.read(spark, config, tables.HOUSEHOLDS)
@@ -100,14 +100,19 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, pro
     tokens = [df.where(F.col("household_id").isNull() & F.col("head_token").isNotNull())
               .select(F.col("head_token").alias("nik_token")) for df in unnamed]
     wanted = tokens[0].unionByName(tokens[1]) if len(tokens) == 2 else tokens[0] if tokens else None
-    listed = spark.createDataFrame([], "head_token string, _found string")
+    listed = None
     if wanted is not None and not wanted.isEmpty():
         named = members.select("household_id", "nik_token").join(wanted.distinct(), "nik_token", "left_semi")
         # Staged: read by the open appeals and by the open entries, and made from a scan of the members.
         listed = put("queue_listed", named.groupBy(F.col("nik_token").alias("head_token")).agg(
             F.min("household_id").alias("_found")))
+    if appeals is not None:
+        # Staged: the entries read the open appeals twice (reasons, places of the unsurveyed) and name their
+        # subjects to the pass over the surveyed households; made from the appeals and the closed history.
+        appeals = put("queue_appeals", open_appeals(appeals, closed, listed, as_of))
     return Inputs(
-        surveyed=surveyed, ranked=gold_hh.select("household_id", "persons_to_cutoff", "interview_date"),
+        surveyed=surveyed, ranked=gold_hh.select("household_id", "province_code", "regency_code", "village_code",
+                                                 "interview_date", "persons_to_cutoff"),
         heads=heads, listed=listed,
         suspects=quality.curbstoning_suspects(households, questionnaire.load(config)),
         appeals=appeals, previous=previous, closed=closed, before=before, changes=changes, after=gold_hh,
@@ -133,13 +138,19 @@ def _days(column: Column, reason: Column, config: QueueConfig) -> Column:
     return F.date_add(column, days[reason])
 
 
-def signals(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> DataFrame:
-    """Pure: (subject, reason, start, appeal_id) for every signal on a household's current interview: the
-    ranked households near the line, and one pass over the surveyed households for the rest (stale, a suspect
-    enumerator's through a broadcast of the few flagged, a head with a registry event)."""
+FACTS = ("province_code", "regency_code", "village_code", "interview_date")  # of the household, now
+
+
+def signals(i: Inputs, as_of: dt.date, population: int, config: QueueConfig,
+            named: DataFrame | None = None) -> DataFrame:
+    """Pure: (subject, reason, start, appeal_id, FACTS) for every signal on a household's current interview:
+    the ranked households near the line, and one pass over the surveyed households for the rest (stale, a
+    suspect enumerator's through a broadcast of the few flagged, a head with a registry event). The same pass
+    gives the facts of the households in `named` (subject: those the queue already names), as rows without a
+    reason, so the entries need no other look-up of the nation's households."""
     band = math.floor(population * config.near_cutoff_band)
     near = i.ranked.where(F.abs(F.col("persons_to_cutoff")) <= F.lit(band)).select(
-        "household_id", "interview_date", F.array(F.lit(NEAR_CUTOFF)).alias("_reasons"))
+        "household_id", *FACTS, F.array(F.lit(NEAR_CUTOFF)).alias("_reasons"), F.lit(False).alias("_named"))
     stale = F.col("interview_date") < F.lit(as_of - dt.timedelta(days=config.stale_interview_days))
     flagged = (i.surveyed
                .join(F.broadcast(i.suspects.select("enumerator_id", F.lit(True).alias("_suspect"))), "enumerator_id",
@@ -148,17 +159,29 @@ def signals(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> 
                # would move every surveyed household to meet them.
                .join(F.broadcast(i.heads.select("household_id", F.lit(True).alias("_event"))), "household_id",
                      "left"))
+    if named is not None:
+        flagged = flagged.join(named.select(F.col("subject").alias("household_id"), F.lit(True).alias("_named"))
+                               .distinct(), "household_id", "left")
+    else:
+        flagged = flagged.withColumn("_named", F.lit(None).cast("boolean"))
     codes = F.filter(F.array(*[F.when(cond, F.lit(code)) for cond, code in (
         (stale, STALE), (F.col("_suspect"), CURBSTONING), (F.col("_event"), REGISTRY_EVENT))]),
         lambda c: c.isNotNull())
-    own = flagged.select("household_id", "interview_date", codes.alias("_reasons")).where(F.size("_reasons") > 0)
-    found = near.unionByName(own).select("household_id", "interview_date", F.explode("_reasons").alias("reason"))
+    own = flagged.select("household_id", *FACTS, codes.alias("_reasons"),
+                         F.coalesce("_named", F.lit(False)).alias("_named")).where(
+        (F.size("_reasons") > 0) | F.col("_named"))
+    # explode_outer: a named household without a signal keeps one row, without a reason, for its facts.
+    found = near.unionByName(own).select("household_id", *FACTS, "_named",
+                                         F.explode_outer("_reasons").alias("reason"))
     if i.closed is not None:  # an interview whose entry closed is not queued again for a signal
         done = i.closed.where(F.col("household_id").isNotNull()).select(
             "household_id", F.explode(F.array("interview_date", "resurvey_date")).alias("interview_date")).distinct()
-        found = found.join(done, ["household_id", "interview_date"], "left_anti")
-    return found.select(F.col("household_id").alias("subject"), "reason", F.lit(as_of).alias("start"),
-                        F.lit(None).cast("string").alias("appeal_id"))
+        found = (found.join(done.withColumn("_done", F.lit(True)), ["household_id", "interview_date"], "left")
+                 .withColumn("reason", F.when(F.col("_done").isNull(), F.col("reason")))
+                 .where(F.col("reason").isNotNull() | F.col("_named")))
+    return found.select(F.col("household_id").alias("subject"), "reason",
+                        F.when(F.col("reason").isNotNull(), F.lit(as_of)).alias("start"),
+                        F.lit(None).cast("string").alias("appeal_id"), *FACTS)
 
 
 def _subject() -> Column:
@@ -173,11 +196,21 @@ def _still_open(appeals: DataFrame, closed: DataFrame | None) -> DataFrame:
     return appeals.join(closed.select(F.explode("appeal_ids").alias("appeal_id")), "appeal_id", "left_anti")
 
 
-def open_appeals(i: Inputs, as_of: dt.date) -> DataFrame:
+def _found(df: DataFrame, listed: DataFrame | None) -> DataFrame:
+    """`df` with `_found`, the household now listing its head_token. None rather than an empty DataFrame when
+    there is nothing to look up: a DataFrame made in Python has no size, so the planner would shuffle what
+    meets it instead of broadcasting it."""
+    if listed is None:
+        return df.withColumn("_found", F.lit(None).cast("string"))
+    return df.join(listed, "head_token", "left")
+
+
+def open_appeals(appeals: DataFrame, closed: DataFrame | None, listed: DataFrame | None,
+                 as_of: dt.date) -> DataFrame:
     """Pure: each appeal not yet closed, filed on or before the as-of date, with its subject: the household
     it names, else the household that now lists the head's NIK, else the token itself ("T:" + token)."""
-    appeals = _still_open(i.appeals.where(F.to_date("filed_at") <= F.lit(as_of)), i.closed)
-    return appeals.join(i.listed, "head_token", "left").select(
+    still = _still_open(appeals.where(F.to_date("filed_at") <= F.lit(as_of)), closed)
+    return _found(still, listed).select(
         _subject().alias("subject"),
         F.col("appeal_type").alias("reason"), F.to_date("filed_at").alias("start"), "appeal_id", "head_token",
         "province_code", "regency_code", "village_code")
@@ -190,42 +223,43 @@ def build(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> Da
 
 def entries(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> DataFrame:
     """Pure: the queue's entries with their status, before the outcomes of those a re-survey closed."""
-    reasons = signals(i, as_of, population, config)
-    places = None
-    if i.appeals is not None:
-        appeals = open_appeals(i, as_of)
-        reasons = reasons.unionByName(appeals.select("subject", "reason", "start", "appeal_id"))
-        places = appeals.where(F.col("subject").startswith("T:")).groupBy("subject").agg(
-            F.min("head_token").alias("_head"), F.min("province_code").alias("_p"),
-            F.min("regency_code").alias("_r"), F.min("village_code").alias("_v"))
-    rank = F.create_map(*[x for n, r in enumerate(config.priority, 1) for x in (F.lit(r), F.lit(n))])
-    now = reasons.withColumn("_deadline", _days(F.col("start"), F.col("reason"), config)).groupBy("subject").agg(
-        F.collect_set("reason").alias("_reasons"),
-        F.collect_set("appeal_id").alias("_appeals"),
-        F.min("start").alias("_start"),
-        F.min("_deadline").alias("_deadline"),
-    )
-    entries = now
+    prev, named = None, []
     if i.previous is not None:
-        prev = i.previous.where(F.col("status") == OPEN)
-        prev = prev.join(i.listed, "head_token", "left").select(
+        prev = _found(i.previous.where(F.col("status") == OPEN), i.listed).select(
             _subject().alias("subject"),
             F.col("entry_id").alias("_p_entry"), F.col("opened_on").alias("_p_opened"),
             F.col("deadline").alias("_p_deadline"), F.col("reasons").alias("_p_reasons"),
             F.col("appeal_ids").alias("_p_appeals"), F.col("interview_date").alias("_p_interview"),
             F.col("head_token").alias("_p_head"))
-        entries = now.join(prev, "subject", "full")
+        named.append(prev.select("subject"))
+    if i.appeals is not None:
+        named.append(i.appeals.select("subject"))
+    reasons = signals(i, as_of, population, config,
+                      named[0].unionByName(named[1]) if len(named) == 2 else named[0] if named else None)
+    reasons = reasons.withColumn("_head", F.lit(None).cast("string"))
+    if i.appeals is not None:
+        # An appeal gives the places of a subject no household lists (the filing village) and its head's token.
+        unlisted = F.col("subject").startswith("T:")
+        reasons = reasons.unionByName(i.appeals.select(
+            "subject", "reason", "start", "appeal_id",
+            *[F.when(unlisted, F.col(c)).alias(c) for c in ("province_code", "regency_code", "village_code")],
+            F.lit(None).cast("date").alias("interview_date"), F.when(unlisted, F.col("head_token")).alias("_head")))
+    rank = F.create_map(*[x for n, r in enumerate(config.priority, 1) for x in (F.lit(r), F.lit(n))])
+    deadline_of = F.when(F.col("reason").isNotNull(), _days(F.col("start"), F.col("reason"), config))
+    entries = reasons.withColumn("_deadline", deadline_of).groupBy("subject").agg(
+        F.collect_set("reason").alias("_reasons"),
+        F.collect_set("appeal_id").alias("_appeals"),
+        F.min("start").alias("_start"),
+        F.min("_deadline").alias("_deadline"),
+        *[F.min(c).alias(c) for c in ("province_code", "regency_code", "village_code", "_head")],
+        F.max("interview_date").alias("_interview"),
+    )
+    if prev is not None:
+        entries = entries.join(prev, "subject", "full")
     else:
         entries = entries.select("*", *[F.lit(None).cast(t).alias(c) for c, t in (
             ("_p_entry", "string"), ("_p_opened", "date"), ("_p_deadline", "date"), ("_p_reasons", "array<string>"),
             ("_p_appeals", "array<string>"), ("_p_interview", "date"), ("_p_head", "string"))])
-    if places is not None:
-        entries = entries.join(places, "subject", "left")
-    else:
-        entries = entries.select("*", *[F.lit(None).cast("string").alias(c) for c in ("_head", "_p", "_r", "_v")])
-    hh = i.surveyed.select(F.col("household_id").alias("subject"), "province_code", "regency_code", "village_code",
-                           F.col("interview_date").alias("_interview"))
-    entries = entries.join(hh, "subject", "left")
     empty = F.array().cast("array<string>")
     reasons_all = F.array_distinct(F.concat(F.coalesce("_p_reasons", empty), F.coalesce("_reasons", empty)))
     appeal_ids = F.array_sort(F.array_distinct(F.concat(F.coalesce("_p_appeals", empty),
@@ -245,9 +279,7 @@ def entries(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> 
             appeal_ids))), opened.cast("string"))).alias("entry_id"),
         household.alias("household_id"),
         F.coalesce("_p_head", "_head").alias("head_token"),
-        F.coalesce("province_code", "_p").alias("province_code"),
-        F.coalesce("regency_code", "_r").alias("regency_code"),
-        F.coalesce("village_code", "_v").alias("village_code"),
+        "province_code", "regency_code", "village_code",
         reasons_all.alias("reasons"), appeal_ids.alias("appeal_ids"), opened.alias("opened_on"),
         deadline.alias("deadline"), interview_at_open.alias("interview_date"),
         F.when(F.col("_p_entry").isNotNull() & resurveyed, F.col("_interview")).alias("resurvey_date"),

@@ -103,7 +103,7 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     changes = gold.write_eligibility(spark, config, elig, put)
     ctx.step(QUEUE_STEP)
-    found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, put)
+    found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, as_of, put)
     waiting = queue.write(spark, config, found, as_of, pop, ctx.run_id, put)
     ctx.step(REASONS_STEP)
     _write_reasons(ctx, elig, changes, gold_hh, previous, rules, elig_version, queue.resolved_appeals(waiting))
