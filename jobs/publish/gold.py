@@ -30,8 +30,8 @@ def was(column: str) -> str:
 
 WAS = (was("eligible"), was("rule"))  # what program_eligibility held, beside its change set
 # What the previous publication's dtks_households held for a household, carried beside this run's staged rows
-# (with_run), so the reasons for change do not read that table again.
-CARRIED = ("interview_date", "model_version", "data_hash")
+# (with_run), so the reasons for change and the queue's outcomes do not read that table again.
+CARRIED = ("interview_date", "model_version", "data_hash", "decile")
 
 
 def data_hash(model_features: list[str]) -> Column:

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import questionnaire
 from jobs.core.contract import SANGGAH, USUL
-from jobs.publish.gold import WAS
+from jobs.publish.gold import WAS, was
 from jobs.report import quality
 from runtime import tables
 from runtime.config import DtksConfig, QueueConfig
@@ -291,31 +291,37 @@ def entries(i: Inputs, as_of: dt.date, population: int, config: QueueConfig) -> 
 
 def outcomes(out: DataFrame, i: Inputs) -> DataFrame:
     """The decile and eligibility before and after, on the entries a re-survey closed; and the appeals' types.
-    After: this publication's rows and its rules. Before: the previous publication's decile; its eligibility
-    is this one's except where the eligibility change set says what the table held (none where the row was
-    new), so the nation's eligibility rows are not read."""
+    After: this publication's rows and its rules. Before: the previous publication's decile, carried beside
+    this one's rows (gold.CARRIED), and read from that publication only for a household it no longer ranks;
+    its eligibility is this one's except where the eligibility change set says what the table held (none
+    where the row was new), so the nation's eligibility rows are not read."""
     done = F.col("status").isin(RESOLVED, RESURVEYED)
     closing = out.where(done).select("household_id")
     names = sorted(i.programs)
     after = i.after.join(closing, "household_id", "left_semi").select(
         "household_id", F.col("decile").alias("decile_after"),
         F.map_from_arrays(F.array(*[F.lit(n) for n in names]), F.array(*[i.programs[n] for n in names]))
-        .alias("eligible_after"))
+        .alias("eligible_after"), F.col(was("decile")).alias("decile_before"))
+    if i.before is None or i.changes is None:
+        after = after.withColumn("decile_before", F.lit(None).cast("int"))
     joined = out.join(after, "household_id", "left")
     if i.before is not None and i.changes is not None:
-        decile = i.before.join(closing, "household_id", "left_semi").select(
-            "household_id", F.col("decile").alias("decile_before"))
+        # Broadcast: when every closed household is ranked now (the rule), the adaptive plan finds it empty
+        # and never scans the previous publication's files.
+        unranked = closing.join(i.after.select("household_id"), "household_id", "left_anti")
+        decile = i.before.join(F.broadcast(unranked), "household_id", "left_semi").select(
+            "household_id", F.col("decile").alias("_unranked_before"))
         held = i.changes.join(closing, "household_id", "left_semi").groupBy("household_id").agg(
             F.map_from_entries(F.collect_list(F.struct("program", WAS[0]))).alias("_held"))
         empty = F.create_map().cast("map<string,boolean>")
         changed = F.coalesce(F.map_keys("_held"), F.array().cast("array<string>"))
         kept = F.map_filter(F.coalesce("eligible_after", empty), lambda k, _: ~F.array_contains(changed, k))
-        was = F.map_concat(kept, F.map_filter(F.coalesce("_held", empty), lambda _, v: v.isNotNull()))
+        was_eligible = F.map_concat(kept, F.map_filter(F.coalesce("_held", empty), lambda _, v: v.isNotNull()))
         joined = (joined.join(decile, "household_id", "left").join(held, "household_id", "left")
-                  .withColumn("eligible_before", F.when(F.size(was) > 0, was)))
+                  .withColumn("decile_before", F.coalesce("decile_before", "_unranked_before"))
+                  .withColumn("eligible_before", F.when(F.size(was_eligible) > 0, was_eligible)))
     else:
-        joined = joined.select("*", F.lit(None).cast("int").alias("decile_before"),
-                               F.lit(None).cast("map<string,boolean>").alias("eligible_before"))
+        joined = joined.select("*", F.lit(None).cast("map<string,boolean>").alias("eligible_before"))
     types = F.array_sort(F.array_distinct(F.filter(F.transform(
         "reasons", lambda r: F.when(r.isin(SANGGAH, USUL), r)), lambda r: r.isNotNull())))
     detail = F.when(F.col("status") == LAPSED, F.lit("deadline passed without a re-survey")).when(
