@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 
-.PHONY: setup demo test test-cluster package lint bench clean browser
+.PHONY: setup demo test test-fast test-cluster package lint bench clean browser
 TOKEN_JAR := .cache/jars/dtks-nik-token.jar
 setup: $(STAMP) .cache/jars/.complete $(TOKEN_JAR)
 
@@ -29,8 +29,18 @@ demo: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Two xdist workers, a test module per unit of work (docs/TESTING.md); each session in its own temp folder,
+# which pytest empties when the session starts (concurrent sessions in one folder delete each other's files).
+PYTEST := $(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+
+# Everything: the fast tier, the end-to-end tier and the cluster test; the 25 slowest tests listed at the end.
 test: setup browser
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
+	mkdir -p .pytest-tmp && $(PYTEST) --basetemp=.pytest-tmp/test --durations=25 tests
+
+# The fast tier alone, for the inner loop: rules on literal rows, ingest on hand-made landing zones, models,
+# generate; no shared nation, no cluster, no process of its own.
+test-fast: setup
+	mkdir -p .pytest-tmp && $(PYTEST) --basetemp=.pytest-tmp/fast -m "not e2e" tests
 
 # The cluster test alone (it is also part of `make test`): the pipeline on a two-worker standalone cluster
 # with an MLflow server, compared with a local run.
@@ -44,4 +54,5 @@ lint: setup
 	$(VENV)/bin/ruff check jobs models runtime tests scripts
 
 clean:
-	rm -rf $(VENV) .cache jobs/jvm/target lakehouse landing mlruns reports trials dist .cluster .mlflow-server
+	rm -rf $(VENV) .cache jobs/jvm/target lakehouse landing mlruns reports trials dist .cluster .mlflow-server \
+		.pytest-tmp

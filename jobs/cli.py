@@ -117,6 +117,18 @@ def eligibility_diff(ctx: StageContext, args: argparse.Namespace) -> None:
             f"{by.get((program, reason, reasons.LEFT), 0):>9,}")
 
 
+def lakehouse_status(ctx: StageContext, args: argparse.Namespace) -> None:
+    from jobs import status
+
+    status.show(ctx, args.json)
+
+
+# The read-only commands: each reads the lakehouse through `ctx` and prints with `say` (tests call them in
+# process on their own session).
+COMMANDS = {"status": lakehouse_status, "diff": eligibility_diff, "explain": household_explanation,
+            "export": region_export}
+
+
 def _stage_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     known = PIPELINE_NAMES
@@ -158,16 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return guarded(lambda: print(",".join(delta_jars())))
     if args.command == "model":
         return run_model_command(args)
-    if args.command == "status":
-        from jobs import status
-
-        return console_run(args, "status", lambda ctx: status.show(ctx, args.json), command=True)
-    if args.command == "diff":
-        return console_run(args, "diff", lambda ctx: eligibility_diff(ctx, args), command=True)
-    if args.command == "explain":
-        return console_run(args, "explain", lambda ctx: household_explanation(ctx, args), command=True)
-    if args.command == "export":
-        return console_run(args, "export", lambda ctx: region_export(ctx, args), command=True)
+    if args.command in COMMANDS:
+        return console_run(args, args.command, lambda ctx: COMMANDS[args.command](ctx, args), command=True)
     if args.command == "run":
         return console_run(args, "run", lambda ctx: run_all(ctx, args))
     stage = args.command.replace("-", "_")  # `rotate-key` is the stage rotate_key

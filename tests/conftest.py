@@ -18,9 +18,12 @@ os.environ.setdefault("DTKS_NIK_KEY", "test-key-0123456789abcdef0123456789abcdef
 os.environ.setdefault("DTKS_NIK_KEY_NEW", "test-new-key-fedcba9876543210fedcba9876543210")
 
 
-MODULE_ORDER = ("test_update", "test_pipeline", "test_console", "test_config", "test_regions", "test_rotate_key",
-                "test_cluster", "test_key_scan", "test_fuzz_ingest", "test_hostile_landing", "test_ingest",
-                "test_generate", "test_notebooks", "test_models", "test_runtime", "test_nik", "test_ranking")
+MODULE_ORDER = ("test_pipeline", "test_cluster", "test_update", "test_rotate_key", "test_console", "test_notebooks",
+                "test_key_scan", "test_models", "test_generate", "test_fuzz_ingest", "test_hostile_landing",
+                "test_ingest", "test_validation", "test_reasons", "test_impact", "test_curbstoning")
+
+
+NATION_FIXTURES = {"nation_landing", "nation", "own_nation"}
 
 
 def pytest_collection_modifyitems(items):
@@ -28,15 +31,23 @@ def pytest_collection_modifyitems(items):
     it (the shared nation is read-only; a test that writes works on a copy of its own).
 
     `make test` runs two xdist workers with --dist loadfile --no-loadscope-reorder: a module is a unit of
-    work, handed out in this order. The two heaviest modules (update rounds; the nation's pipeline) start at
-    once, one per worker; two light modules are queued behind them (each worker holds two units), then the
-    heaviest of the rest first, so that the workers finish together."""
+    work, handed out in this order, and a worker takes its next module when two or fewer of its tests are
+    left. One worker starts with the nation's pipeline module (it builds the shared nation); the other with
+    the cluster test (it needs only the nation's landing files until its last comparison) and then the update
+    rounds; the other end-to-end modules follow, then the fast tier's heaviest modules, so that the workers
+    finish together (docs/TESTING.md)."""
 
     def rank(item) -> int:
         name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
 
     items.sort(key=rank)  # stable: file order within a module
+    # The fast tier (`make test-fast`) builds no nation: a test that reads one is end-to-end, and says so.
+    unmarked = [item.nodeid for item in items if NATION_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("e2e") is None]
+    if unmarked:
+        raise pytest.UsageError(f"{', '.join(unmarked)} use the shared nation but are not marked e2e "
+                                "(docs/TESTING.md, tiers)")
 
 
 @pytest.fixture(scope="session")
@@ -338,6 +349,32 @@ def dtks_cli(config, *args: str) -> list[str]:
     return [sys.executable, "-m", "jobs.cli", *args, "--env", "test", "--set", f"lakehouse_root={config.lakehouse}",
             "--set", f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
             "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
+
+
+def dtks_command(spark, config, *argv: str) -> tuple[int, str, str]:
+    """A read-only `dtks` command (status, diff, explain, export) in this process, on the shared session and
+    this config: (exit code, its lines, the error line). The command's function is the one `dtks` runs; what
+    the subprocess adds (the entry point, parsing, one line and exit code 2 per error) is proven by
+    test_console's command-line tests."""
+    import io
+
+    from jobs import cli
+    from runtime import console
+    from runtime.errors import UserError
+    from runtime.runs import new_run_id
+    from runtime.stage import StageContext
+
+    args = cli.build_parser().parse_args(list(argv))
+    ctx = StageContext(config=config, run_id=new_run_id(), _spark=spark)
+    out, before = io.StringIO(), console._current
+    console._current = console.Console(out, live=False)
+    try:
+        cli.COMMANDS[args.command](ctx, args)
+    except UserError as error:
+        return 2, out.getvalue(), f"dtks: error: {error}"
+    finally:
+        console._current = before
+    return 0, out.getvalue(), ""
 
 
 def paused(config, folder: Path, failpoint: str, *args: str):

@@ -22,7 +22,7 @@ from runtime.config import PROJECT_ROOT
 from tests import key_scan
 from tests.conftest import AS_OF, assert_same_rows, make_config
 
-pytestmark = pytest.mark.cluster  # in `make test`; alone: `make test-cluster`
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]  # in `make test`; alone: `make test-cluster`
 SCRIPTS = PROJECT_ROOT / "scripts"
 
 

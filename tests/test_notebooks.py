@@ -10,6 +10,8 @@ from nbclient import NotebookClient
 
 from tests.model_data import make_training_frame, write_training_table
 
+pytestmark = pytest.mark.e2e  # each notebook starts a kernel with its own Spark
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
@@ -50,7 +52,6 @@ def _outputs(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.slow  # starts a kernel with its own Spark
 def test_notebooks_execute_on_small_data(small_registry, monkeypatch, tmp_path):
     config = small_registry
     _parameters(monkeypatch, config)
@@ -62,7 +63,6 @@ def test_notebooks_execute_on_small_data(small_registry, monkeypatch, tmp_path):
     assert "versions [1, 2]; champion 1" in compared and "exclusion_error_60" in compared
 
 
-@pytest.mark.slow  # starts a kernel with its own Spark, on a copy of the published nation
 def test_model_impact_notebook_trains_a_challenger_and_reads_its_impact(own_nation, monkeypatch, tmp_path):
     config = own_nation[0]
     _parameters(monkeypatch, config)

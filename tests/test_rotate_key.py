@@ -21,6 +21,9 @@ from runtime import tables
 from runtime.errors import UserError
 from tests.conftest import AS_OF, assert_same_rows, nation_copy, paused, run
 
+# key rotation on copies of the shared nation, one of them killed in a process of its own
+pytestmark = pytest.mark.e2e
+
 OLD_KEY = os.environ["DTKS_NIK_KEY"].encode()
 NEW_KEY = os.environ["DTKS_NIK_KEY_NEW"].encode()
 SILVER = (tables.IDENTITY_VAULT, tables.REGISTRY, tables.SURVEY, tables.HOUSEHOLDS, tables.MEMBERS)

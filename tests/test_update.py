@@ -15,7 +15,10 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from runtime import tables
-from tests.conftest import AS_OF, assert_same_rows, make_config, run
+from tests.conftest import AS_OF, assert_same_rows, make_config, nation_copy, run
+from tests.published import appeals_truth, eligible_at, net_moves, reasons_of_run
+
+pytestmark = pytest.mark.e2e  # update rounds on a copy of the shared nation
 
 RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since"}
 COMPARED = (tables.REGISTRY, tables.SURVEY, tables.HOUSEHOLDS, tables.MEMBERS, tables.SCORES,
@@ -24,6 +27,7 @@ COMPARED = (tables.REGISTRY, tables.SURVEY, tables.HOUSEHOLDS, tables.MEMBERS, t
 # so that readers without deletion-vector support (delta-rs) read them.
 WITH_DV = (tables.REGISTRY, tables.SURVEY, tables.HOUSEHOLDS, tables.MEMBERS, tables.SCORES)
 SHARE = 0.05  # of survey households re-surveyed and of persons changed: enough of each kind at this size
+PUBLISHED_ON = "2026-03-15"  # the update round's publish: the nation's appeals are past their deadlines
 
 
 def _config(root: Path, lake: str, mlflow: Path | None = None):
@@ -34,12 +38,15 @@ def _config(root: Path, lake: str, mlflow: Path | None = None):
     return config
 
 
-def _round(spark, config, landing: Path, stages, as_of=AS_OF) -> dict:
-    out = {}
+def _round(spark, config, landing: Path, stages, as_of=AS_OF, publish_as_of=None) -> tuple[dict, dict]:
+    """The stages on `landing`: their results and run ids, by stage."""
+    out, ids = {}, {}
     for stage in stages:
         values = {"landing": str(landing), "as_of": pd.Timestamp(as_of).date()} if stage == "ingest" else {}
-        out[stage], _ = run(spark, config, stage, **values)
-    return out
+        if stage == "publish" and publish_as_of:
+            values = {"as_of": pd.Timestamp(publish_as_of).date()}
+        out[stage], ids[stage] = run(spark, config, stage, **values)
+    return out, ids
 
 
 def _update(spark, config, base: Path, out: Path, merged: Path, form: str = "events"):
@@ -55,23 +62,31 @@ def _content(spark, config, name: str):
 
 
 @pytest.fixture(scope="module")
-def rounds(spark, nation_landing, tmp_path_factory):
-    """A full round on the nation, then one update round (registry events); and a full round on the
-    updated inputs in a second lakehouse, scored with the same model."""
+def rounds(spark, nation, tmp_path_factory):
+    """The update-round state every test of this module reads: a copy of the shared nation (its full round,
+    published on QUEUE_AS_OF), then one update round (registry events, 5 % of households re-surveyed or new,
+    published on PUBLISHED_ON); and a full round on the updated inputs in a second lakehouse, scored with
+    the same registered model. The reference round is the one pipeline run this module adds for its
+    guarantee (update round = full round); a test that writes works on a copy."""
     root = tmp_path_factory.mktemp("update")
-    config = _config(root, "lake")
-    _round(spark, config, nation_landing, ("ingest", "train", "score", "publish"))
+    config = nation_copy(nation, root / "nation")
+    nation_landing = nation[1]
     before = {name: tables.version(spark, config, name) for name in tables.CATALOG}
+    published_before = tables.published_versions(spark, config)
     gold_before = {name: _content(spark, config, name).collect() for name in (tables.PROGRAM_ELIGIBILITY,)}
     manifest, generated = _update(spark, config, nation_landing, root / "update1", root / "merged1")
-    results = _round(spark, config, root / "update1", ("ingest", "score", "publish"))
-    reference = _config(root, "reference", mlflow=root)
-    ref_results = _round(spark, reference, root / "merged1", ("ingest", "score", "publish"))
+    results, run_ids = _round(spark, config, root / "update1", ("ingest", "score", "publish"),
+                              publish_as_of=PUBLISHED_ON)
+    reference = _config(root, "reference", mlflow=root / "nation")
+    ref_results, _ = _round(spark, reference, root / "merged1", ("ingest", "score", "publish"),
+                            publish_as_of=PUBLISHED_ON)
     return {"root": root, "config": config, "reference": reference, "before": before, "manifest": manifest,
-            "generated": generated, "results": results, "ref_results": ref_results, "gold_before": gold_before}
+            "generated": generated, "results": results, "ref_results": ref_results, "gold_before": gold_before,
+            "published_before": published_before, "run_ids": run_ids, "landing": nation_landing}
 
 
 def test_update_delivery_holds_every_kind_of_change(spark, rounds, nation_landing):
+    """The generated delivery holds every kind of change, and re-surveyed households really moved."""
     manifest, root = rounds["manifest"], rounds["root"]
     changes = manifest["changes"]
     for kind in ("RICHER", "POORER", "NEW", "BIRTH", "DEATH", "MOVE", "NIK_CORRECTION"):
@@ -158,26 +173,30 @@ def test_gold_tables_read_the_same_with_a_non_spark_reader(spark, rounds):
         key = list(tables.table(name).keys)
         got = frame.sort_values(key).reset_index(drop=True)
         want = spark_rows.toPandas().sort_values(key).reset_index(drop=True)[list(got.columns)]
-        pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False), name
+        try:
+            pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False)
+        except AssertionError as error:
+            error.add_note(f"comparing {name}")
+            raise
 
 
-def test_four_rounds_and_maintain_match_a_fresh_round(spark, rounds, tmp_path):
-    """Three more rounds (one with the whole registry re-delivered), then `dtks maintain`: the tables
-    equal a fresh full round on the inputs after all four, and the layout is back to that round's.
-    On a copy of the lakehouse: the other tests read it as the first update round left it."""
+def test_rounds_then_maintain_match_a_fresh_round(spark, rounds, tmp_path):
+    """A second update round, with the whole registry re-delivered (the first delivered registry events), then
+    `dtks maintain`: the tables equal a fresh full round on the inputs after both, and the layout is back to
+    that round's. Three rounds in all (full, events, whole registry): each registry form once, MERGEd with
+    deletion vectors twice before maintenance. On a copy of the lakehouse: the other tests read it as the
+    first update round left it. This test's own pipeline runs: the second round and the fresh round."""
     root = rounds["root"]
     shutil.copytree(rounds["config"].path(rounds["config"].lakehouse), tmp_path / "lake")
     config = rounds["config"].model_copy(update={"lakehouse_root": str(tmp_path / "lake")})
     base = root / "merged1"
-    for k, form in ((2, "full"), (3, "events"), (4, "events")):
-        _update(spark, config, base, tmp_path / f"update{k}", tmp_path / f"merged{k}", form)
-        _round(spark, config, tmp_path / f"update{k}", ("ingest", "score", "publish"), as_of="2027-06-30")
-        base = tmp_path / f"merged{k}"
+    _update(spark, config, base, tmp_path / "update2", tmp_path / "merged2", "full")
+    _round(spark, config, tmp_path / "update2", ("ingest", "score", "publish"), as_of="2027-06-30")
     result, _ = run(spark, config.model_copy(update={"maintenance": config.maintenance.model_copy(
         update={"vacuum_retain_hours": 0})}), "maintain")
     assert "maintain:" in result.summary[0]
-    fresh = _config(tmp_path, "fresh", mlflow=root)
-    _round(spark, fresh, base, ("ingest", "score", "publish"), as_of="2027-06-30")
+    fresh = _config(tmp_path, "fresh", mlflow=root / "nation")
+    _round(spark, fresh, tmp_path / "merged2", ("ingest", "score", "publish"), as_of="2027-06-30")
     for name in COMPARED:
         assert_same_rows(_content(spark, config, name), _content(spark, fresh, name), name)
     for name in (*COMPARED, tables.IDENTITY_VAULT):
@@ -186,3 +205,54 @@ def test_four_rounds_and_maintain_match_a_fresh_round(spark, rounds, tmp_path):
         assert files <= max(1.1 * fresh_files, fresh_files + 1), (name, files, fresh_files)
         on_disk = [p for p in Path(config.table_path(name)).rglob("*.parquet")]
         assert len(on_disk) == files, name  # vacuumed: no file left that the table no longer uses
+
+
+def test_an_update_round_resolves_the_resurveyed_appeals_and_the_rest_lapse(spark, rounds):
+    """The nation's appeals after the update round (published on PUBLISHED_ON): an appeal whose household
+    (or, for a proposal, whose head) was re-surveyed is RESOLVED with its decile and programmes before and
+    after; the rest LAPSED; a resolved appeal that moved its household carries APPEAL."""
+    config, landing, run_id = rounds["config"], rounds["landing"], rounds["run_ids"]["publish"]
+    gold_v = rounds["published_before"]
+    queue_before = tables.read(spark, config, tables.QUEUE, gold_v[tables.QUEUE]).toPandas()
+    update = rounds["root"] / "update1"
+    queue = tables.read_published(spark, config, tables.QUEUE).toPandas().set_index("entry_id")
+    gold_after = tables.published_versions(spark, config)
+    surveyed = spark.read.parquet(str(update / "survey_households")).toPandas()
+    members = spark.read.parquet(str(update / "survey_members")).select("household_id", "nik").toPandas()
+    truth = appeals_truth(spark, landing).set_index("appeal_id")
+    appealed = queue_before[queue_before.appeal_ids.apply(len) > 0]
+    decile = {when: dict(tables.read(spark, config, tables.DTKS_HOUSEHOLDS, v[tables.DTKS_HOUSEHOLDS])
+                         .select("household_id", "decile").toPandas().values) for when, v in
+              (("before", gold_v), ("after", gold_after))}
+    eligible = {when: eligible_at(spark, config, v[tables.PROGRAM_ELIGIBILITY])
+                for when, v in (("before", gold_v), ("after", gold_after))}
+    resolved = set()
+    for entry in appealed.itertuples():
+        now = queue.loc[entry.entry_id]
+        if isinstance(entry.household_id, str):
+            household = entry.household_id if entry.household_id in set(surveyed.household_id) else None
+        else:  # a proposal for an unsurveyed family: resolved when a new household lists the head
+            heads = {truth.loc[a].head_nik for a in entry.appeal_ids}
+            found = members[members.nik.isin(heads)].household_id
+            household = found.iloc[0] if len(found) else None
+        if household is None:
+            assert now.status == "LAPSED" and now.closed_on == pd.Timestamp(PUBLISHED_ON).date(), entry.entry_id
+            continue
+        assert now.status == "RESOLVED" and now.household_id == household, entry.entry_id
+        resolved.add(household)
+        assert now.decile_before == decile["before"].get(household) and now.decile_after == decile["after"][household]
+        for when in ("before", "after"):
+            got = dict(getattr(now, f"eligible_{when}") or {})
+            want = {p: e for (p, h), e in eligible[when].items() if h == household}
+            assert got == want, (household, when)
+    assert len(resolved) >= 5 and (queue.status == "LAPSED").sum() >= 5
+    # Appeals once closed stay closed: none of them opens an entry again.
+    assert not queue[(queue.status == "OPEN") & (queue.appeal_ids.apply(len) > 0)].size
+    history = tables.read(spark, config, tables.QUEUE_HISTORY).toPandas()
+    assert set(history[history.publication_run_id == run_id].entry_id) >= set(appealed.entry_id)
+    # Each resolved appeal that moved its household in or out of a programme carries APPEAL.
+    moved = net_moves(eligible["before"], eligible["after"])
+    found = reasons_of_run(spark, config, run_id)
+    for (program, household), _change in moved.items():
+        assert ("APPEAL" in found[(program, household)][1]) == (household in resolved), (program, household)
+    assert any(h in resolved for _, h in moved)
