@@ -51,8 +51,12 @@ def services(tmp_path_factory):
         "PYSPARK_PYTHON": sys.executable,
     }
     try:
+        # Both at once: each is mostly waiting for its JVM or web server to answer.
+        mlflow = subprocess.Popen([str(SCRIPTS / "mlflow_server.sh"), "start"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
         sh(SCRIPTS / "cluster.sh", "start", 2, 1, "1g", env=env)
-        sh(SCRIPTS / "mlflow_server.sh", "start", env=env)
+        out, _ = mlflow.communicate(timeout=600)
+        assert mlflow.returncode == 0, f"mlflow_server.sh failed:\n{out[-3000:]}"
         yield root, env
     finally:
         subprocess.run([str(SCRIPTS / "mlflow_server.sh"), "stop"], env=env, capture_output=True)

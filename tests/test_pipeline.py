@@ -511,10 +511,11 @@ def test_update_round_for_one_province(spark, own_nation, tmp_path):
 
 
 def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
-    """Each cause in turn: a programme rule, the coverage target, the model, deaths (the interview:
-    test_update_round_for_one_province). Every household that entered or left, and only those, has a
-    reasons row; the cause is on exactly the households it changed, the others were re-ranked (RANK_SHIFT).
-    `dtks diff` counts them."""
+    """Each cause in turn: a programme rule, the coverage target, deaths (the interview:
+    test_update_round_for_one_province; the model: test_a_candidates_impact_is_what_promoting_and_publishing_it_
+    changes; each reason on literal rows: tests/test_reasons.py). Every household that entered or left, and only
+    those, has a reasons row; the cause is on exactly the households it changed, the others were re-ranked
+    (RANK_SHIFT). `dtks diff` counts them."""
     config, landing, _, _ = own_nation
 
     def publish(policy: bool = False, **values) -> dict[tuple[str, str], tuple[str, set[str]]]:
@@ -555,16 +556,6 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     found = publish(policy=True)
     assert {(p, c) for (p, _), (c, _) in found.items()} == {("KARTU", "LEFT")}
     assert all(why == {"POLICY"} for _, why in found.values())
-    # Another model version (a heavier penalty), scored and published: every change is the model's.
-    heavier = config.model_copy(update={"model": config.model.model_copy(update={"ridge_alpha": 300.0})})
-    trained, _ = run(spark, heavier, "train")
-    version = trained.model_version
-    run(spark, config, "score", model_version=version)
-    scored_by = tables.read(spark, config, tables.SCORES).select("model_version").distinct().collect()
-    assert [r.model_version for r in scored_by] == [version] != ["1"]  # every score replaced, same row_hash or not
-    found = publish()
-    assert all(why == {"MODEL"} for _, why in found.values())
-    assert {c for c, _ in found.values()} == {"ENTERED", "LEFT"}
     # Deaths: every member of three households within coverage died before their interview, registered
     # only now (registry events only; the survey is delivered again unchanged). Chosen among households
     # whose members are all in the registry and listed nowhere else, so nobody else's roster changes.
@@ -591,7 +582,7 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     shutil.copytree(landing, batch, ignore=shutil.ignore_patterns("registry", "training_*"))
     dead.select("change", "previous_nik", *registry.columns).write.parquet(str(batch / "registry_changes"))
     run(spark, config, "ingest", landing=str(batch), as_of=pd.Timestamp("2026-06-30").date())
-    run(spark, config, "score", model_version=version)
+    run(spark, config, "score")
     found = publish()
     assert {hh for (_, hh), (_, why) in found.items() if "REGISTRY" in why} == set(killed)
     assert all(change == "LEFT" and why == {"REGISTRY"} for (_, hh), (change, why) in found.items() if hh in killed)
@@ -887,8 +878,8 @@ def moves_between(before: tuple[pd.DataFrame, pd.DataFrame], after: tuple[pd.Dat
 def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, own_nation, capsys):
     """A quantile-regression PMT trained as challenger: its shadow ranking writes nothing, and what it
     foretells (entries and exits per programme and province, persons, decile transitions, churn) is what
-    promoting it, scoring and publishing then changes. Its native scores equal pyfunc's; the report shows
-    its impact."""
+    promoting it, scoring and publishing then changes, and every change carries the reason MODEL. Its native
+    scores equal pyfunc's; the report shows its impact."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -911,8 +902,13 @@ def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, 
     code, out, err = dtks_model(config, capsys, "promote", version, "--force", "--reason", "impact test")
     assert code == 0, err
     run(spark, config, "score")
-    run(spark, config, "publish", as_of=pd.Timestamp("2025-10-15").date())
+    eligible_before = eligible_at(spark, config)
+    _, published_by = run(spark, config, "publish", as_of=pd.Timestamp("2025-10-15").date())
     after = published_frames(spark, config)
+    # Every entry and exit of this publish is the model's: only the model changed.
+    found = reasons_of_run(spark, config, published_by)
+    assert {k: c for k, (c, _) in found.items()} == net_moves(eligible_before, eligible_at(spark, config))
+    assert all(why == {"MODEL"} for _, why in found.values()) and {c for c, _ in found.values()} == {"ENTERED", "LEFT"}
 
     expected = moves_between(before, after)
     got = {(r.program, r.province_code): (r.entered_households, r.entered_persons, r.left_households, r.left_persons)
