@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(stage.NAME, help=stage.HELP, description=stage.HELP)
         add_common_arguments(p)
         stage.add_arguments(p)
-    p = sub.add_parser("run", help="run every stage end to end (" + ", ".join(PIPELINE_NAMES) + ")")
+    p = sub.add_parser("run", help="run every stage end to end (" + ", ".join(PIPELINE_NAMES) + "); generate only "
+                       "where the landing zone is absent, empty or generated (a delivery there is never replaced: "
+                       "the run starts at ingest) and never where generate.in_default_run is false (--env cluster)")
     add_common_arguments(p)
     p.add_argument(
         "--stages",
@@ -139,8 +141,28 @@ def _stage_list(text: str) -> list[str]:
     return [n for n in known if n in names]  # pipeline order, whatever order they were given in
 
 
+def run_stages(ctx: StageContext, chosen: list[str] | None) -> list[str]:
+    """The stages `dtks run` runs: those chosen (--stages), else the whole pipeline, but never generate over a
+    delivery: a plain run skips it (and the cluster environment's by config), `--stages generate` stops."""
+    from jobs.generate.delivery import check_replaceable, foreign, is_local
+
+    config = ctx.config
+    landing = config.landing.root if "://" in config.landing.root else str(config.path(config.landing.root))
+    spark = None if is_local(landing) else ctx.spark
+    if chosen:
+        if "generate" in chosen:
+            check_replaceable(landing, spark, "the landing zone")
+        return chosen
+    if not config.generate.in_default_run:
+        return [n for n in PIPELINE_NAMES if n != "generate"]
+    if found := foreign(landing, spark):
+        say(f"landing zone {landing} holds a delivery ({found}): generate skipped, the pipeline runs on it")
+        return [n for n in PIPELINE_NAMES if n != "generate"]
+    return list(PIPELINE_NAMES)
+
+
 def run_all(ctx: StageContext, args: argparse.Namespace) -> None:
-    stages = args.stages or list(PIPELINE_NAMES)
+    stages = run_stages(ctx, args.stages)
     say(f"stages: {' -> '.join(stages)}")
     if ctx.config.is_trial:
         from jobs.core import regions

@@ -113,6 +113,8 @@ class GenerateConfig(_Strict):
     training_rate: float = Field(default=0.04, gt=0.0, le=0.5, description="mean inclusion in the training sample")
     update_share: float = Field(default=0.01, gt=0.0, le=0.5, description="--update-of: share re-surveyed and changed")
     appeal_share: float = Field(default=0.005, ge=0.0, le=0.2, description="appeals filed per survey household")
+    in_default_run: bool = Field(default=True, description="a plain `dtks run` starts with generate (where the "
+                                 "landing zone holds no delivery)")
     defects: DefectRates = DefectRates()
 
 

@@ -28,7 +28,7 @@ def dtks(config, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
     """The command line itself (entry point, parsing, exit codes), as processes: `dtks status` on an empty
-    lakehouse starts no Spark; a bad argument is one line and exit code 2."""
+    lakehouse starts no Spark; generate over a delivery and a bad argument are one line and exit code 2."""
     config = make_config(tmp_path)
     done = dtks(config, tmp_path, "status")
     assert done.returncode == 0, done.stderr
@@ -43,6 +43,20 @@ def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
     assert as_json == {"lakehouse": str(tmp_path / "lake"), "lock": None, "stages": [], "publication": None,
                        "champion": None}
     assert not (tmp_path / "lake").exists() and not (tmp_path / "mlflow.db").exists()
+    # A folder holding a delivered extract: `dtks generate` and `dtks run --stages generate,...` refuse it in
+    # one line, exit code 2, before any Spark starts; the extract is byte-identical after.
+    extract = tmp_path / "delivery" / "registry" / "dukcapil_extract_2026Q3.csv"
+    extract.parent.mkdir(parents=True)
+    extract.write_bytes(b"nik,kk_number,full_name\n3273015708900001,3273010101010001,A\n")
+    for args in (("generate", "--households", "200", "--out", str(tmp_path / "delivery")),
+                 ("run", "--stages", "generate,ingest", "--set", f"landing.root={tmp_path / 'delivery'}")):
+        refused = dtks(config, tmp_path, *args)
+        assert refused.returncode == 2 and refused.stderr.splitlines() == [
+            f"dtks: error: {'--out' if args[0] == 'generate' else 'the landing zone'} {tmp_path / 'delivery'} holds "
+            "no manifest.json of dtks generate, and registry: generate replaces only a folder that is absent, empty "
+            "or written by dtks generate; nothing was touched"], refused.stderr
+    assert extract.read_bytes() == b"nik,kk_number,full_name\n3273015708900001,3273010101010001,A\n"
+    assert sorted(p.name for p in (tmp_path / "delivery").rglob("*")) == ["dukcapil_extract_2026Q3.csv", "registry"]
     bad = dtks(config, tmp_path, "run", "--stages", "ingest,rank")
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.splitlines()[-1].endswith(

@@ -24,6 +24,8 @@ from runtime.stage import StageContext
 
 HOUSEHOLDS = 1500
 SEED = 11
+# Reads the nation this module generates (a generate stage run of 1,500 households): the end-to-end tier.
+GENERATED = pytest.mark.e2e
 FOLDERS = ("registry", "survey_households", "survey_members", "training_households", "training_members",
            "truth/households", "truth/defects")
 
@@ -57,6 +59,7 @@ def ref():
     return regions.load(load_config("test"))
 
 
+@GENERATED
 def test_manifest_counts_and_contract_columns(landing):
     counts = landing.manifest["row_counts"]
     for name in FOLDERS:
@@ -80,6 +83,7 @@ def test_manifest_counts_and_contract_columns(landing):
     assert "consumption_per_capita" not in landing.df("survey_households").columns
 
 
+@GENERATED
 def test_registry_niks_follow_the_rules(landing, ref):
     reg = landing.df("registry")
     as_of = synthetic.REFERENCE_DATE
@@ -115,6 +119,7 @@ def test_registry_niks_follow_the_rules(landing, ref):
     assert heads.filter("count != 1").count() == 0 and heads.count() == HOUSEHOLDS
 
 
+@GENERATED
 def test_region_codes_come_from_the_reference(landing, ref, spark):
     villages = spark.createDataFrame(ref.villages[["village_code"]])
     assert landing.df("registry").join(villages, "village_code", "left_anti").count() == 0
@@ -136,6 +141,7 @@ def worst_gap(persons: pd.Series, census: pd.Series) -> tuple[float, str]:
     return float(gap.max()), str(gap.idxmax())
 
 
+@GENERATED
 def test_registry_persons_follow_the_census(landing, ref, spark):
     """Every province is in the nation, each with its census share of the registry's persons (living and
     dead) within 1.5 percentage points; the plan's households hold exactly these persons (`size`)."""
@@ -180,6 +186,7 @@ def test_population_follows_the_provinces(ref, spark, households):
     assert share.idxmax() == "32" and 0.5 < share[["31", "32", "33", "34", "35", "36"]].sum() < 0.62
 
 
+@GENERATED
 def test_field_hierarchy(landing, ref):
     sh = landing.df("survey_households").join(
         landing.spark.createDataFrame(ref.villages[["village_code"]]), "village_code")  # drop unknown codes
@@ -200,6 +207,7 @@ def test_field_hierarchy(landing, ref):
     assert coord.count() == sh.select("district").distinct().count() >= 2
 
 
+@GENERATED
 def test_interviews_and_truth(landing):
     sh = landing.df("survey_households").withColumn(
         "minutes", (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) / 60)
@@ -220,6 +228,7 @@ def test_interviews_and_truth(landing):
     assert landing.df("training_members").join(training, "household_id", "left_anti").count() == 0
 
 
+@GENERATED
 def test_defect_counts_match_the_files(landing, ref):
     expected = landing.manifest["defects"]
     assert set(expected) == set(synthetic.DEFECTS) and all(v > 0 for v in expected.values()), expected
@@ -270,6 +279,7 @@ def test_defect_counts_match_the_files(landing, ref):
     assert member_truth.join(members, ["household_id", "member_no"], "left_anti").count() == 0
 
 
+@GENERATED
 def test_same_seed_same_data_other_seed_other_data(landing, spark, tmp_path):
     before = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", "3")  # other partitioning must not change any value

@@ -134,6 +134,9 @@ def test_promotion_limits_name_their_keys():
 
 # ---------------------------------------------------------------- trained once for the module
 
+# Trains and registers versions in an MLflow store of their own (the train stage): the end-to-end tier.
+TRAINED = pytest.mark.e2e
+
 @pytest.fixture(scope="module")
 def trained(spark, tmp_path_factory):
     """silver_training written as Delta, stage `train` run once: version 1 of the model."""
@@ -146,6 +149,7 @@ def trained(spark, tmp_path_factory):
     return config, result, table_version
 
 
+@TRAINED
 def test_first_version_is_champion_and_close_to_the_oracle(trained, capsys):
     config, result, table_version = trained
     from runtime.tracking import setup_mlflow
@@ -187,6 +191,7 @@ def test_first_version_is_champion_and_close_to_the_oracle(trained, capsys):
     assert set(per_province["province_code"]) == {"11", "32", "33", "52", "64", "94"}
 
 
+@TRAINED
 def test_model_loads_by_alias_and_predicts_the_training_numbers(trained):
     config, result, _ = trained
     from models.training import evaluate_predictions
@@ -207,6 +212,7 @@ def test_model_loads_by_alias_and_predicts_the_training_numbers(trained):
     assert overall["spearman"] == pytest.approx(logged["spearman"], abs=1e-12)
 
 
+@TRAINED
 def test_compiled_expression_equals_pyfunc(trained, spark):
     config, _, _ = trained
     from models.compile import spark_expression
@@ -230,6 +236,7 @@ def test_compiled_expression_equals_pyfunc(trained, spark):
     assert np.max(np.abs(got.loc[expected.index].to_numpy() - expected.to_numpy())) < 1e-9
 
 
+@TRAINED
 def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back(trained, spark, tmp_path, capsys):
     import jobs.train.stage
     from models.cli import add_model_commands, run_model_command
@@ -276,6 +283,7 @@ def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back
 
 # ---------------------------------------------------------------- the second family
 
+@TRAINED
 def test_gradient_boosting_is_selectable_and_spark_udf_equals_pyfunc(config, spark):
     from models.compile import explanation, spark_expression
     from models.training import train
@@ -302,6 +310,7 @@ def test_gradient_boosting_is_selectable_and_spark_udf_equals_pyfunc(config, spa
 
 # ---------------------------------------------------------------- the quantile-regression PMT
 
+@TRAINED
 def test_quantile_family_trains_scores_natively_and_explains(config, spark):
     from models.compile import explanation, spark_expression
     from models.pmt import QuantilePMT

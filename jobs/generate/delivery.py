@@ -1,11 +1,15 @@
 """Writing generated landing files as one delivery: every folder and its manifest.json into a temporary
 sibling, swapped in at the end, so a failed run never leaves a half-written landing zone behind. Each
 folder gets a fixed number of files, sorted by key: same seed, same files.
+
+A landing zone may hold what a provider delivered, and no command replaces what it did not write: generate
+replaces a folder only when it is absent, empty, or exactly what `dtks generate` wrote there (`foreign`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -48,11 +52,86 @@ def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
     return reader.load(path)
 
 
+GENERATOR = "dtks generate"  # manifest.json's `generator` starts with this in every folder generate writes
+MANIFEST = "manifest.json"
+
+
+def is_local(path: str) -> bool:
+    """A path on this machine's file system (no Spark needed to look at it)."""
+    return "://" not in path or path.startswith("file://")
+
+
+def _listing(path: str, spark: SparkSession | None) -> list[str] | None:
+    """The names in folder `path` (None: no such folder); object stores through Hadoop's file system."""
+    if is_local(path):
+        local = path.removeprefix("file://")
+        if not os.path.exists(local):
+            return None
+        return sorted(os.listdir(local)) if os.path.isdir(local) else [os.path.basename(local)]
+    if spark is None:
+        raise ValueError(f"{path}: a remote folder is listed through Spark")
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(target):
+        return None
+    return sorted(status.getPath().getName() for status in fs.listStatus(target))
+
+
+def _read_text(path: str, spark: SparkSession | None) -> str:
+    if is_local(path):
+        with open(path.removeprefix("file://"), encoding="utf-8") as handle:
+            return handle.read()
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    stream = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(target)
+    try:
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode("utf-8")
+    finally:
+        stream.close()
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def foreign(path: str, spark: SparkSession | None = None) -> str | None:
+    """What in folder `path` generate did not write, in a few words; None when generate may replace it: the
+    folder is absent, empty, or holds exactly a manifest.json whose `generator` starts with `dtks generate`
+    and the folders that manifest counts rows of (and the manifest's checksum sidecar), nothing else."""
+    names = _listing(path, spark)
+    if not names:
+        return None
+    if MANIFEST not in names:
+        return f"no {MANIFEST} of dtks generate, and {_some(names)}"
+    try:
+        manifest = json.loads(_read_text(f"{path.rstrip('/')}/{MANIFEST}", spark))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return f"a {MANIFEST} that is not dtks generate's"
+    if not isinstance(manifest, dict) or not str(manifest.get("generator", "")).startswith(GENERATOR):
+        return f"a {MANIFEST} that dtks generate did not write"
+    counted = manifest.get("row_counts")
+    folders = {str(name).split("/")[0] for name in counted} if isinstance(counted, dict) else set()
+    extra = [name for name in names if name not in folders | {MANIFEST, f".{MANIFEST}.crc"}]
+    return f"{_some(extra)} beside dtks generate's files" if extra else None
+
+
+def check_replaceable(path: str, spark: SparkSession | None = None, what: str = "--out") -> None:
+    """One clear line, nothing touched, when generate may not replace `path` (`foreign`)."""
+    found = foreign(path, spark)
+    if found:
+        raise UserError(f"{what} {path} holds {found}: generate replaces only a folder that is absent, empty or "
+                        "written by dtks generate; nothing was touched")
+
+
 def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[str, list[str]], n_files: int,
                   out: str, fmt: str, run_id: str,
                   describe: Callable[[dict[str, int], dict[str, Observation]], dict]) -> dict:
     """Write every folder and manifest.json (`describe` makes it from the row counts and the writes'
-    Observations) into a temp sibling, then swap it in place of `out`."""
+    Observations) into a temp sibling, then swap it in place of `out` (only where generate may replace it:
+    `foreign`, checked before anything is written and again just before the swap)."""
+    check_replaceable(out, spark)
     jvm = spark.sparkContext._jvm
     hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
     target = jvm.org.apache.hadoop.fs.Path(out)
@@ -72,6 +151,7 @@ def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[
             stream.write(bytearray(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"))
         finally:
             stream.close()
+        check_replaceable(out, spark)  # nothing delivered there while this run drew its nation
         if fs.exists(target):
             fs.rename(target, old)
         if not fs.rename(tmp, target):

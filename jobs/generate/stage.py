@@ -14,7 +14,8 @@ from pyspark.sql import Observation
 
 from jobs.core import regions
 from jobs.generate import synthetic, update
-from jobs.generate.delivery import write_landing
+from jobs.generate.delivery import check_replaceable, is_local, write_landing
+from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for
 
@@ -50,6 +51,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     config = ctx.config
     n, seed, fmt = config.generate.households, config.generate.seed, config.landing.format
     out = _folder(config, config.landing.root)
+    check_replaceable(out, None if is_local(out) else ctx.spark)  # before drawing: a delivery is never replaced
     rates = config.generate.defects
     ref = regions.load(config)
     regions.check_scope(ref, config.trial.regions)
@@ -107,6 +109,12 @@ def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     config = ctx.config
     base, out = _folder(config, args.update_of), _folder(config, config.landing.root)
     merged = str(config.path(args.merged)) if args.merged else None
+    for what, folder in (("--out", out), ("--merged", merged)):
+        if folder is not None and folder.rstrip("/") == base.rstrip("/"):
+            raise UserError(f"{what} {folder} is the nation --update-of reads: it is never written; give "
+                            "another folder")
+        if folder is not None:
+            check_replaceable(folder, None if is_local(folder) else ctx.spark, what)
     ctx.step(f"drawing the next round's delivery for {base}")
     manifest = update.deliver(ctx.spark, config, base, out, args.registry_form, merged, ctx.run_id)
     counts, changes, round_no = manifest["row_counts"], manifest["changes"], manifest["round"]

@@ -1,0 +1,139 @@
+"""No command replaces a delivery it did not write (jobs/generate/delivery.py `foreign`, jobs/cli.py
+`run_stages`): generate replaces a folder only when it is absent, empty or its own; `dtks run` skips generate
+over a delivery, and `--stages generate` over one stops. Every refused folder is byte-identical after."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs import cli
+from jobs.generate.delivery import foreign
+from runtime import console
+from runtime.config import load_config
+from runtime.errors import UserError
+from runtime.stage import StageContext
+from tests.conftest import make_config, run
+
+EXTRACT = "dukcapil_extract_2026Q3.csv"
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file under `folder` by relative path, with the SHA-256 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def generated(folder: Path, generator: str = "dtks generate") -> Path:
+    """What `dtks generate` leaves: its manifest (and the manifest's checksum sidecar) and the folders it counts."""
+    for name in ("registry", "survey_households", "truth/defects"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "part-00000.parquet").write_bytes(b"PAR1")
+    (folder / "manifest.json").write_text(json.dumps({"generator": generator, "row_counts": {
+        "registry": 3, "survey_households": 1, "truth/defects": 0}}))
+    (folder / ".manifest.json.crc").write_bytes(b"crc")
+    return folder
+
+
+def delivered(folder: Path, fmt: str = "csv") -> Path:
+    """A provider's delivery: the civil-registry extract, no manifest."""
+    (folder / "registry").mkdir(parents=True)
+    if fmt == "csv":
+        (folder / "registry" / EXTRACT).write_text("nik,kk_number,full_name\n3273015708900001,3273010101010001,A\n")
+    else:
+        (folder / "registry" / "part-00000-delivered.parquet").write_bytes(b"PAR1 delivered PAR1")
+    return folder
+
+
+def test_foreign_names_what_generate_did_not_write(tmp_path):
+    """Absent, empty and generated folders may be replaced; a delivery (CSV or Parquet, no manifest), a foreign
+    manifest, and a generated manifest beside a foreign file may not, and the words say what is foreign."""
+    assert foreign(str(tmp_path / "absent")) is None
+    (tmp_path / "empty").mkdir()
+    assert foreign(str(tmp_path / "empty")) is None
+    assert foreign(str(generated(tmp_path / "ours"))) is None
+    assert foreign(str(generated(tmp_path / "update", "dtks generate --update-of"))) is None
+    assert foreign(str(delivered(tmp_path / "csv"))) == "no manifest.json of dtks generate, and registry"
+    assert foreign(str(delivered(tmp_path / "parquet", "parquet"))) == "no manifest.json of dtks generate, and registry"
+    theirs = generated(tmp_path / "theirs", "dukcapil export 4.1")
+    assert foreign(str(theirs)) == "a manifest.json that dtks generate did not write"
+    (theirs / "manifest.json").write_text("{not json")
+    assert foreign(str(theirs)) == "a manifest.json that is not dtks generate's"
+    mixed = generated(tmp_path / "mixed")
+    (mixed / EXTRACT).write_text("nik\n")
+    (mixed / "appeals").mkdir()
+    assert foreign(str(mixed)) == f"appeals, {EXTRACT} beside dtks generate's files"
+    many = delivered(tmp_path / "many")
+    for name in ("survey_households", "survey_members", "training_households"):
+        (many / name).mkdir()
+    assert foreign(str(many)) == ("no manifest.json of dtks generate, and registry, survey_households, "
+                                  "survey_members and 1 more")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_generate_refuses_a_delivery_and_touches_nothing(tmp_path, monkeypatch, fmt):
+    """`generate --out`, `generate --update-of --out` and `--merged` over a delivery: one line naming the folder
+    and what is foreign, nothing written (the refusal comes before any drawing); a generated base is never an
+    output. No Spark session: the refusal comes before generate starts one."""
+    monkeypatch.chdir(tmp_path)
+    spark = None
+    config = make_config(tmp_path)
+    delivery = delivered(tmp_path / "delivery", fmt)
+    base = generated(tmp_path / "nation")
+    before = {"delivery": fingerprint(delivery), "nation": fingerprint(base)}
+    line = (f"--out {delivery} holds no manifest.json of dtks generate, and registry: generate replaces only a "
+            "folder that is absent, empty or written by dtks generate; nothing was touched")
+    with pytest.raises(UserError) as refused:
+        run(spark, config, "generate", households=200, out=str(delivery))
+    assert str(refused.value) == line
+    with pytest.raises(UserError) as refused:
+        run(spark, config, "generate", update_of=str(base), out=str(delivery))
+    assert str(refused.value) == line
+    with pytest.raises(UserError) as refused:
+        run(spark, config, "generate", update_of=str(base), out=str(tmp_path / "update"), merged=str(delivery))
+    assert str(refused.value) == line.replace("--out", "--merged", 1)
+    with pytest.raises(UserError, match=rf"^--merged {base} is the nation --update-of reads: it is never written"):
+        run(spark, config, "generate", update_of=str(base), out=str(tmp_path / "update"), merged=str(base))
+    assert {"delivery": fingerprint(delivery), "nation": fingerprint(base)} == before
+    # Nothing else written: no update folder, no temp sibling; the lakehouse holds only the lock generate took.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["delivery", "lake", "nation"]
+    assert [p.name for p in (tmp_path / "lake").iterdir()] == ["_dtks.lock"]
+
+
+def stages_of_run(config, chosen: list[str] | None) -> tuple[list[str], str]:
+    """The stages `dtks run` would run on this config (with --stages `chosen`), and what it printed."""
+    out, before = io.StringIO(), console._current
+    console._current = console.Console(out, live=False)
+    try:
+        stages = cli.run_stages(StageContext(config=config, run_id="guard"), chosen)
+    finally:
+        console._current = before
+    return stages, out.getvalue()
+
+
+def test_a_plain_run_skips_generate_over_a_delivery_and_stages_generate_stops(tmp_path):
+    """Over a delivery a plain `dtks run` starts at ingest and says why in one line; `--stages generate,...`
+    stops with one line; over an empty or generated landing zone (the demo) generate runs; the cluster
+    environment never generates by default."""
+    everything = ["generate", "ingest", "train", "score", "publish", "report"]
+    config = make_config(tmp_path)
+    assert stages_of_run(config, None) == (everything, "")  # no landing zone yet: the demo generates it
+    generated(tmp_path / "landing")
+    assert stages_of_run(config, None) == (everything, "")  # its own nation: generated again
+    delivery = delivered(tmp_path / "delivery")
+    before = fingerprint(delivery)
+    config = make_config(tmp_path, landing={"root": str(delivery)})
+    assert stages_of_run(config, None) == (everything[1:], (
+        f"landing zone {delivery} holds a delivery (no manifest.json of dtks generate, and registry): generate "
+        "skipped, the pipeline runs on it\n"))
+    assert stages_of_run(config, ["ingest", "score"]) == (["ingest", "score"], "")
+    with pytest.raises(UserError, match=rf"^the landing zone {delivery} holds no manifest.json of dtks generate"):
+        stages_of_run(config, ["generate", "ingest"])
+    assert fingerprint(delivery) == before
+    cluster = load_config("cluster", {"lakehouse_root": str(tmp_path / "lake"),
+                                      "landing": {"root": str(tmp_path / "empty")}})
+    assert stages_of_run(cluster, None) == (everything[1:], "")
