@@ -931,7 +931,9 @@ def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, 
     for program in programs:
         assert sub.loc[program, "left_households"] == sum(v[2] for (p, _), v in female.items() if p == program)
 
-    # scored natively, equal to pyfunc's prediction
+    # every score replaced by the new version's, same row_hash or not; scored natively, equal to pyfunc's prediction
+    scored_by = tables.read(spark, config, tables.SCORES).select("model_version").distinct().collect()
+    assert [r.model_version for r in scored_by] == [version]
     scores = tables.read(spark, config, tables.SCORES).select("household_id", "welfare_score", "scoring_path",
                                                               "model_version")
     frame = tables.read(spark, config, tables.HOUSEHOLDS).where("rankable").join(scores, "household_id").toPandas()
