@@ -144,10 +144,10 @@ def _stage_list(text: str) -> list[str]:
 def run_stages(ctx: StageContext, chosen: list[str] | None) -> list[str]:
     """The stages `dtks run` runs: those chosen (--stages), else the whole pipeline, but never generate over a
     delivery: a plain run skips it (and the cluster environment's by config), `--stages generate` stops."""
-    from jobs.generate.delivery import check_replaceable, foreign, is_local
+    from jobs.generate.delivery import check_replaceable, folder, foreign, is_local
 
     config = ctx.config
-    landing = config.landing.root if "://" in config.landing.root else str(config.path(config.landing.root))
+    landing = folder(config, config.landing.root)
     spark = None if is_local(landing) else ctx.spark
     if chosen:
         if "generate" in chosen:

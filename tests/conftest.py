@@ -351,29 +351,38 @@ def dtks_cli(config, *args: str) -> list[str]:
             "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
 
 
+@contextlib.contextmanager
+def console_lines():
+    """What dtks says (runtime.console.say) during the block, in the StringIO it yields."""
+    import io
+
+    from runtime import console
+
+    out, before = io.StringIO(), console._current
+    console._current = console.Console(out, live=False)
+    try:
+        yield out
+    finally:
+        console._current = before
+
+
 def dtks_command(spark, config, *argv: str) -> tuple[int, str, str]:
     """A read-only `dtks` command (status, diff, explain, export) in this process, on the shared session and
     this config: (exit code, its lines, the error line). The command's function is the one `dtks` runs; what
     the subprocess adds (the entry point, parsing, one line and exit code 2 per error) is proven by
     test_console's command-line tests."""
-    import io
-
     from jobs import cli
-    from runtime import console
     from runtime.errors import UserError
     from runtime.runs import new_run_id
     from runtime.stage import StageContext
 
     args = cli.build_parser().parse_args(list(argv))
     ctx = StageContext(config=config, run_id=new_run_id(), _spark=spark)
-    out, before = io.StringIO(), console._current
-    console._current = console.Console(out, live=False)
-    try:
-        cli.COMMANDS[args.command](ctx, args)
-    except UserError as error:
-        return 2, out.getvalue(), f"dtks: error: {error}"
-    finally:
-        console._current = before
+    with console_lines() as out:
+        try:
+            cli.COMMANDS[args.command](ctx, args)
+        except UserError as error:
+            return 2, out.getvalue(), f"dtks: error: {error}"
     return 0, out.getvalue(), ""
 
 

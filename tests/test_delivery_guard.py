@@ -5,7 +5,6 @@ over a delivery, and `--stages generate` over one stops. Every refused folder is
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -13,11 +12,10 @@ import pytest
 
 from jobs import cli
 from jobs.generate.delivery import foreign
-from runtime import console
 from runtime.config import load_config
 from runtime.errors import UserError
 from runtime.stage import StageContext
-from tests.conftest import make_config, run
+from tests.conftest import console_lines, make_config, run
 
 EXTRACT = "dukcapil_extract_2026Q3.csv"
 
@@ -106,12 +104,8 @@ def test_generate_refuses_a_delivery_and_touches_nothing(tmp_path, monkeypatch, 
 
 def stages_of_run(config, chosen: list[str] | None) -> tuple[list[str], str]:
     """The stages `dtks run` would run on this config (with --stages `chosen`), and what it printed."""
-    out, before = io.StringIO(), console._current
-    console._current = console.Console(out, live=False)
-    try:
+    with console_lines() as out:
         stages = cli.run_stages(StageContext(config=config, run_id="guard"), chosen)
-    finally:
-        console._current = before
     return stages, out.getvalue()
 
 

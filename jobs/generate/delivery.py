@@ -61,6 +61,11 @@ def is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
+def folder(config, path: str) -> str:
+    """A folder generate reads or writes: a local path from the working directory, or a URI as given."""
+    return path if "://" in path and not path.startswith("file://") else str(config.path(path))
+
+
 def _listing(path: str, spark: SparkSession | None) -> list[str] | None:
     """The names in folder `path` (None: no such folder); object stores through Hadoop's file system."""
     if is_local(path):

@@ -14,7 +14,7 @@ from pyspark.sql import Observation
 
 from jobs.core import regions
 from jobs.generate import synthetic, update
-from jobs.generate.delivery import check_replaceable, is_local, write_landing
+from jobs.generate.delivery import check_replaceable, folder, is_local, write_landing
 from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for
@@ -50,7 +50,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         return run_update(ctx, args)
     config = ctx.config
     n, seed, fmt = config.generate.households, config.generate.seed, config.landing.format
-    out = _folder(config, config.landing.root)
+    out = folder(config, config.landing.root)
     check_replaceable(out, None if is_local(out) else ctx.spark)  # before drawing: a delivery is never replaced
     rates = config.generate.defects
     ref = regions.load(config)
@@ -99,22 +99,17 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     )
 
 
-def _folder(config, path: str) -> str:
-    """A local path from the working directory, or a URI as given."""
-    return path if "://" in path and not path.startswith("file://") else str(config.path(path))
-
-
 def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     """The next round's delivery for an existing nation (jobs/generate/update.py)."""
     config = ctx.config
-    base, out = _folder(config, args.update_of), _folder(config, config.landing.root)
+    base, out = folder(config, args.update_of), folder(config, config.landing.root)
     merged = str(config.path(args.merged)) if args.merged else None
-    for what, folder in (("--out", out), ("--merged", merged)):
-        if folder is not None and folder.rstrip("/") == base.rstrip("/"):
-            raise UserError(f"{what} {folder} is the nation --update-of reads: it is never written; give "
+    for what, target in (("--out", out), ("--merged", merged)):
+        if target is not None and target.rstrip("/") == base.rstrip("/"):
+            raise UserError(f"{what} {target} is the nation --update-of reads: it is never written; give "
                             "another folder")
-        if folder is not None:
-            check_replaceable(folder, None if is_local(folder) else ctx.spark, what)
+        if target is not None:
+            check_replaceable(target, None if is_local(target) else ctx.spark, what)
     ctx.step(f"drawing the next round's delivery for {base}")
     manifest = update.deliver(ctx.spark, config, base, out, args.registry_form, merged, ctx.run_id)
     counts, changes, round_no = manifest["row_counts"], manifest["changes"], manifest["round"]
