@@ -53,6 +53,8 @@ package: setup
 lint: setup
 	$(VENV)/bin/ruff check jobs models runtime tests scripts
 
+# The demo's landing zone and what was built from it, never a delivery (scripts/clean.py says what it kept);
+# then the build and test outputs.
 clean:
-	rm -rf $(VENV) .cache jobs/jvm/target lakehouse landing mlruns reports trials dist .cluster .mlflow-server \
-		.pytest-tmp
+	$(PYTHON) scripts/clean.py
+	rm -rf $(VENV) .cache jobs/jvm/target dist .cluster .mlflow-server .pytest-tmp

@@ -144,7 +144,7 @@ def _stage_list(text: str) -> list[str]:
 def run_stages(ctx: StageContext, chosen: list[str] | None) -> list[str]:
     """The stages `dtks run` runs: those chosen (--stages), else the whole pipeline, but never generate over a
     delivery: a plain run skips it (and the cluster environment's by config), `--stages generate` stops."""
-    from jobs.generate.delivery import check_replaceable, folder, foreign, is_local
+    from jobs.core.deliveries import check_replaceable, folder, foreign, is_local
 
     config = ctx.config
     landing = folder(config, config.landing.root)

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from runtime import region_codes
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
 ENVIRONMENTS = ("local", "test", "cluster")
@@ -193,10 +195,11 @@ class TrialConfig(_Strict):
     @field_validator("regions")
     @classmethod
     def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [c for c in value if not re.fullmatch(r"\d{2}|\d{4}", c)]
+        codes = [region_codes.plain(c) for c in value]
+        bad = [c for c, p in zip(value, codes, strict=True) if not re.fullmatch(r"\d{2}|\d{4}", p)]
         if bad:
-            raise ValueError(f"region codes are 2-digit provinces or 4-digit regencies without dots, got {bad}")
-        return tuple(sorted(set(value)))
+            raise ValueError(f"region codes are 2-digit provinces or 4-digit regencies (32, 3201 or 32.01), got {bad}")
+        return tuple(sorted(set(codes)))
 
     @property
     def tag(self) -> str:

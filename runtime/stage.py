@@ -104,7 +104,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--regions",
         type=_region_list,
-        help="verval trial: only these provinces or regencies (comma-separated codes, e.g. 31,3201), "
+        help="verval trial: only these provinces or regencies (comma-separated codes, e.g. 31,3201 or 32.01), "
         "in their own lakehouse under trial.root",
     )
 
@@ -134,7 +134,7 @@ def config_flag(parser: argparse.ArgumentParser, flag: str, key: str, help: str)
 
 
 def _region_list(text: str) -> list[str]:
-    return [code.strip().replace(".", "") for code in text.split(",") if code.strip()]
+    return [code.strip() for code in text.split(",") if code.strip()]  # trial.regions reads the notation
 
 
 def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo: bool = True) -> runs.StageResult:

@@ -93,7 +93,7 @@ def test_regions_make_a_trial_apart_from_the_nation(tmp_path, monkeypatch):
     from runtime.stage import context_from_args
 
     monkeypatch.chdir(tmp_path)
-    args = build_parser().parse_args(["ingest", "--env", "test", "--regions", "3201, 31"])
+    args = build_parser().parse_args(["ingest", "--env", "test", "--regions", "32.01, 31"])  # dotted or plain
     cfg = context_from_args(args).config
     assert cfg.trial.regions == ("31", "3201") and cfg.is_trial
     assert cfg.lakehouse == str(tmp_path / "trials" / "31-3201" / "lakehouse")
@@ -102,8 +102,10 @@ def test_regions_make_a_trial_apart_from_the_nation(tmp_path, monkeypatch):
     assert cfg.mlflow.experiment == "dtks-ranking-trial-31-3201"
     national = load_config("test")
     assert not national.is_trial and national.mlflow.model_name == "dtks_pmt"
-    with pytest.raises(ConfigError, match=r"command line: key 'trial.regions'.*2-digit provinces"):
-        load_config("test", overrides=['trial.regions=["3x"]'])
+    assert load_config("test", overrides=['trial.regions=["32.01", "3201", "31"]']).trial.regions == ("31", "3201")
+    for bad in ("3x", "3.201", "32.01.10"):  # not a province or regency, in either notation
+        with pytest.raises(ConfigError, match=r"command line: key 'trial.regions'.*2-digit provinces"):
+            load_config("test", overrides=[f'trial.regions=["{bad}"]'])
     with pytest.raises(ConfigError, match="would put the trial on the national tables"):
         load_config("test", overrides=['trial.regions=["31"]', "trial.root=.", "lakehouse_root=lakehouse"])
 

@@ -28,7 +28,9 @@ def dtks(config, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
     """The command line itself (entry point, parsing, exit codes), as processes: `dtks status` on an empty
-    lakehouse starts no Spark; generate over a delivery and a bad argument are one line and exit code 2."""
+    lakehouse starts no Spark; generate over a delivery and a bad argument are one line and exit code 2; a
+    plain `dtks run` over a delivery skips generate and ingests it (the one JVM this test starts: the skip
+    and ingest's refusal of an incomplete delivery, as a terminal shows them)."""
     config = make_config(tmp_path)
     done = dtks(config, tmp_path, "status")
     assert done.returncode == 0, done.stderr
@@ -48,13 +50,27 @@ def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
     extract = tmp_path / "delivery" / "registry" / "dukcapil_extract_2026Q3.csv"
     extract.parent.mkdir(parents=True)
     extract.write_bytes(b"nik,kk_number,full_name\n3273015708900001,3273010101010001,A\n")
+    base = tmp_path / "nation"  # a generated nation for --update-of (its manifest is all it reads first)
+    base.mkdir()
+    (base / "manifest.json").write_text(json.dumps({"generator": "dtks generate", "row_counts": {}, "files": {}}))
     for args in (("generate", "--households", "200", "--out", str(tmp_path / "delivery")),
+                 ("generate", "--update-of", str(base), "--out", str(tmp_path / "delivery")),
                  ("run", "--stages", "generate,ingest", "--set", f"landing.root={tmp_path / 'delivery'}")):
         refused = dtks(config, tmp_path, *args)
         assert refused.returncode == 2 and refused.stderr.splitlines() == [
             f"dtks: error: {'--out' if args[0] == 'generate' else 'the landing zone'} {tmp_path / 'delivery'} holds "
             "no manifest.json of dtks generate, and registry: generate replaces only a folder that is absent, empty "
             "or written by dtks generate; nothing was touched"], refused.stderr
+    plain = dtks(config, tmp_path, "run", "--set", f"landing.root={tmp_path / 'delivery'}",
+                 "--set", "landing.format=csv")
+    assert plain.returncode == 2, (plain.stdout, plain.stderr)
+    assert plain.stdout.splitlines()[2:4] == [
+        f"landing zone {tmp_path / 'delivery'} holds a delivery (no manifest.json of dtks generate, and registry): "
+        "generate skipped, the pipeline runs on it",
+        "stages: ingest -> train -> score -> publish -> report"]
+    assert plain.stderr.splitlines() == [
+        f"dtks: error: {tmp_path / 'delivery'}/registry: source 'registry' lacks mandatory column(s): birth_date, "
+        "sex, village_code, relationship, death_date, updated_at"]  # the extract's three columns only
     assert extract.read_bytes() == b"nik,kk_number,full_name\n3273015708900001,3273010101010001,A\n"
     assert sorted(p.name for p in (tmp_path / "delivery").rglob("*")) == ["dukcapil_extract_2026Q3.csv", "registry"]
     bad = dtks(config, tmp_path, "run", "--stages", "ingest,rank")

@@ -1,4 +1,4 @@
-"""No command replaces a delivery it did not write (jobs/generate/delivery.py `foreign`, jobs/cli.py
+"""No command replaces a delivery it did not write (jobs/core/deliveries.py `foreign`, jobs/cli.py
 `run_stages`): generate replaces a folder only when it is absent, empty or its own; `dtks run` skips generate
 over a delivery, and `--stages generate` over one stops. Every refused folder is byte-identical after."""
 
@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from jobs import cli
-from jobs.generate.delivery import foreign
+from jobs.core.deliveries import foreign
 from runtime.config import load_config
 from runtime.errors import UserError
 from runtime.stage import StageContext
@@ -27,12 +28,15 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 
 def generated(folder: Path, generator: str = "dtks generate") -> Path:
-    """What `dtks generate` leaves: its manifest (and the manifest's checksum sidecar) and the folders it counts."""
+    """What `dtks generate` leaves: its manifest (and the manifest's checksum sidecar) and the folders it counts,
+    each file listed in the manifest with its size."""
     for name in ("registry", "survey_households", "truth/defects"):
         (folder / name).mkdir(parents=True)
         (folder / name / "part-00000.parquet").write_bytes(b"PAR1")
+        (folder / name / "_SUCCESS").write_bytes(b"")
+    files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
     (folder / "manifest.json").write_text(json.dumps({"generator": generator, "row_counts": {
-        "registry": 3, "survey_households": 1, "truth/defects": 0}}))
+        "registry": 3, "survey_households": 1, "truth/defects": 0}, "files": files}))
     (folder / ".manifest.json.crc").write_bytes(b"crc")
     return folder
 
@@ -65,6 +69,21 @@ def test_foreign_names_what_generate_did_not_write(tmp_path):
     (mixed / EXTRACT).write_text("nik\n")
     (mixed / "appeals").mkdir()
     assert foreign(str(mixed)) == f"appeals, {EXTRACT} beside dtks generate's files"
+    # Inside generated folders: a file added (a provider's Parquet among generate's), one rewritten since (its
+    # size differs), a manifest without its file list (an older generate). A removed file is not foreign.
+    added = generated(tmp_path / "added")
+    (added / "registry" / "pandas.parquet").write_bytes(b"PAR1 pandas PAR1")
+    (added / "truth" / "defects" / "part-00000.parquet").write_bytes(b"PAR1PAR1")
+    (added / "survey_households" / "_SUCCESS").unlink()
+    assert foreign(str(added)) == ("registry/pandas.parquet, truth/defects/part-00000.parquet, which dtks generate "
+                                   "did not write")
+    (added / "registry" / "pandas.parquet").unlink()
+    (added / "truth" / "defects" / "part-00000.parquet").write_bytes(b"PAR1")
+    assert foreign(str(added)) is None
+    old = generated(tmp_path / "old")
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "files"}))
+    assert foreign(str(old)) == "a manifest.json of an older dtks generate, without its list of files"
     many = delivered(tmp_path / "many")
     for name in ("survey_households", "survey_members", "training_households"):
         (many / name).mkdir()
@@ -131,3 +150,56 @@ def test_a_plain_run_skips_generate_over_a_delivery_and_stages_generate_stops(tm
     cluster = load_config("cluster", {"lakehouse_root": str(tmp_path / "lake"),
                                       "landing": {"root": str(tmp_path / "empty")}})
     assert stages_of_run(cluster, None) == (everything[1:], "")
+    cluster = load_config("cluster", {"lakehouse_root": str(tmp_path / "lake"), "landing": {"root": str(delivery)}})
+    assert stages_of_run(cluster, None) == (everything[1:], "")
+    assert fingerprint(delivery) == before
+
+
+def project(tmp_path: Path) -> Path:
+    """A project folder as `make demo`, `make test` and a trial leave it, with the Makefile and what
+    `make clean` runs copied from this checkout."""
+    root = tmp_path / "project"
+    for part in ("Makefile", "scripts/clean.py", "jobs/__init__.py", "jobs/core/__init__.py",
+                 "jobs/core/deliveries.py", "runtime/__init__.py", "runtime/errors.py"):
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        (root / part).write_bytes((Path(__file__).parents[1] / part).read_bytes())
+    for built in (".venv/bin", ".cache/jars", "jobs/jvm/target", "dist", ".pytest-tmp/fast", "lakehouse/silver_survey",
+                  "mlruns/artifacts", "reports/r1", "trials/3201/lakehouse"):
+        (root / built).mkdir(parents=True)
+        (root / built / "x").write_bytes(b"x")
+    generated(root / "trials" / "3201" / "landing")
+    return root
+
+
+def make_clean(root: Path) -> str:
+    """`make clean` itself (a subprocess: the Makefile's line is what a user runs); what it printed."""
+    done = subprocess.run(["make", "-s", "clean"], cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_make_clean_removes_the_demo_and_keeps_a_delivery(tmp_path):
+    """Beside the demo's own landing zone, `make clean` removes it and what was built from it; beside a
+    delivery it keeps the delivery, the lakehouse, MLflow store and reports (one line says so), byte-identical;
+    a trial goes only with a generated landing zone; build outputs always go."""
+    build = [".venv", ".cache", "jobs/jvm/target", "dist", ".pytest-tmp"]
+    demo = project(tmp_path / "demo")
+    generated(demo / "landing")
+    assert make_clean(demo) == ""
+    assert not any((demo / p).exists() for p in [*build, "landing", "lakehouse", "mlruns", "reports", "trials"])
+
+    kept = project(tmp_path / "delivery")
+    delivered(kept / "landing")
+    delivered(kept / "trials" / "31" / "landing")
+    before = {name: fingerprint(kept / name) for name in ("landing", "lakehouse", "mlruns", "reports", "trials/31")}
+    assert make_clean(kept).splitlines() == [
+        "make clean: kept landing, lakehouse, mlruns, reports: landing holds a delivery (no manifest.json of dtks "
+        "generate, and registry)",
+        "make clean: kept trials/31: its landing holds a delivery (no manifest.json of dtks generate, and registry)",
+    ]
+    assert {name: fingerprint(kept / name) for name in before} == before
+    assert not any((kept / p).exists() for p in [*build, "trials/3201"])
+
+    elsewhere = project(tmp_path / "elsewhere")  # the register was built from a landing zone outside the project
+    assert make_clean(elsewhere) == ("make clean: kept lakehouse, mlruns, reports: no demo landing zone beside them "
+                                     "(built from a landing zone elsewhere)\n")
+    assert (elsewhere / "lakehouse" / "silver_survey" / "x").exists()

@@ -334,3 +334,92 @@ def test_non_text_file_in_a_csv_folder_is_refused(spark, lakehouse, tmp_path, co
 
     refused(spark, lakehouse, tmp_path, "csv", damage,
             f"{{root}}/{REG}/scan.bin: source '{REG}': not a CSV text file ({why})")
+
+
+def test_stale_checksum_sidecar_is_named(spark, lakehouse, tmp_path):
+    """A folder copied out of a Hadoop job, then one file re-encoded in place: Hadoop's `.NAME.crc` sidecar
+    beside it no longer matches, and Hadoop's local file system checks it on every read. Refused naming the
+    file and its sidecar, not read past: a mismatch may as well be damage."""
+
+    def damage(root: Path) -> None:
+        part = _spark_file(root / REG)
+        assert (root / REG / f".{part.name}.crc").exists()
+        pq.write_table(pq.read_table(part), part, compression="zstd")
+
+    name = _spark_file(lakehouse[1]["parquet"] / REG).name
+    refused(spark, lakehouse, tmp_path, "parquet", damage,
+            f"{{root}}/{REG}/{name}: source '{REG}': the file does not match its Hadoop checksum sidecar "
+            f"{{root}}/{REG}/.{name}.crc (changed after the sidecar was written, or damaged); if the file is right, "
+            "delete the sidecar")
+
+
+# ------------------------------------------------------------------ delivered as providers write them
+
+
+def dotted(code: str) -> str:
+    """Kemendagri's notation of a village code: 3273011001 -> 32.73.01.1001."""
+    return f"{code[:2]}.{code[2:4]}.{code[4:6]}.{code[6:]}"
+
+
+def test_dotted_region_codes_are_the_plain_codes(spark, q, tmp_path):
+    """Village codes in the dotted notation, at any level, in CSV and Parquet: read as the plain code. A code
+    that only looks dotted (dots elsewhere) is kept as delivered, so validation names it UNKNOWN_VILLAGE."""
+    folder = tmp_path / REG
+    write(folder, "part-0.parquet", REG, q, [{"nik": "N1", "village_code": dotted(ld.V_BDG)},
+                                             {"nik": "N2", "village_code": ld.V_ACEH}])
+    frame = pd.DataFrame({c: [str(DEFAULT[t])] * 3 for c, t in contract.columns(REG, q).items()})
+    frame["nik"], frame["village_code"] = ["N3", "N4", "N5"], [dotted(ld.V_ACEH), "32.7301.1001", "32.73"]
+    frame.to_csv(tmp_path / "registry.csv", index=False)
+    assert read(spark, tmp_path, REG, q, "nik", "village_code") == [
+        ("N1", ld.V_BDG, []), ("N2", ld.V_ACEH, [])]
+    (tmp_path / "csv" / REG).mkdir(parents=True)
+    shutil.move(tmp_path / "registry.csv", tmp_path / "csv" / REG / "registry.csv")
+    assert read(spark, tmp_path / "csv", REG, q, "nik", "village_code", fmt="csv") == [
+        ("N3", ld.V_ACEH, []), ("N4", "32.7301.1001", []), ("N5", "3273", [])]
+
+
+def test_a_delivery_written_by_pandas_with_dotted_codes_reads_as_the_same_round(spark, q, lakehouse, tmp_path):
+    """The landing zone of `lakehouse` as a provider outside Spark writes it: the survey households and the
+    registry written by pandas with its defaults (Parquet format 2.6, timestamps as INT64 TIMESTAMP(NANOS)),
+    every village code in the dotted notation, beside Spark's member files; one household more whose
+    interview starts a nanosecond past a microsecond. One ingest run into a lakehouse of its own (why: only a
+    whole run shows ingest's exit and its accounting): the same households, persons and statuses as the
+    Spark-written delivery, and the extra household quarantined, naming the column."""
+    config, landing_root = lakehouse
+    root = tmp_path / "landing"
+    shutil.copytree(landing_root["parquet"], root)
+    for source, frame in ((REG, ld.registry()), (HH, ld.households())):
+        shutil.rmtree(root / source)
+        (root / source).mkdir()
+        frame = frame.assign(village_code=frame["village_code"].map(lambda c: dotted(c) if c[0] != "9" else c))
+        if source == HH:
+            extra = frame.iloc[[0]].assign(household_id="HN", interview_start=pd.Timestamp("2026-03-01 09:00:00")
+                                           + pd.Timedelta(nanoseconds=1001))
+            frame = pd.concat([frame, extra], ignore_index=True)
+            for column in ("interview_start", "interview_end"):
+                frame[column] = frame[column].dt.tz_localize("UTC")  # as pyarrow stores an aware time
+        frame.to_parquet(root / source / "part-0.parquet", index=False)
+    assert stored(root / HH / "part-0.parquet", "interview_start") == (
+        "INT64 Timestamp(timeUnit=nanoseconds, isAdjustedToUTC=True)")
+    assert pq.ParquetFile(root / HH / "part-0.parquet").metadata.format_version == "2.6"
+    own = make_config(tmp_path)
+    result, _ = run(spark, own, "ingest", run_id="providers", landing=str(root), as_of=ld.AS_OF)
+    d = result.details
+    base = tables.read(spark, config, tables.PIPELINE_RUNS).where("run_id = 'hostile-base'").first().details
+    for source in (REG, HH, MEM):
+        read_, accepted, quarantined = (int(d[f"{source}.{k}"]) for k in ("read", "accepted", "quarantined"))
+        assert read_ == accepted + quarantined, source
+        extra = 1 if source == HH else 0
+        assert (read_, accepted, quarantined) == (int(base[f"{source}.read"]) + extra,
+                                                  int(base[f"{source}.accepted"]),
+                                                  int(base[f"{source}.quarantined"]) + extra), source
+
+    def rows(cfg, table: str, *columns: str) -> list[tuple]:
+        return sorted(tuple(r) for r in tables.read(spark, cfg, table).select(*columns).collect())
+
+    survey = ("household_id", "village_code", "interview_start", "interview_end")
+    for table, columns in ((tables.SURVEY, survey), (tables.REGISTRY, ("nik_token", "village_code", "updated_at")),
+                           (tables.MEMBERS, ("household_id", "member_no", "match_status"))):
+        assert rows(own, table, *columns) == rows(config, table, *columns), table
+    quarantined = tables.read(spark, own, tables.QUARANTINE).where("record_key = 'HN'").collect()
+    assert [(r.reason_code, r.detail) for r in quarantined] == [("BAD_VALUE", "unreadable value in interview_start")]

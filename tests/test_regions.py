@@ -75,3 +75,19 @@ def test_province_tiles_cover_the_reference():
     assert sorted(tiles["province_code"]) == sorted(regions.load(config).provinces["province_code"])
     assert not tiles.duplicated(["col", "row"]).any()
     assert tiles["iso"].str.fullmatch(r"[A-Z]{2}").all() and not tiles["iso"].duplicated().any()
+
+
+def test_dotted_and_plain_notation_name_one_code(spark):
+    """Kemendagri's dotted notation at every level reads as the plain digits; anything else is kept as given
+    (stripped), for the reader's own check: a typo is never silently turned into another region's code."""
+    from runtime.region_codes import plain, plain_column
+
+    given = ["11.06.10.2041", "11.06.10", "32.01", "32", " 3201 ", "1106102041", "3.201", "11.06.10.204", "11..06",
+             "32.01.", None]
+    expected = ["1106102041", "110610", "3201", "32", "3201", "1106102041", "3.201", "11.06.10.204", "11..06",
+                "32.01.", None]
+    assert [plain(c) if c is not None else None for c in given] == expected
+    df = spark.createDataFrame([(c,) for c in given], "code string")
+    # The column form does not strip: landing values keep their spaces (validation judges them).
+    assert [r.code for r in df.select(plain_column(df.code).alias("code")).collect()] == [
+        " 3201 " if c == " 3201 " else e for c, e in zip(given, expected, strict=True)]

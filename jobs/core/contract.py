@@ -35,6 +35,8 @@ USUL, SANGGAH = "USUL", "SANGGAH"
 APPEAL_TYPES = (USUL, SANGGAH)
 FILER_RELATIONS = ("SELF", "NEIGHBOUR", "VILLAGE_OFFICIAL")
 APPEAL_CATEGORIES = ("EXCLUSION", "INCLUSION", "DATA_ERROR")
+# Columns holding a Kemendagri region code: read in the plain or the dotted notation (runtime/region_codes.py).
+REGION_CODES = ("village_code",)
 # A member's coded answers that silver keeps, in their column order (conf/questionnaire.yaml `member`).
 MEMBER_ANSWERS = ("relationship", "education", "employment", "disability", "chronic_illness", "pregnant", "in_school")
 

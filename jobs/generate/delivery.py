@@ -3,19 +3,20 @@ sibling, swapped in at the end, so a failed run never leaves a half-written land
 folder gets a fixed number of files, sorted by key: same seed, same files.
 
 A landing zone may hold what a provider delivered, and no command replaces what it did not write: generate
-replaces a folder only when it is absent, empty, or exactly what `dtks generate` wrote there (`foreign`).
+replaces a folder only when it is absent, empty, or exactly what `dtks generate` wrote there
+(jobs/core/deliveries.py), checked before anything is written and again just before the swap.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from jobs.core.contract import CHANGES
+from jobs.core.deliveries import FILES, check_replaceable, sizes
 from jobs.generate import synthetic
 from runtime.errors import UserError
 
@@ -52,84 +53,6 @@ def read(spark: SparkSession, path: str, fmt: str) -> DataFrame:
     return reader.load(path)
 
 
-GENERATOR = "dtks generate"  # manifest.json's `generator` starts with this in every folder generate writes
-MANIFEST = "manifest.json"
-
-
-def is_local(path: str) -> bool:
-    """A path on this machine's file system (no Spark needed to look at it)."""
-    return "://" not in path or path.startswith("file://")
-
-
-def folder(config, path: str) -> str:
-    """A folder generate reads or writes: a local path from the working directory, or a URI as given."""
-    return path if "://" in path and not path.startswith("file://") else str(config.path(path))
-
-
-def _listing(path: str, spark: SparkSession | None) -> list[str] | None:
-    """The names in folder `path` (None: no such folder); object stores through Hadoop's file system."""
-    if is_local(path):
-        local = path.removeprefix("file://")
-        if not os.path.exists(local):
-            return None
-        return sorted(os.listdir(local)) if os.path.isdir(local) else [os.path.basename(local)]
-    if spark is None:
-        raise ValueError(f"{path}: a remote folder is listed through Spark")
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(target):
-        return None
-    return sorted(status.getPath().getName() for status in fs.listStatus(target))
-
-
-def _read_text(path: str, spark: SparkSession | None) -> str:
-    if is_local(path):
-        with open(path.removeprefix("file://"), encoding="utf-8") as handle:
-            return handle.read()
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    stream = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(target)
-    try:
-        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode("utf-8")
-    finally:
-        stream.close()
-
-
-def _some(names: list[str]) -> str:
-    shown = ", ".join(names[:3])
-    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def foreign(path: str, spark: SparkSession | None = None) -> str | None:
-    """What in folder `path` generate did not write, in a few words; None when generate may replace it: the
-    folder is absent, empty, or holds exactly a manifest.json whose `generator` starts with `dtks generate`
-    and the folders that manifest counts rows of (and the manifest's checksum sidecar), nothing else."""
-    names = _listing(path, spark)
-    if not names:
-        return None
-    if MANIFEST not in names:
-        return f"no {MANIFEST} of dtks generate, and {_some(names)}"
-    try:
-        manifest = json.loads(_read_text(f"{path.rstrip('/')}/{MANIFEST}", spark))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return f"a {MANIFEST} that is not dtks generate's"
-    if not isinstance(manifest, dict) or not str(manifest.get("generator", "")).startswith(GENERATOR):
-        return f"a {MANIFEST} that dtks generate did not write"
-    counted = manifest.get("row_counts")
-    folders = {str(name).split("/")[0] for name in counted} if isinstance(counted, dict) else set()
-    extra = [name for name in names if name not in folders | {MANIFEST, f".{MANIFEST}.crc"}]
-    return f"{_some(extra)} beside dtks generate's files" if extra else None
-
-
-def check_replaceable(path: str, spark: SparkSession | None = None, what: str = "--out") -> None:
-    """One clear line, nothing touched, when generate may not replace `path` (`foreign`)."""
-    found = foreign(path, spark)
-    if found:
-        raise UserError(f"{what} {path} holds {found}: generate replaces only a folder that is absent, empty or "
-                        "written by dtks generate; nothing was touched")
-
-
 def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[str, list[str]], n_files: int,
                   out: str, fmt: str, run_id: str,
                   describe: Callable[[dict[str, int], dict[str, Observation]], dict]) -> dict:
@@ -150,7 +73,7 @@ def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[
             df, observed[name] = _observed(name, df)
             _write(df, f"{tmp.toString()}/{name}", fmt, n_files, keys[name])
         row_counts = {name: int(observation.get["rows"]) for name, observation in observed.items()}
-        manifest = describe(row_counts, observed)
+        manifest = describe(row_counts, observed) | {FILES: sizes(tmp.toString(), spark)}
         stream = fs.create(jvm.org.apache.hadoop.fs.Path(tmp, "manifest.json"), True)
         try:
             stream.write(bytearray(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"))

@@ -13,8 +13,9 @@ import sys
 from pyspark.sql import Observation
 
 from jobs.core import regions
+from jobs.core.deliveries import check_replaceable, folder, is_local
 from jobs.generate import synthetic, update
-from jobs.generate.delivery import check_replaceable, folder, is_local, write_landing
+from jobs.generate.delivery import write_landing
 from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for

@@ -26,6 +26,7 @@ from pyspark.sql import types as T
 
 from jobs.core.contract import (
     APPEALS,
+    REGION_CODES,
     REGISTRY,
     REGISTRY_CHANGES,
     SOURCES,
@@ -37,6 +38,7 @@ from jobs.core.contract import (
     source_path,
 )
 from jobs.core.questionnaire import Questionnaire
+from runtime import region_codes
 from runtime.errors import InputContractError
 
 log = logging.getLogger(__name__)
@@ -87,8 +89,9 @@ def read_source(spark: SparkSession, landing_root: str, source: str, fmt: str, q
     extra = sorted({c for p in parts for c in p.df.columns} - set(wanted) - {MALFORMED})
     if extra:
         log.warning("%s: source '%s' has columns not in the contract, ignored: %s", path, source, ", ".join(extra))
-    typed = [apply_types(_checked(p, source, wanted), wanted, p.nanos) for p in parts]
-    return reduce(DataFrame.unionByName, typed)
+    typed = reduce(DataFrame.unionByName, [apply_types(_checked(p, source, wanted), wanted, p.nanos) for p in parts])
+    codes = [c for c in REGION_CODES if c in wanted]  # the dotted notation is the same code (docs/CONTRACTS.md)
+    return typed.withColumns({c: region_codes.plain_column(F.col(c)) for c in codes}) if codes else typed
 
 
 @dataclass(frozen=True)
@@ -396,7 +399,8 @@ def read_failure(spark: SparkSession, exc: BaseException, landing_root: str) -> 
     """The one-line contract breach for Spark's failure to read a landing file (error FAILED_READ_FILE,
     e.g. a damaged Parquet data page: its footer was fine, so it is found only when the rows are read);
     None for any other error, or a file outside `landing_root`."""
-    failed = _failed_read(spark, exc)
+    stale = _CHECKSUM.search(_chain_text(exc))
+    failed = (stale.group(1), None) if stale else _failed_read(spark, exc)
     if failed is None:
         return None
     uri, cause = failed
@@ -412,15 +416,21 @@ def read_failure(spark: SparkSession, exc: BaseException, landing_root: str) -> 
         return None
     name = file[len(root) + 1 :]
     source = name.split("/", 1)[0]
+    shown = f"{landing_root.rstrip('/')}/{name}"
+    if stale:
+        folder, _, base = shown.rpartition("/")
+        return InputContractError(
+            f"{shown}: source '{source}': the file does not match its Hadoop checksum sidecar {folder}/.{base}.crc "
+            "(changed after the sidecar was written, or damaged); if the file is right, delete the sidecar")
     why = f" ({cause})" if cause else ""
-    return InputContractError(f"{landing_root.rstrip('/')}/{name}: source '{source}': the file cannot be read, "
-                              f"it is damaged{why}")
+    return InputContractError(f"{shown}: source '{source}': the file cannot be read, it is damaged{why}")
 
 
 @contextmanager
 def reading(spark: SparkSession, landing_root: str) -> Iterator[None]:
-    """Around the first pass over the landing rows: a damaged landing file ends as one InputContractError
-    line naming it (raised from Spark's error), every other error goes through as it is."""
+    """Around the reading of the landing zone and the first pass over its rows: a damaged landing file, or
+    one that no longer matches its checksum sidecar, ends as one InputContractError line naming it (raised
+    from Spark's error); every other error goes through as it is."""
     try:
         yield
     except Exception as exc:
@@ -428,6 +438,19 @@ def reading(spark: SparkSession, landing_root: str) -> Iterator[None]:
         if breach is None:
             raise
         raise breach from exc
+
+
+# Hadoop's local file system checks each file against its `.NAME.crc` sidecar as it reads it.
+_CHECKSUM = re.compile(r"ChecksumException: Checksum error: (\S+) at \d+")
+
+
+def _chain_text(exc: BaseException) -> str:
+    """The messages of `exc` and its causes (a JVM error's text holds its Java causes)."""
+    seen, texts = exc, []
+    while seen is not None and len(texts) < 20:
+        texts.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(texts)
 
 
 _FAILED_READ = re.compile(r"\[FAILED_READ_FILE[.\w]*\] Encountered error while reading file (\S+?)\.?\s")

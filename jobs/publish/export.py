@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import regions
-from runtime import tables
+from runtime import region_codes, tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
 
@@ -53,7 +53,7 @@ def _sha256(path: Path) -> str:
 
 def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, fmt: str = "parquet") -> dict:
     """Write one region's slice to `out` (a new local folder) and return its manifest."""
-    code = code.replace(".", "").strip()
+    code = region_codes.plain(code)
     ref = regions.load(config)
     regions.check_scope(ref, (code,), what="region")
     if "://" in out and not out.startswith("file://"):
