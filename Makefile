@@ -54,7 +54,8 @@ lint: setup
 	$(VENV)/bin/ruff check jobs models runtime tests scripts
 
 # The demo's landing zone and what was built from it, never a delivery (scripts/clean.py says what it kept);
-# then the build and test outputs.
+# then the build and test outputs. A standalone cluster's state (.cluster, .mlflow-server: scripts/cluster.sh
+# and mlflow_server.sh, which hold its model registry) is not the demo's and stays.
 clean:
 	$(PYTHON) scripts/clean.py
-	rm -rf $(VENV) .cache jobs/jvm/target dist .cluster .mlflow-server .pytest-tmp
+	rm -rf $(VENV) .cache jobs/jvm/target dist .pytest-tmp

@@ -96,22 +96,34 @@ def _spark_context(args: argparse.Namespace):
     return ctx
 
 
+WHAT_IF = ("ranking.", "programs_file")  # config keys (--coverage, --programs, --set) that change the policy
+
+
 def show_impact(args: argparse.Namespace) -> None:
     """Print the impact; a model version's is also logged to its training run (tables and plot)."""
     import time
     from pathlib import Path
 
     from jobs.publish.impact import measure
+    from runtime.errors import UserError
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {out} already exists and is not an empty folder: the impact tables go to a new "
+                        "or empty one; nothing was written")
     ctx = _spark_context(args)
     started = time.perf_counter()
     found = measure(ctx.spark, ctx.config, args.version)
     print("\n".join(found.lines()))
     print(f"measured in {time.perf_counter() - started:.1f} s (shadow ranking; no table written)")
-    if args.out:
-        found.write(Path(args.out))
-        print(f"impact tables and plot written to {args.out}")
-    if args.version is not None:
+    if out is not None:
+        found.write(out)
+        print(f"impact tables and plot written to {out}")
+    if args.version is not None and any(o.split("=", 1)[0].startswith(WHAT_IF) for o in args.overrides):
+        # The version's run keeps the impact under the policy in force (the report shows it as measured
+        # before the version went live); a what-if under another coverage or rules is the operator's only.
+        print("a what-if (another coverage or programme rules): not logged to the version's MLflow run")
+    elif args.version is not None:
         from mlflow import MlflowClient
 
         run_id = MlflowClient().get_model_version(ctx.config.mlflow.model_name, str(args.version)).run_id

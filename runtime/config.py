@@ -25,6 +25,18 @@ DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
 ENVIRONMENTS = ("local", "test", "cluster")
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names folders (reports/<run id>, <lakehouse>/_staging/<run id>, removed at a stage's end) and
+    a partition filter: a plain name only, or `..` and `/` would walk out of them. ValueError otherwise."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id {run_id!r}: letters, digits, '-' and '_' only (at most 64, starting with a "
+                         "letter or digit)")
+    return run_id
+
+
 class ConfigError(ValueError):
     """A config value a user can fix: the message names the key and the file."""
 
@@ -266,7 +278,7 @@ class DtksConfig(_Strict):
 
     def run_folder(self, run_id: str) -> Path:
         """reports/<run_id>/: where a run's log and report go."""
-        return self.path(self.reports_dir) / run_id
+        return self.path(self.reports_dir) / check_run_id(run_id)
 
     def table_path(self, table: str) -> str:
         return f"{self.lakehouse.rstrip('/')}/{table}"

@@ -24,7 +24,7 @@ from typing import Literal, get_args, get_origin
 from pyspark.sql import SparkSession
 
 from runtime import lock, runs, tables
-from runtime.config import ConfigError, DtksConfig, load_config
+from runtime.config import ConfigError, DtksConfig, check_run_id, load_config
 from runtime.console import LOG_FORMAT, Progress, quiet, say
 
 log = logging.getLogger("dtks")
@@ -98,7 +98,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set ranking.coverage_target=0.4 (repeatable)",
     )
-    parser.add_argument("--run-id", help="run id to record (default: a new one)")
+    parser.add_argument("--run-id", type=_run_id,
+                        help="run id to record (default: a new one): letters, digits, - and _")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show Spark's, MLflow's and Python's messages live (they always go to the run's log)")
     parser.add_argument(
@@ -131,6 +132,13 @@ def config_flag(parser: argparse.ArgumentParser, flag: str, key: str, help: str)
     choices = get_args(annotation) if get_origin(annotation) is Literal else None
     parser.add_argument(flag, action=_ConfigFlag, key=key, dest=flag.lstrip("-").replace("-", "_"),
                         default=argparse.SUPPRESS, help=f"{help} (sets {key})", choices=choices)
+
+
+def _run_id(text: str) -> str:
+    try:
+        return check_run_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _region_list(text: str) -> list[str]:

@@ -33,7 +33,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from runtime.config import DtksConfig
+from runtime.config import DtksConfig, check_run_id
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def replace_run(df: DataFrame, config: DtksConfig, name: str, run_id: str) -> No
     t = table(name)
     writer = _writer(df.coalesce(1), t, t.partition_by, config).mode("overwrite")
     if exists(df.sparkSession, config, name):
-        writer = writer.option("replaceWhere", f"run_id = '{run_id}'")
+        writer = writer.option("replaceWhere", f"run_id = '{check_run_id(run_id)}'")  # a plain name: no quote
     writer.save(config.table_path(name))
 
 
@@ -355,7 +355,7 @@ class Staging:
 def staging(spark: SparkSession, config: DtksConfig, run_id: str) -> Iterator[Staging]:
     """The run's own staging folder, <lakehouse>/_staging/<run_id>, removed on exit, failed or not (a
     failure to remove it is logged, never allowed to hide the stage's own error)."""
-    area = Staging(spark, config.table_path(f"{STAGING}/{run_id}"))
+    area = Staging(spark, config.table_path(f"{STAGING}/{check_run_id(run_id)}"))  # never outside _staging
     area.drop()
     try:
         yield area

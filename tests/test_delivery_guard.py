@@ -91,19 +91,47 @@ def test_foreign_names_what_generate_did_not_write(tmp_path):
                                   "survey_members and 1 more")
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_generate_refuses_a_delivery_and_touches_nothing(tmp_path, monkeypatch, fmt):
-    """`generate --out`, `generate --update-of --out` and `--merged` over a delivery: one line naming the folder
-    and what is foreign, nothing written (the refusal comes before any drawing); a generated base is never an
-    output. No Spark session: the refusal comes before generate starts one."""
+def with_manifest_of(other: str):
+    def make(folder: Path) -> Path:
+        return generated(folder, other)
+    return make
+
+
+def beside_generated(folder: Path) -> Path:
+    generated(folder)
+    (folder / EXTRACT).write_text("nik\n3273015708900001\n")
+    return folder
+
+
+def added_to_generated(folder: Path) -> Path:
+    generated(folder)
+    (folder / "registry" / EXTRACT).write_text("nik\n3273015708900001\n")
+    return folder
+
+
+DELIVERIES = {  # how a delivery is made -> what `foreign` says of it
+    "csv": (delivered, "no manifest.json of dtks generate, and registry"),
+    "parquet": (lambda folder: delivered(folder, "parquet"), "no manifest.json of dtks generate, and registry"),
+    "foreign_manifest": (with_manifest_of("dukcapil export 4.1"), "a manifest.json that dtks generate did not write"),
+    "beside_generated": (beside_generated, f"{EXTRACT} beside dtks generate's files"),
+    "inside_generated": (added_to_generated, f"registry/{EXTRACT}, which dtks generate did not write"),
+}
+
+
+@pytest.mark.parametrize(("make", "found"), DELIVERIES.values(), ids=DELIVERIES.keys())
+def test_generate_refuses_a_delivery_and_touches_nothing(tmp_path, monkeypatch, make, found):
+    """`generate --out`, `generate --update-of --out` and `--merged` over a delivery (CSV or Parquet with no
+    manifest, another tool's manifest, a generated nation with a provider's file beside or inside it): one line
+    naming the folder and what is foreign, nothing written (the refusal comes before any drawing); a generated
+    base is never an output. No Spark session: the refusal comes before generate starts one."""
     monkeypatch.chdir(tmp_path)
     spark = None
     config = make_config(tmp_path)
-    delivery = delivered(tmp_path / "delivery", fmt)
+    delivery = make(tmp_path / "delivery")
     base = generated(tmp_path / "nation")
     before = {"delivery": fingerprint(delivery), "nation": fingerprint(base)}
-    line = (f"--out {delivery} holds no manifest.json of dtks generate, and registry: generate replaces only a "
-            "folder that is absent, empty or written by dtks generate; nothing was touched")
+    line = (f"--out {delivery} holds {found}: generate replaces only a folder that is absent, empty or written by "
+            "dtks generate; nothing was touched")
     with pytest.raises(UserError) as refused:
         run(spark, config, "generate", households=200, out=str(delivery))
     assert str(refused.value) == line
@@ -113,6 +141,9 @@ def test_generate_refuses_a_delivery_and_touches_nothing(tmp_path, monkeypatch, 
     with pytest.raises(UserError) as refused:
         run(spark, config, "generate", update_of=str(base), out=str(tmp_path / "update"), merged=str(delivery))
     assert str(refused.value) == line.replace("--out", "--merged", 1)
+    with pytest.raises(UserError, match=rf"^--merged {tmp_path / 'update'} is --out too: the delivery and the merged"):
+        run(spark, config, "generate", update_of=str(base), out=str(tmp_path / "update"),
+            merged=str(tmp_path / "update"))
     with pytest.raises(UserError, match=rf"^--merged {base} is the nation --update-of reads: it is never written"):
         run(spark, config, "generate", update_of=str(base), out=str(tmp_path / "update"), merged=str(base))
     assert {"delivery": fingerprint(delivery), "nation": fingerprint(base)} == before
@@ -137,16 +168,18 @@ def test_a_plain_run_skips_generate_over_a_delivery_and_stages_generate_stops(tm
     assert stages_of_run(config, None) == (everything, "")  # no landing zone yet: the demo generates it
     generated(tmp_path / "landing")
     assert stages_of_run(config, None) == (everything, "")  # its own nation: generated again
-    delivery = delivered(tmp_path / "delivery")
-    before = fingerprint(delivery)
-    config = make_config(tmp_path, landing={"root": str(delivery)})
-    assert stages_of_run(config, None) == (everything[1:], (
-        f"landing zone {delivery} holds a delivery (no manifest.json of dtks generate, and registry): generate "
-        "skipped, the pipeline runs on it\n"))
-    assert stages_of_run(config, ["ingest", "score"]) == (["ingest", "score"], "")
-    with pytest.raises(UserError, match=rf"^the landing zone {delivery} holds no manifest.json of dtks generate"):
-        stages_of_run(config, ["generate", "ingest"])
-    assert fingerprint(delivery) == before
+    for kind, (make, found) in DELIVERIES.items():
+        delivery = make(tmp_path / kind)
+        before = fingerprint(delivery)
+        config = make_config(tmp_path, landing={"root": str(delivery)})
+        assert stages_of_run(config, None) == (everything[1:], (
+            f"landing zone {delivery} holds a delivery ({found}): generate skipped, the pipeline runs on it\n"))
+        assert stages_of_run(config, ["ingest", "score"]) == (["ingest", "score"], "")
+        with pytest.raises(UserError) as refused:
+            stages_of_run(config, ["generate", "ingest"])
+        assert str(refused.value) == (f"the landing zone {delivery} holds {found}: generate replaces only a folder "
+                                      "that is absent, empty or written by dtks generate; nothing was touched")
+        assert fingerprint(delivery) == before
     cluster = load_config("cluster", {"lakehouse_root": str(tmp_path / "lake"),
                                       "landing": {"root": str(tmp_path / "empty")}})
     assert stages_of_run(cluster, None) == (everything[1:], "")
@@ -180,7 +213,7 @@ def make_clean(root: Path) -> str:
 def test_make_clean_removes_the_demo_and_keeps_a_delivery(tmp_path):
     """Beside the demo's own landing zone, `make clean` removes it and what was built from it; beside a
     delivery it keeps the delivery, the lakehouse, MLflow store and reports (one line says so), byte-identical;
-    a trial goes only with a generated landing zone; build outputs always go."""
+    a trial goes only with a generated landing zone and nothing but dtks's outputs; build outputs always go."""
     build = [".venv", ".cache", "jobs/jvm/target", "dist", ".pytest-tmp"]
     demo = project(tmp_path / "demo")
     generated(demo / "landing")
@@ -194,12 +227,25 @@ def test_make_clean_removes_the_demo_and_keeps_a_delivery(tmp_path):
     assert make_clean(kept).splitlines() == [
         "make clean: kept landing, lakehouse, mlruns, reports: landing holds a delivery (no manifest.json of dtks "
         "generate, and registry)",
-        "make clean: kept trials/31: its landing holds a delivery (no manifest.json of dtks generate, and registry)",
+        "make clean: kept trials/31: landing holds a delivery (no manifest.json of dtks generate, and registry)",
     ]
     assert {name: fingerprint(kept / name) for name in before} == before
     assert not any((kept / p).exists() for p in [*build, "trials/3201"])
 
-    elsewhere = project(tmp_path / "elsewhere")  # the register was built from a landing zone outside the project
-    assert make_clean(elsewhere) == ("make clean: kept lakehouse, mlruns, reports: no demo landing zone beside them "
-                                     "(built from a landing zone elsewhere)\n")
-    assert (elsewhere / "lakehouse" / "silver_survey" / "x").exists()
+    # The register was built from a landing zone outside the project: no landing/, or an empty one, beside it.
+    # A trial folder holding a file of someone's, a stray file in trials/ and a standalone cluster's state stay.
+    for landing in (None, "empty"):
+        elsewhere = project(tmp_path / f"elsewhere_{landing}")
+        if landing:
+            (elsewhere / "landing").mkdir()
+        (elsewhere / "trials" / "3201" / "notes.txt").write_text("analysis")
+        (elsewhere / "trials" / "README").write_text("trials")
+        (elsewhere / ".mlflow-server").mkdir()
+        kept = "landing, lakehouse" if landing else "lakehouse"
+        assert make_clean(elsewhere).splitlines() == [
+            f"make clean: kept {kept}, mlruns, reports: no nation generated by the demo in landing/ beside them "
+            "(built from a landing zone elsewhere)",
+            "make clean: kept trials/3201: it holds notes.txt, which the demo did not write",
+            "make clean: kept trials/README: not a trial folder"]
+        assert (elsewhere / "lakehouse" / "silver_survey" / "x").exists() and (elsewhere / ".mlflow-server").is_dir()
+        assert (elsewhere / "trials" / "3201" / "lakehouse" / "x").exists()

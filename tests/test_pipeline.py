@@ -223,7 +223,12 @@ def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_pat
     gold = {t: tables.read_published(spark, config, t) for t in GOLD}
     regency = gold[tables.DTKS_HOUSEHOLDS].groupBy("regency_code").count().orderBy("count", "regency_code").first()[0]
     out = tmp_path / "export"
-    manifest = export_region(spark, config, regency[:2] + "." + regency[2:], str(out))
+    theirs = tmp_path / ".export.partial"  # a folder of someone's with the name an older export used: untouched
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    manifest = export_region(spark, config, regency[:2] + "." + regency[2:], str(out))  # the dotted notation
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".export.partial", "export"]  # no temp folder left
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
     assert manifest["region_code"] == regency and manifest["table_versions"] == tables.published_versions(spark, config)
     hh = spark.read.parquet(str(out / tables.DTKS_HOUSEHOLDS))
     members = spark.read.parquet(str(out / tables.DTKS_MEMBERS))
@@ -875,7 +880,7 @@ def moves_between(before: tuple[pd.DataFrame, pd.DataFrame], after: tuple[pd.Dat
     return out
 
 
-def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, own_nation, capsys):
+def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, own_nation, capsys, tmp_path):
     """A quantile-regression PMT trained as challenger: its shadow ranking writes nothing, and what it
     foretells (entries and exits per programme and province, persons, decile transitions, churn) is what
     promoting it, scoring and publishing then changes, and every change carries the reason MODEL. Its native
@@ -892,8 +897,20 @@ def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, 
     assert trained.details["alias"] == "challenger"
     assert "promotion disabled" in trained.details["promotion_reason"]
     before_versions = tables.current_versions(spark, config)
+    taken = tmp_path / "taken"  # --out: a new or empty folder only, refused before anything is measured
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    code, out, err = dtks_model(config, capsys, "impact", version, "--out", str(taken))
+    assert code == 2 and err.splitlines() == [f"dtks: error: --out {taken} already exists and is not an empty folder: "
+                                              "the impact tables go to a new or empty one; nothing was written"]
+    assert [p.name for p in taken.iterdir()] == ["notes.txt"]
     code, out, _ = dtks_model(config, capsys, "impact", version)
     assert code == 0 and f"impact of dtks_pmt v{version} (native) on publication 1" in out, out
+    run_of = MlflowClient().get_model_version(config.mlflow.model_name, version).run_id
+    logged = MlflowClient().get_run(run_of).data.metrics["impact_churn"]
+    code, out, _ = dtks_model(config, capsys, "impact", version, "--coverage", "0.3")  # a what-if
+    assert code == 0 and "not logged to the version's MLflow run" in out, out
+    assert MlflowClient().get_run(run_of).data.metrics["impact_churn"] == logged
     impact = measure(spark, config, version)
     assert tables.current_versions(spark, config) == before_versions  # no table written
     assert trained.details["impact_churn"] == f"{impact.churn:.4f}"  # measured at training too

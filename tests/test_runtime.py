@@ -202,9 +202,11 @@ def test_run_stages_are_checked_and_put_in_pipeline_order(capsys):
     assert "unknown stage(s) pubish; stages are generate, ingest, train, score, publish, report" in err
 
 
-def test_staging_area_is_removed_after_use_and_after_a_killed_stage(spark, config):
+def test_staging_area_is_removed_after_use_and_after_a_killed_stage(spark, config, capsys):
     """Staged rows hold raw NIKs: a stage's own folder goes when it ends (failed or not), and a killed
     stage's leftovers when the next stage takes the lakehouse lock."""
+    from jobs.cli import build_parser
+
     area_dir = Path(config.table_path(tables.STAGING))
     with tables.staging(spark, config, "run-a") as area:
         stored = area.put("numbers", spark.range(3).withColumn("twice", F.col("id") * 2))
@@ -216,6 +218,19 @@ def test_staging_area_is_removed_after_use_and_after_a_killed_stage(spark, confi
             area.put("numbers", spark.range(2))
             raise RuntimeError("stage failed")
     assert not (area_dir / "run-b").exists()
+
+    # A run id names the folder removed: `..` would be the lakehouse, `../..` its parent (the landing zone's,
+    # on the cluster). Refused before anything is removed, here and on the command line.
+    (area_dir / "run-c").mkdir(parents=True)
+    for walk_out in ("..", "../..", "/tmp", "a/../..", "r'1"):
+        with pytest.raises(ValueError, match=r"letters, digits, '-' and '_' only"):
+            with tables.staging(spark, config, walk_out):
+                pass
+    assert (area_dir / "run-c").is_dir() and Path(config.lakehouse).is_dir()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ingest", "--run-id", ".."])
+    assert "argument --run-id: run id '..': letters, digits" in capsys.readouterr().err
+    assert build_parser().parse_args(["ingest", "--run-id", "2026Q3_round-2"]).run_id == "2026Q3_round-2"
 
     leftover = area_dir / "killed-run" / "part-0.parquet"
     leftover.parent.mkdir(parents=True)

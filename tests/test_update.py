@@ -195,6 +195,12 @@ def test_rounds_then_maintain_match_a_fresh_round(spark, rounds, tmp_path):
     result, _ = run(spark, config.model_copy(update={"maintenance": config.maintenance.model_copy(
         update={"vacuum_retain_hours": 0})}), "maintain")
     assert "maintain:" in result.summary[0]
+    # Retention 0, yet the versions the latest publication pins stay readable, each file of them on disk:
+    # status, diff, explain, export and the programmes read them.
+    pinned = tables.published_versions(spark, config)
+    kept = {name: set(tables.read(spark, config, name, v).inputFiles()) for name, v in pinned.items()}
+    for name, version in pinned.items():  # every row read from the files (a count would come from the log)
+        assert tables.read(spark, config, name, version).collect(), name
     fresh = _config(tmp_path, "fresh", mlflow=root / "nation")
     _round(spark, fresh, tmp_path / "merged2", ("ingest", "score", "publish"), as_of="2027-06-30")
     for name in COMPARED:
@@ -203,8 +209,12 @@ def test_rounds_then_maintain_match_a_fresh_round(spark, rounds, tmp_path):
         files = spark.sql(f"DESCRIBE DETAIL delta.`{config.table_path(name)}`").first().numFiles
         fresh_files = spark.sql(f"DESCRIBE DETAIL delta.`{fresh.table_path(name)}`").first().numFiles
         assert files <= max(1.1 * fresh_files, fresh_files + 1), (name, files, fresh_files)
-        on_disk = [p for p in Path(config.table_path(name)).rglob("*.parquet")]
-        assert len(on_disk) == files, name  # vacuumed: no file left that the table no longer uses
+        on_disk = {p.resolve() for p in Path(config.table_path(name)).rglob("*.parquet")}
+        used = {Path(f.removeprefix("file:")).resolve() for f in tables.read(spark, config, name).inputFiles()}
+        pinned_files = {Path(f.removeprefix("file:")).resolve() for f in kept.get(name, ())}
+        assert len(used) == files and used | pinned_files <= on_disk, name
+        if name not in pinned:  # vacuumed: no other file left (a pinned table keeps what its version's age keeps)
+            assert on_disk == used, name
 
 
 def test_an_update_round_resolves_the_resurveyed_appeals_and_the_rest_lapse(spark, rounds):

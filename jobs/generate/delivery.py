@@ -18,6 +18,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from jobs.core.contract import CHANGES
 from jobs.core.deliveries import FILES, check_replaceable, sizes
 from jobs.generate import synthetic
+from runtime.config import check_run_id
 from runtime.errors import UserError
 
 
@@ -64,7 +65,7 @@ def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[
     hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
     target = jvm.org.apache.hadoop.fs.Path(out)
     fs = target.getFileSystem(hadoop_conf)
-    tag = run_id.replace(":", "")
+    tag = check_run_id(run_id.replace(":", ""))  # the temp siblings stay siblings
     tmp = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.tmp-{tag}")
     old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{tag}")
     try:

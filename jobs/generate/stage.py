@@ -104,7 +104,9 @@ def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     """The next round's delivery for an existing nation (jobs/generate/update.py)."""
     config = ctx.config
     base, out = folder(config, args.update_of), folder(config, config.landing.root)
-    merged = str(config.path(args.merged)) if args.merged else None
+    merged = folder(config, args.merged) if args.merged else None
+    if merged is not None and merged.rstrip("/") == out.rstrip("/"):
+        raise UserError(f"--merged {merged} is --out too: the delivery and the merged nation need a folder each")
     for what, target in (("--out", out), ("--merged", merged)):
         if target is not None and target.rstrip("/") == base.rstrip("/"):
             raise UserError(f"{what} {target} is the nation --update-of reads: it is never written; give "

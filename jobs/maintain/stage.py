@@ -3,7 +3,8 @@
 Update rounds MERGE small change sets with deletion vectors: each leaves a few small files and
 deletion vectors behind. For every table of the catalog, this compacts small files (OPTIMIZE, up to
 maintenance.target_file_mb), rewrites the files that still carry deletion vectors (REORG ... APPLY
-(PURGE)), and removes files no table version within maintenance.vacuum_retain_hours uses (VACUUM).
+(PURGE)), and removes files no table version within maintenance.vacuum_retain_hours uses (VACUUM), except
+the files of the versions the latest publication pins (`vacuum_hours`): its readers read those.
 Each table's files, bytes and deletion vectors before and after go to pipeline_runs.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F  # noqa: N812
 
 from runtime import tables
 from runtime.runs import StageResult
@@ -41,15 +44,36 @@ def _removed_dvs(result) -> int:
     return int(metrics.get("numDeletionVectorsRemoved") or 0)
 
 
-def maintain_table(spark: SparkSession, path: str, retain_hours: float | None) -> dict[str, int]:
-    """Compact, purge deletion vectors, vacuum one table; what it held before and after."""
+def vacuum_hours(configured: float, pinned_age_hours: float | None) -> float:
+    """The retention a table is vacuumed with: the configured one, but never so short that the files of the
+    version the latest publication pins go. Status, diff, explain, export, the report, the next publish and
+    the programmes read that version; maintain's own compaction makes its files unused at once, so a
+    retention shorter than the version's age would delete them. Hours rounded up, plus one."""
+    if pinned_age_hours is None:
+        return configured
+    return max(configured, float(math.ceil(pinned_age_hours) + 1))
+
+
+def version_age_hours(table: DeltaTable, version: int) -> float | None:
+    """Hours since `version` of the table was committed (None when its commit is no longer in the log)."""
+    row = (table.history().where(F.col("version") == version)
+           .select(((F.unix_timestamp(F.current_timestamp()) - F.unix_timestamp("timestamp")) / 3600).alias("h"))
+           .first())
+    return float(row.h) if row else None
+
+
+def maintain_table(spark: SparkSession, path: str, retain_hours: float | None,
+                   pinned: int | None = None) -> dict[str, int]:
+    """Compact, purge deletion vectors, vacuum one table (keeping the files of version `pinned`, the one
+    the latest publication reads); what it held before and after."""
     table = DeltaTable.forPath(spark, path)
     before = layout(spark, path)
+    age = version_age_hours(table, pinned) if pinned is not None and retain_hours is not None else None
     dvs = _removed_dvs(table.optimize().executeCompaction())
     dvs += _removed_dvs(spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)"))
     vacuumed = 0
     if retain_hours is not None:
-        table.vacuum(retain_hours)
+        table.vacuum(vacuum_hours(retain_hours, age))
         last = table.history(1).first()
         if last.operation == "VACUUM END":
             vacuumed = int((last.operationMetrics or {}).get("numDeletedFiles", 0))
@@ -66,10 +90,11 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     if retain is not None and retain < DELTA_MINIMUM_RETENTION_HOURS:
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
     done = {}
+    pinned = tables.published_versions(spark, config) or {}
     for name in tables.CATALOG:
         if not tables.exists(spark, config, name):
             continue
-        done[name] = maintain_table(spark, config.table_path(name), retain)
+        done[name] = maintain_table(spark, config.table_path(name), retain, pinned.get(name))
         d = done[name]
         log.info("maintain %s: %d -> %d files, %d files vacuumed", name, d["files_before"], d["files_after"],
                  d["files_vacuumed"])

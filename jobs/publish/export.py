@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -69,8 +70,10 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
     publication = (
         tables.read(spark, config, tables.PUBLICATIONS).orderBy(F.col("publication_id").desc()).first().asDict()
     )
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    # This export's own temp sibling (a concurrent export to the same --out has its own): created here, so
+    # it is the only folder this command ever removes.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         counts = {}
         for name, df in parts.items():
