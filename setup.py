@@ -29,6 +29,8 @@ setup(
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
         "rich==15.0.0",  # the live progress line on a terminal (runtime/console.py)
+        # `dtks status` reads a local lakehouse without starting Spark (its SQL path reads deletion vectors)
+        "deltalake==1.6.6",
     ],
     extras_require={
         "dev": [
@@ -40,11 +42,10 @@ setup(
             "nbformat==5.11.1",
             "ipykernel==7.4.0",
             "ruff==0.17.5",
-        "deltalake==1.6.6",  # a non-Spark Delta reader, as a programme system would use (deletion vectors)
         ],
-        # scripts/bench_*.py: duckdb for the single-node baseline, deltalake to read pipeline_runs and the
-        # tables' Delta logs without Spark, psutil for the process tree's CPU and memory
-        "bench": ["duckdb==2.0.1", "deltalake==1.6.6", "psutil==7.2.2"],
+        # scripts/bench_*.py: duckdb for the single-node baseline, psutil for the process tree's CPU and memory
+        # (deltalake, which they read pipeline_runs and the tables' Delta logs with, is installed anyway)
+        "bench": ["duckdb==2.0.1", "psutil==7.2.2"],
     },
     entry_points={"console_scripts": ["dtks=jobs.cli:main"]},
 )

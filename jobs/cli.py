@@ -80,7 +80,7 @@ def household_explanation(ctx: StageContext, args: argparse.Namespace) -> None:
 
     from jobs.publish import explanation
 
-    found = explanation.lookup(ctx.spark, ctx.config, args.household_id)
+    found = explanation.lookup(ctx.config, args.household_id, lambda: ctx.spark)  # Spark only if not local
     say(json.dumps(found, indent=2, default=str) if args.json else "\n".join(explanation.describe(found)))
 
 

@@ -3,16 +3,17 @@ the champion model with its headline metrics, and who holds the lakehouse lock.
 
 It reads and never writes: it takes no lock (the holder is read from the lock file, and a holder whose
 process has ended is reported as interrupted), and reads `pipeline_runs` and `publications` through
-the table catalog, so it works while a run is going.
+the table catalog, so it works while a run is going. On a local lakehouse it reads them with `deltalake`
+(its SQL path, which reads deletion vectors) and starts no Spark: a help desk's question is answered in
+seconds. An object-store lakehouse is read through Spark, with the session's storage settings.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from runtime import lock, tables
+from runtime import delta_reads, lock, tables
 from runtime.console import say
 from runtime.stage import StageContext
 
@@ -21,36 +22,48 @@ HEADLINE_METRICS = ("r2", "spearman", "exclusion_error_40", "inclusion_error_40"
 
 
 def _present(ctx: StageContext, name: str) -> bool:
-    """Whether a table exists, without starting Spark for a local lakehouse that lacks it."""
-    path = ctx.config.table_path(name)
-    if "://" not in path and not (Path(path) / "_delta_log").is_dir():
-        return False
+    """Whether a table exists (a local one without Spark)."""
+    if _without_spark(ctx):
+        return delta_reads.exists(ctx.config, name)
     return tables.exists(ctx.spark, ctx.config, name)
 
 
-def stages(ctx: StageContext) -> list[dict[str, Any]]:
-    """The latest pipeline_runs row of each stage (aggregated by Spark: one row per stage reaches the driver)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+def _without_spark(ctx: StageContext) -> bool:
+    return delta_reads.local(ctx.config)
 
+
+LATEST_RUNS = ("SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY stage ORDER BY finished_at DESC, run_id DESC)"
+               " AS _n FROM t) WHERE _n = 1 ORDER BY finished_at")
+
+
+def stages(ctx: StageContext) -> list[dict[str, Any]]:
+    """The latest pipeline_runs row of each stage (one row per stage reaches this process)."""
     if not _present(ctx, tables.PIPELINE_RUNS):
         return []
-    spark, config = ctx.spark, ctx.config
-    latest = Window.partitionBy("stage").orderBy(F.col("finished_at").desc(), F.col("run_id").desc())
-    rows = (tables.read(spark, config, tables.PIPELINE_RUNS).withColumn("_n", F.row_number().over(latest))
-            .where("_n = 1").orderBy("finished_at").collect())
-    return [{"stage": r.stage, "run_id": r.run_id, "status": r.status, "finished_at": r.finished_at.isoformat(),
-             "seconds": round(r.seconds, 1), "rows_in": r.rows_in, "rows_out": r.rows_out,
-             "message": r.message} for r in rows]
+    if _without_spark(ctx):
+        rows = delta_reads.query(ctx.config, tables.PIPELINE_RUNS, LATEST_RUNS)
+    else:
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        latest = Window.partitionBy("stage").orderBy(F.col("finished_at").desc(), F.col("run_id").desc())
+        rows = [r.asDict() for r in tables.read(ctx.spark, ctx.config, tables.PIPELINE_RUNS)
+                .withColumn("_n", F.row_number().over(latest)).where("_n = 1").orderBy("finished_at").collect()]
+    return [{"stage": r["stage"], "run_id": r["run_id"], "status": r["status"],
+             "finished_at": r["finished_at"].isoformat(), "seconds": round(r["seconds"], 1),
+             "rows_in": r["rows_in"], "rows_out": r["rows_out"], "message": r["message"]} for r in rows]
 
 
 def publication(ctx: StageContext) -> dict[str, Any] | None:
     if not _present(ctx, tables.PUBLICATIONS):
         return None
-    row = tables.latest_publication(ctx.spark, ctx.config)
-    if row is None:
+    if _without_spark(ctx):
+        data = delta_reads.latest_publication(ctx.config)
+    else:
+        row = tables.latest_publication(ctx.spark, ctx.config)
+        data = row.asDict() if row is not None else None
+    if data is None:
         return None
-    data = row.asDict()
     return {"publication_id": data["publication_id"], "run_id": data["run_id"],
             "published_at": data["published_at"].isoformat(), "coverage_target": data["coverage_target"],
             "population": data.get("population"), "models": data["models"], "versions": dict(data["versions"])}

@@ -26,7 +26,7 @@ Results go to <work>/<households>/results.json (and <work>/scoring.json); result
 kept where a run does not redo them (e.g. a 2g one-application run beside them). Then, unless `--doc ''`,
 bench_report.py writes the doc from every size asked for.
 
-    pip install -e '.[bench]'        # duckdb, deltalake, psutil
+    pip install -e '.[bench]'        # duckdb, psutil (deltalake is a requirement of dtks itself)
     python scripts/bench_pipeline.py --households 100000,1000000 --work /tmp/dtks_bench
     python scripts/bench_pipeline.py --households 1000000 --work /tmp/dtks_bench --mode app --driver-memory 2g \\
         --no-duckdb   # adds a 2g one-application run beside the results already in the work folder

@@ -472,7 +472,7 @@ def method_section(results: list[dict]) -> list[str]:
 def commands_section(results: list[dict], work: str) -> list[str]:
     sizes = ",".join(str(r["households"]) for r in results)
     return ["## Commands", "", "```bash",
-            "pip install -e '.[bench]'   # duckdb, deltalake, psutil",
+            "pip install -e '.[bench]'   # duckdb, psutil",
             "export DTKS_NIK_KEY=...     # 32+ characters (the script sets a benchmark-only key if unset)",
             f".venv/bin/python scripts/bench_pipeline.py --households {sizes} --work {work}",
             f".venv/bin/python scripts/bench_pipeline.py --households 1000000 --work {work} --mode app "

@@ -79,7 +79,7 @@ def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
         "argument --stages: unknown stage(s) rank; stages are generate, ingest, train, score, publish, report")
 
 
-def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, tmp_path):
+def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, tmp_path, monkeypatch):
     """`dtks run` on the test nation, as a process of its own (what a terminal shows is the guarantee): the
     console holds the header, a line per stage and the summaries, and no warning or library message; Spark's
     messages are in the run's log. `dtks status` (in process) then shows every stage, the publication and the
@@ -117,6 +117,15 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, 
     assert set(as_json["publication"]["versions"]) == {"dtks_households", "dtks_members", "program_eligibility",
                                                        "household_scores", "eligibility_reasons",
                                                        "verification_queue", "verification_history"}
+    # Read without Spark (deltalake, a local lakehouse): exactly what the Spark reading gives.
+    from jobs import status
+    from runtime.stage import StageContext
+
+    ctx = StageContext(config=config, run_id="status-check", _spark=spark)
+    without_spark = status.collect(ctx)
+    monkeypatch.setattr(status, "_without_spark", lambda ctx: False)
+    assert status.collect(ctx) == without_spark
+    assert without_spark["stages"] == as_json["stages"] and without_spark["publication"]["run_id"] == run_id
     code, text, err = dtks_command(spark, config, "diff", "--from-version", "0")  # every entry since the first
     assert code == 0, err
     names = regions.load(config).names()

@@ -387,10 +387,14 @@ def test_explanations_add_up_to_the_published_score(spark, nation):
     assert (frame.loc[frame["within_coverage"], "score_to_cutoff"] <= 0).all()
 
 
-def test_dtks_explain_tells_one_household_in_plain_words(spark, nation):
+def test_dtks_explain_tells_one_household_in_plain_words(spark, nation, monkeypatch):
     """`dtks explain` (its command function, in process): the published decile and programmes, group labels
-    in Bahasa Indonesia and English, --json for scripts; an unknown household is one clear line, exit code 2."""
+    in Bahasa Indonesia and English, --json for scripts; an unknown household is one clear line, exit code 2.
+    The local lakehouse is read without Spark (deltalake), and says exactly what the Spark reading says."""
     import json
+
+    from jobs.publish import explanation
+    from runtime import delta_reads
 
     config, _, _, _ = nation
     gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
@@ -408,9 +412,17 @@ def test_dtks_explain_tells_one_household_in_plain_words(spark, nation):
     found = json.loads(out)
     assert code == 0 and found["decile"] == hh.decile and found["welfare_score"] == hh.welfare_score
     assert abs(found["intercept"] + sum(c["value"] for c in found["contributions"]) - hh.welfare_score) <= 1e-9
+    started = []
+    without_spark = explanation.lookup(config, hh.household_id, lambda: started.append(1) or spark)
+    assert not started and json.loads(json.dumps(without_spark, default=str)) == found
+    monkeypatch.setattr(delta_reads, "local", lambda config: False)
+    assert explanation.lookup(config, hh.household_id, lambda: spark) == without_spark
+    monkeypatch.undo()
     code, out, err = dtks_command(spark, config, "explain", "NO-SUCH-HOUSEHOLD")
     assert code == 2 and out == ""
     assert err.startswith("dtks: error: household 'NO-SUCH-HOUSEHOLD' is not in publication"), err
+    code, out, err = dtks_command(spark, config, "explain", "H' OR '1' = '1")  # typed, not SQL
+    assert code == 2 and out == "" and "is not in publication" in err, err
 
 
 def test_second_run_is_identical_with_empty_change_feed(spark, own_nation):

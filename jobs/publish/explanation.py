@@ -6,70 +6,108 @@ versions. The contributions are made when the household is scored (jobs/score/ch
 the compiled linear PMT; null for a family dtks does not explain) and kept in household_scores; the
 distance is made by the ranking and kept in dtks_households (`score_to_cutoff`, from the last household
 within coverage, whose score the publication records as `cutoff_score`; `persons_to_cutoff`, from P x
-coverage target, so a household is within coverage exactly when it is zero or less).
+coverage target, so a household is within coverage exactly when it is zero or less). A local lakehouse is
+read without Spark (runtime/delta_reads.py): a help desk's answer in seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import regions
-from runtime import questionnaire, tables
+from runtime import delta_reads, questionnaire, tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
 
+HOUSEHOLD_COLUMNS = ("household_id", "province_code", "regency_code", "district_code", "village_code", "hh_size",
+                     "welfare_score", "national_rank", "decile", "within_coverage", "score_to_cutoff",
+                     "persons_to_cutoff", "model_name", "model_version")
 
-def lookup(spark: SparkSession, config: DtksConfig, household_id: str) -> dict[str, Any]:
-    """Everything `dtks explain` says about one published household, as plain values."""
-    publication = tables.latest_publication(spark, config)
+
+class _Published:
+    """One household's rows of the tables as the latest publication pinned them: read with deltalake on a
+    local lakehouse (no Spark), through Spark elsewhere. Rows as dicts of plain values."""
+
+    def __init__(self, config: DtksConfig, spark: Callable[[], SparkSession]) -> None:
+        self.config, self.spark, self.local = config, spark, delta_reads.local(config)
+        if self.local:
+            self.publication = delta_reads.latest_publication(config)
+        else:
+            row = tables.latest_publication(spark(), config)
+            self.publication = row.asDict(recursive=True) if row is not None else None
+        self.versions = dict((self.publication or {}).get("versions") or {})
+
+    def columns(self, name: str) -> list[str]:
+        if self.local:
+            from deltalake import DeltaTable
+
+            path = self.config.table_path(name).removeprefix("file://")
+            return [f.name for f in DeltaTable(path, version=self.versions.get(name)).schema().fields]
+        return tables.read_published(self.spark(), self.config, name).columns
+
+    def rows(self, name: str, where: dict[str, Any], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The rows whose columns equal `where`'s values."""
+        if self.local:
+            test = " AND ".join(f"{c} = {delta_reads.literal(v) if isinstance(v, str) else v}"
+                                for c, v in where.items())
+            return delta_reads.query(self.config, name, f"SELECT {', '.join(columns)} FROM t WHERE {test}",
+                                     self.versions.get(name))
+        df = tables.read_published(self.spark(), self.config, name)
+        for c, v in where.items():
+            df = df.where(F.col(c) == F.lit(v))
+        return [r.asDict(recursive=True) for r in df.select(*columns).collect()]
+
+
+def lookup(config: DtksConfig, household_id: str, spark: Callable[[], SparkSession]) -> dict[str, Any]:
+    """Everything `dtks explain` says about one published household, as plain values. `spark` gives the
+    session when the lakehouse is not local (a local one is read without Spark)."""
+    source = _Published(config, spark)
+    publication = source.publication
     if publication is None:
         raise UserError(f"{config.table_path(tables.DTKS_HOUSEHOLDS)} not published yet: run `dtks publish` first")
-    published = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
-    if "score_to_cutoff" not in published.columns:
-        raise UserError(f"publication {publication.publication_id} was made before households' distances to the "
-                        "cut-off were kept: run `dtks publish` again")
-    hh = (published.where(F.col("household_id") == household_id)
-          .select("household_id", "province_code", "regency_code", "district_code", "village_code", "hh_size",
-                  "welfare_score", "national_rank", "decile", "within_coverage", "score_to_cutoff",
-                  "persons_to_cutoff", "model_name", "model_version")
-          .first())
-    if hh is None:
-        raise UserError(f"household {household_id!r} is not in publication {publication.publication_id}: "
+    if "score_to_cutoff" not in source.columns(tables.DTKS_HOUSEHOLDS):
+        raise UserError(f"publication {publication['publication_id']} was made before households' distances to "
+                        "the cut-off were kept: run `dtks publish` again")
+    found = source.rows(tables.DTKS_HOUSEHOLDS, {"household_id": household_id}, HOUSEHOLD_COLUMNS)
+    if not found:
+        raise UserError(f"household {household_id!r} is not in publication {publication['publication_id']}: "
                         "not surveyed, not rankable, or not yet published")
+    hh = found[0]
     # The score the publication ranked: the same model version (household_scores as the publication pinned it).
-    why = (tables.read_published(spark, config, tables.SCORES)
-           .where((F.col("household_id") == household_id) & (F.col("model_version") == hh.model_version))
-           .select("intercept", "contributions").first())
-    programmes = {r.program: r.eligible for r in tables.read_published(spark, config, tables.PROGRAM_ELIGIBILITY)
-                  .where(F.col("household_id") == household_id).select("program", "eligible").collect()}
+    scored = source.rows(tables.SCORES, {"household_id": household_id, "model_version": hh["model_version"]},
+                         ("intercept", "contributions"))
+    why = scored[0] if scored else None
+    programmes = {r["program"]: r["eligible"] for r in source.rows(
+        tables.PROGRAM_ELIGIBILITY, {"household_id": household_id}, ("program", "eligible"))}
     model = questionnaire.load(config).model
     labels, names = model.group_labels(), regions.load(config).names()
-    contributions = ({c.group: c.value for c in why.contributions}
-                     if why is not None and why.contributions is not None else None)
-    cutoff = publication.asDict().get("cutoff_score")
-    if cutoff is None and hh.score_to_cutoff is not None:  # a publication row from before the column
-        cutoff = hh.welfare_score - hh.score_to_cutoff
+    contributions = ({c["group"]: c["value"] for c in why["contributions"]}
+                     if why is not None and why["contributions"] is not None else None)
+    cutoff = publication.get("cutoff_score")
+    if cutoff is None and hh["score_to_cutoff"] is not None:  # a publication row from before the column
+        cutoff = hh["welfare_score"] - hh["score_to_cutoff"]
     return {
         "household_id": household_id,
-        "publication_id": publication.publication_id,
-        "published_at": str(publication.published_at),
-        "coverage_target": publication.coverage_target,
-        "population": publication.population,
+        "publication_id": publication["publication_id"],
+        "published_at": str(publication["published_at"]),
+        "coverage_target": publication["coverage_target"],
+        "population": publication["population"],
         "region": {level: names.label(hh[f"{level}_code"])
                    for level in ("province", "regency", "district", "village")},
-        "hh_size": hh.hh_size,
-        "model": f"{hh.model_name} v{hh.model_version}",
-        "welfare_score": hh.welfare_score,
-        "national_rank": hh.national_rank,
-        "decile": hh.decile,
-        "within_coverage": hh.within_coverage,
+        "hh_size": hh["hh_size"],
+        "model": f"{hh['model_name']} v{hh['model_version']}",
+        "welfare_score": hh["welfare_score"],
+        "national_rank": hh["national_rank"],
+        "decile": hh["decile"],
+        "within_coverage": hh["within_coverage"],
         "cutoff_score": cutoff,
-        "score_to_cutoff": hh.score_to_cutoff,
-        "persons_to_cutoff": hh.persons_to_cutoff,
-        "intercept": why.intercept if why else None,
+        "score_to_cutoff": hh["score_to_cutoff"],
+        "persons_to_cutoff": hh["persons_to_cutoff"],
+        "intercept": why["intercept"] if why else None,
         "contributions": None if contributions is None else [
             {"group": g, "label_id": labels.get(g, (g, g))[0], "label_en": labels.get(g, (g, g))[1], "value": v}
             for g, v in sorted(contributions.items(), key=lambda kv: kv[1])],

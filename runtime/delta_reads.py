@@ -1,0 +1,61 @@
+"""Small reads of a local lakehouse without Spark, for the read-only commands (status, explain).
+
+A help desk asks about one household, an operator about the last runs: a few rows, where starting a JVM
+and opening Delta snapshots cost seconds. `deltalake` reads them through its SQL path, which applies
+deletion vectors (its `to_pandas()` refuses tables that carry them). An object-store lakehouse is read
+through Spark, with the session's storage settings: `local` says which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from runtime import tables
+from runtime.config import DtksConfig
+
+
+def local(config: DtksConfig) -> bool:
+    """Whether the lakehouse is on this machine's file system (read here without Spark)."""
+    return "://" not in config.lakehouse or config.lakehouse.startswith("file://")
+
+
+def _path(config: DtksConfig, name: str) -> str:
+    return config.table_path(name).removeprefix("file://")
+
+
+def exists(config: DtksConfig, name: str) -> bool:
+    return (Path(_path(config, name)) / "_delta_log").is_dir()
+
+
+def query(config: DtksConfig, name: str, sql: str, version: int | None = None) -> list[dict[str, Any]]:
+    """`sql` over table `name` (as `t`, at `version` or the latest), as rows of plain values: structs as
+    dicts, maps as dicts, timestamps as Spark gives them to Python (naive, in this process's time zone)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, QueryBuilder
+
+    table = DeltaTable(_path(config, name), version=version)
+    rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all()).to_pylist()
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone().replace(tzinfo=None)
+    if isinstance(value, list) and value and all(isinstance(x, tuple) and len(x) == 2 for x in value):
+        return dict(value)  # a map, as pyarrow lists it
+    return value
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (a household id typed by a person)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def latest_publication(config: DtksConfig) -> dict[str, Any] | None:
+    """The latest `publications` row (runtime/tables.py `latest_publication`), or None before the first."""
+    if not exists(config, tables.PUBLICATIONS):
+        return None
+    found = query(config, tables.PUBLICATIONS, "SELECT * FROM t ORDER BY publication_id DESC LIMIT 1")
+    return found[0] if found else None
