@@ -128,6 +128,12 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, 
     assert without_spark["stages"] == as_json["stages"] and without_spark["publication"]["run_id"] == run_id
     code, text, err = dtks_command(spark, config, "diff", "--from-version", "0")  # every entry since the first
     assert code == 0, err
+    # Read without Spark (deltalake's change feed), as `status` above: the Spark reading prints the same.
+    from runtime import delta_reads
+
+    monkeypatch.setattr(delta_reads, "local", lambda config: False)
+    assert dtks_command(spark, config, "diff", "--from-version", "0") == (code, text, err)
+    monkeypatch.undo()
     names = regions.load(config).names()
     lines = text.splitlines()
     by_reason = lines.index("by reason (a household with several reasons is counted under each):")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 
@@ -105,7 +106,7 @@ def test_changes_count_entries_and_exits_per_programme_and_province(spark):
     after) and left (eligible before, not eligible or deleted after), pairing each household's pre- and
     post-image within a commit: a rule-version update that stays eligible, a new ineligible row and a deleted
     ineligible row are neither; a household that entered in one commit and left in the next counts once each;
-    a programme and province with no move has no row."""
+    a programme and province with no move has no row. The form for Arrow (`changes_arrow`) says the same."""
     feed = spark.createDataFrame([
         ("PKH", "h1", "11", "1101", True, "v1", "insert", 3),
         ("PKH", "h2", "11", "1101", False, "v1", "insert", 3),
@@ -123,14 +124,20 @@ def test_changes_count_entries_and_exits_per_programme_and_province(spark):
         ("PKH", "h3", "11", "1101", True, "v1", "update_preimage", 4),
         ("PKH", "h3", "11", "1101", False, "v1", "update_postimage", 4),
         ("SEMBAKO", "h9", "12", "1201", True, "v1", "delete", 4),
+        # A delete and an insert of one household in one commit (as a table overwrite writes them) pair too.
+        ("PKH", "h10", "13", "1301", True, "v1", "delete", 5),
+        ("PKH", "h10", "13", "1301", True, "v2", "insert", 5),
+        ("PKH", "h11", "13", "1301", False, "v1", "delete", 5),
+        ("PKH", "h11", "13", "1301", True, "v2", "insert", 5),
     ], "program string, household_id string, province_code string, regency_code string, eligible boolean, "
        "rule_version string, _change_type string, _commit_version long")
     got = eligibility.changes(feed).orderBy("program", "province_code")
-    assert_df_equality(got, spark.createDataFrame([
-        ("PKH", "11", 2, 3),
-        ("SEMBAKO", "11", 1, 0),
-        ("SEMBAKO", "12", 0, 1),
-    ], "program string, province_code string, entered bigint, left bigint"), ignore_nullable=True)
+    expected = [("PKH", "11", 2, 3), ("PKH", "13", 1, 0), ("SEMBAKO", "11", 1, 0), ("SEMBAKO", "12", 0, 1)]
+    assert_df_equality(got, spark.createDataFrame(
+        expected, "program string, province_code string, entered bigint, left bigint"), ignore_nullable=True)
+    # The same rule on the feed as deltalake reads it (the lookups of a local lakehouse, no Spark).
+    arrow = pa.Table.from_pandas(feed.toPandas(), preserve_index=False)
+    assert [tuple(r.values()) for r in eligibility.changes_arrow(arrow)] == expected
 
 
 def load_text(tmp_path, text: str):

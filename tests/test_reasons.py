@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import Row
@@ -220,10 +221,15 @@ def test_counts_one_household_under_each_of_its_reasons(spark):
         ("SEMBAKO", "h1", "11", "1101", "ENTERED", ["RANK_SHIFT"]),
     ], OUT)
     got = reasons.counts(rows).orderBy("program", "reason", "change")
-    assert_df_equality(got, spark.createDataFrame([
+    expected = [
         ("PKH", "INTERVIEW", "ENTERED", 2),
         ("PKH", "INTERVIEW", "LEFT", 1),
         ("PKH", "MODEL", "ENTERED", 1),
         ("PKH", "REGISTRY", "LEFT", 1),
         ("SEMBAKO", "RANK_SHIFT", "ENTERED", 1),
-    ], "program string, reason string, change string, count bigint"), ignore_nullable=True)
+    ]
+    assert_df_equality(got, spark.createDataFrame(
+        expected, "program string, reason string, change string, count bigint"), ignore_nullable=True)
+    # The same rule on the rows as deltalake reads them (the lookups of a local lakehouse, no Spark).
+    arrow = pa.Table.from_pandas(rows.toPandas(), preserve_index=False)
+    assert reasons.counts_arrow(arrow) == {(p, r, c): n for p, r, c, n in expected}

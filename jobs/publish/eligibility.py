@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -108,3 +110,48 @@ def changes(change_feed: DataFrame) -> DataFrame:
     return per.groupBy("program", "province_code").agg(
         F.sum(entered.cast("int")).alias("entered"), F.sum(left.cast("int")).alias("left")
     ).where("entered > 0 OR left > 0")
+
+
+CHANGE_COLUMNS = ("program", "household_id", "province_code", "eligible")  # what `changes` reads of the feed
+
+
+def changes_arrow(change_feed: pa.Table) -> list[dict]:
+    """`changes` on a change feed read without Spark (deltalake's `load_cdf`: the lookups of a local
+    lakehouse), as rows sorted by programme and province; tests/test_eligibility.py holds both to one answer.
+
+    Only the images that can pair are grouped (a household's update images, or its delete and insert in
+    one commit); every other row of the feed is an entry or an exit on its own, counted as it is."""
+    keys = ["program", "household_id", "_commit_version"]
+    kind = change_feed["_change_type"]
+    eligible = pc.fill_null(change_feed["eligible"], False)
+    feed = change_feed.select([*keys, "province_code"]).append_column(
+        "pre", pc.and_(pc.is_in(kind, pa.array(["update_preimage", "delete"])), eligible).cast(pa.int8())
+    ).append_column(
+        "post", pc.and_(pc.is_in(kind, pa.array(["insert", "update_postimage"])), eligible).cast(pa.int8())
+    ).append_column("kind", kind)
+    updates = pc.is_in(kind, pa.array(["update_preimage", "update_postimage"]))
+    deleted = feed.filter(pc.equal(kind, "delete")).select(keys)
+    inserted = feed.filter(pc.equal(kind, "insert")).select(keys)
+    both = deleted.join(inserted, keys, join_type="inner")  # a delete and an insert of one key in one commit
+    paired = updates
+    if both.num_rows:
+        marked = feed.select(keys).append_column("_row", pa.array(range(feed.num_rows))).join(
+            both.append_column("_both", pa.array([True] * both.num_rows)), keys, join_type="left outer")
+        flag = pc.fill_null(marked.sort_by("_row")["_both"], False)
+        paired = pc.or_(updates, flag)
+    grouped = feed.filter(paired).group_by(keys).aggregate([("pre", "max"), ("post", "max"), ("province_code", "min")])
+    alone = feed.filter(pc.invert(paired))
+    moves = pa.concat_tables([
+        pa.table({"program": grouped["program"], "province_code": grouped["province_code_min"],
+                  "pre": grouped["pre_max"], "post": grouped["post_max"]}),
+        alone.select(["program", "province_code", "pre", "post"]),
+    ])
+    pre, post = moves["pre"], moves["post"]
+    totals = pa.table({
+        "program": moves["program"], "province_code": moves["province_code"],
+        "entered": pc.and_(pc.equal(pre, 0), pc.equal(post, 1)).cast(pa.int64()),
+        "left": pc.and_(pc.equal(pre, 1), pc.equal(post, 0)).cast(pa.int64()),
+    }).group_by(["program", "province_code"]).aggregate([("entered", "sum"), ("left", "sum")])
+    rows = [{"program": r["program"], "province_code": r["province_code"], "entered": r["entered_sum"],
+             "left": r["left_sum"]} for r in totals.to_pylist() if r["entered_sum"] or r["left_sum"]]
+    return sorted(rows, key=lambda r: (r["program"], r["province_code"]))

@@ -15,6 +15,8 @@ A change may carry several reasons; RANK_SHIFT only when it carries no other.
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
@@ -122,3 +124,13 @@ def counts(rows: DataFrame) -> DataFrame:
     """Per programme, reason and change: households (one counted under each of its reasons)."""
     return (rows.select("program", "change", F.explode("reasons").alias("reason"))
             .groupBy("program", "reason", "change").count())
+
+
+def counts_arrow(rows: pa.Table) -> dict[tuple[str, str, str], int]:
+    """`counts` on rows read without Spark (the lookups of a local lakehouse): (program, reason, change) ->
+    households; tests/test_reasons.py holds both to one answer."""
+    at = pc.list_parent_indices(rows["reasons"])
+    flat = pa.table({"program": pc.take(rows["program"], at), "change": pc.take(rows["change"], at),
+                     "reason": pc.list_flatten(rows["reasons"])})
+    grouped = flat.group_by(["program", "reason", "change"]).aggregate([([], "count_all")])
+    return {(r["program"], r["reason"], r["change"]): r["count_all"] for r in grouped.to_pylist()}
