@@ -224,7 +224,7 @@ class TrialConfig(_Strict):
 
 class LayoutConfig(_Strict):
     rows_per_file: int = Field(default=2_000_000, gt=0)
-    gold_deletion_vectors: bool = False
+    gold_deletion_vectors: bool = True
 
 
 class MaintenanceConfig(_Strict):

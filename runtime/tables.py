@@ -150,8 +150,8 @@ def files_for(config: DtksConfig, rows: int, cores: int) -> int:
 
 
 def properties(t: Table, config: DtksConfig) -> dict[str, str]:
-    """A table's Delta properties under this config: the gold tables get deletion vectors only where
-    every programme system's reader supports them (layout.gold_deletion_vectors; docs/CONTRACTS.md)."""
+    """A table's Delta properties under this config: the gold tables carry deletion vectors unless
+    layout.gold_deletion_vectors is false, for programme readers without their support (docs/CONTRACTS.md)."""
     props = dict(t.properties)
     if t.name in GOLD and not config.layout.gold_deletion_vectors:
         props.pop("delta.enableDeletionVectors", None)
