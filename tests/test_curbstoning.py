@@ -1,4 +1,5 @@
-"""The curbstoning rule and the enumerator re-visit measures on literal rows (jobs/report/quality.py)."""
+"""The curbstoning rule and the enumerator re-visit measures on literal rows (jobs/core/curbstoning.py,
+jobs/report/quality.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from jobs.core import questionnaire
+from jobs.core import curbstoning, questionnaire
 from jobs.report import quality
 from tests.conftest import make_config
 
@@ -48,7 +49,7 @@ def test_answer_pattern_is_every_coded_answer_and_leaves_the_floor_area_out(spar
         other = next(c for c in v.codes if c != base[v.name])
         rows.append((v.name, *_answers(q, **{v.name: other})))
     patterns = spark.createDataFrame(rows, f"changed string, {_answers_ddl(q)}").select(
-        "changed", quality.answer_pattern(q).alias("_pattern"))
+        "changed", curbstoning.answer_pattern(q).alias("_pattern"))
     reference = patterns.where("changed = 'base'").select(F.col("_pattern").alias("_base"))
     got = patterns.crossJoin(reference).select(
         "changed", (F.col("_pattern") == F.col("_base")).alias("same_pattern"),
@@ -72,7 +73,7 @@ def test_top_pattern_counts_each_enumerators_most_repeated_pattern(spark):
 
 
 def test_curbstoning_suspect_at_above_and_below_both_thresholds(spark):
-    """curbstoning_suspect: at least 5 households AND at least half of them repeating one pattern."""
+    """curbstoning.suspect: at least 5 households AND at least half of them repeating one pattern."""
     rows = [
         (5, 0.5, True),  # at both thresholds
         (6, 0.5, True),
@@ -84,13 +85,13 @@ def test_curbstoning_suspect_at_above_and_below_both_thresholds(spark):
     ]
     df = spark.createDataFrame([r[:2] for r in rows], "households bigint, repeated_share double")
     got = df.select("households", "repeated_share",
-                    quality.curbstoning_suspect(F.col("households"), F.col("repeated_share")).alias("suspect"))
+                    curbstoning.suspect(F.col("households"), F.col("repeated_share")).alias("suspect"))
     assert_df_equality(got, spark.createDataFrame(rows, "households bigint, repeated_share double, suspect boolean"),
                        ignore_row_order=True, ignore_nullable=True)
 
 
 def test_curbstoning_suspects_are_enumerators_whose_households_repeat_one_pattern(spark, q):
-    """curbstoning_suspects: from households' answers, the enumerators the rule flags (share at 0.5, above, below,
+    """curbstoning.suspects: from households' answers, the enumerators the rule flags (share at 0.5, above, below,
     too few households, the floor area not part of the pattern, patterns counted per enumerator)."""
     plan = {
         "E_AT": [0, 0, 0, 1, 2, 3],  # 3 of 6: exactly half
@@ -105,7 +106,7 @@ def test_curbstoning_suspects_are_enumerators_whose_households_repeat_one_patter
     rows += [("E_FLOOR", *_answers(q, 9, floor_area=area)) for area in (20.0, 30.0, 40.0, 50.0, 60.0)]
     households = spark.createDataFrame(rows, f"enumerator_id string, {_answers_ddl(q)}")
     assert_df_equality(
-        quality.curbstoning_suspects(households, q),
+        curbstoning.suspects(households, q),
         spark.createDataFrame([("E_AT",), ("E_ABOVE",), ("E_MIN",), ("E_FLOOR",)], "enumerator_id string"),
         ignore_row_order=True, ignore_nullable=True)
 

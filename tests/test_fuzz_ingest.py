@@ -32,7 +32,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.core import contract, nik, questionnaire, regions
-from jobs.ingest import batch, checking, landing, validation
+from jobs.core import quarantine as codes
+from jobs.ingest import batch, checking, landing
 from runtime import tables
 from runtime.config import nik_key_source
 from runtime.errors import InputContractError
@@ -42,17 +43,17 @@ from tests.conftest import make_config, run, small_data_settings
 SOURCES = contract.SOURCES
 REG, HH, MEM, THH, TMEM = SOURCES
 REASONS = {
-    validation.BAD_VALUE,
-    validation.MISSING_VALUE,
-    validation.OUT_OF_RANGE,
-    validation.UNKNOWN_VILLAGE,
-    validation.UNKNOWN_QUESTIONNAIRE_VERSION,
-    validation.BAD_INTERVIEW_TIME,
-    validation.BIRTH_IN_FUTURE,
-    validation.DUPLICATE_RECORD,
-    validation.UNKNOWN_HOUSEHOLD,
-    validation.HOUSEHOLD_REJECTED,
-    validation.INVALID_NIK,
+    codes.BAD_VALUE,
+    codes.MISSING_VALUE,
+    codes.OUT_OF_RANGE,
+    codes.UNKNOWN_VILLAGE,
+    codes.UNKNOWN_QUESTIONNAIRE_VERSION,
+    codes.BAD_INTERVIEW_TIME,
+    codes.BIRTH_IN_FUTURE,
+    codes.DUPLICATE_RECORD,
+    codes.UNKNOWN_HOUSEHOLD,
+    codes.HOUSEHOLD_REJECTED,
+    codes.INVALID_NIK,
 }
 MALFORMED_DETAIL = "malformed CSV line: more or fewer fields than the header"
 INT32_MIN = -(2**31)
@@ -483,7 +484,7 @@ def test_truncated_csv_lines(spark, env, tmp_path):
         assert counts[s]["quarantined"] >= 3
     malformed = {r.source: r.n for r in quarantine if r.detail == MALFORMED_DETAIL}
     assert malformed == {REG: 3, HH: 3, MEM: 3, THH: 3, TMEM: 3}  # rows 0-2 of each
-    assert all(r.reason_code == validation.BAD_VALUE for r in quarantine if r.detail == MALFORMED_DETAIL)
+    assert all(r.reason_code == codes.BAD_VALUE for r in quarantine if r.detail == MALFORMED_DETAIL)
 
 
 def test_duplicated_keys(spark, env, tmp_path):

@@ -15,25 +15,25 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.core import quarantine
 from jobs.core.contract import APPEALS, SANGGAH, USUL, columns
-from jobs.ingest import validation
 
 FILING_START = dt.datetime(2025, 10, 1)  # the survey ends 2025-09-30 (synthetic.SURVEY_START + SURVEY_DAYS)
 FILING_DAYS = 14
 # defect -> (what the row gets, the reason code ingest gives it)
 DEFECTS = {
     "missing_subject": ({"household_id": "CAST(NULL AS STRING)", "head_nik": "CAST(NULL AS STRING)"},
-                        validation.MISSING_SUBJECT),
-    "unknown_village": ({"village_code": "'9999999999'"}, validation.UNKNOWN_VILLAGE),
-    "bad_type": ({"appeal_type": "'KELUHAN'"}, validation.BAD_VALUE),
+                        quarantine.MISSING_SUBJECT),
+    "unknown_village": ({"village_code": "'9999999999'"}, quarantine.UNKNOWN_VILLAGE),
+    "bad_type": ({"appeal_type": "'KELUHAN'"}, quarantine.BAD_VALUE),
     "no_evidence": ({"appeal_type": f"'{SANGGAH}'", "filer_relation": "'NEIGHBOUR'", "has_photo": "false"},
-                    validation.NO_EVIDENCE),
+                    quarantine.NO_EVIDENCE),
     "not_neighbour": ({"appeal_type": f"'{SANGGAH}'", "filer_relation": "'SELF'", "has_photo": "true",
-                       "has_gps": "true"}, validation.FILER_NOT_NEIGHBOUR),
-    "invalid_nik": ({"household_id": "CAST(NULL AS STRING)", "head_nik": "'12345'"}, validation.INVALID_NIK),
+                       "has_gps": "true"}, quarantine.FILER_NOT_NEIGHBOUR),
+    "invalid_nik": ({"household_id": "CAST(NULL AS STRING)", "head_nik": "'12345'"}, quarantine.INVALID_NIK),
     "unknown_household": ({"household_id": "concat('HX', substr(appeal_id, 3))", "head_nik": "CAST(NULL AS STRING)"},
-                          validation.UNKNOWN_HOUSEHOLD),
-    "duplicate": ({}, validation.DUPLICATE_RECORD),
+                          quarantine.UNKNOWN_HOUSEHOLD),
+    "duplicate": ({}, quarantine.DUPLICATE_RECORD),
 }
 
 

@@ -1,7 +1,8 @@
 """Row validation: every input row gets at most one reason code (the first rule it breaks).
 
 Rules are native Spark expressions built from the questionnaire; a row with a reason goes to
-`quarantine` with that code and a detail naming the variable. Duplicated keys keep one row.
+`quarantine` with that code (jobs/core/quarantine.py) and a detail naming the variable. Duplicated keys
+keep one row.
 """
 
 from __future__ import annotations
@@ -13,29 +14,28 @@ from pyspark.sql import functions as F
 
 from jobs.core import nik
 from jobs.core.contract import APPEAL_CATEGORIES, APPEAL_TYPES, CHANGES, FILER_RELATIONS, NIK_CORRECTION, SANGGAH
+from jobs.core.quarantine import (
+    BAD_INTERVIEW_TIME,
+    BAD_VALUE,
+    BIRTH_IN_FUTURE,
+    DUPLICATE_RECORD,
+    FILER_NOT_NEIGHBOUR,
+    HOUSEHOLD_REJECTED,
+    INVALID_NIK,
+    MISSING_SUBJECT,
+    MISSING_VALUE,
+    NO_EVIDENCE,
+    OUT_OF_RANGE,
+    UNKNOWN_HOUSEHOLD,
+    UNKNOWN_QUESTIONNAIRE_VERSION,
+    UNKNOWN_VILLAGE,
+    VILLAGE_DETAIL,
+    VILLAGE_MISMATCH,
+)
 from jobs.core.questionnaire import Questionnaire, Variable
 from jobs.ingest.landing import BAD_COLUMNS, MALFORMED
 
 REASON, DETAIL = "_reason", "_detail"
-
-BAD_VALUE = "BAD_VALUE"
-MISSING_VALUE = "MISSING_VALUE"
-OUT_OF_RANGE = "OUT_OF_RANGE"
-UNKNOWN_VILLAGE = "UNKNOWN_VILLAGE"
-UNKNOWN_QUESTIONNAIRE_VERSION = "UNKNOWN_QUESTIONNAIRE_VERSION"
-BAD_INTERVIEW_TIME = "BAD_INTERVIEW_TIME"
-BIRTH_IN_FUTURE = "BIRTH_IN_FUTURE"
-DUPLICATE_RECORD = "DUPLICATE_RECORD"
-UNKNOWN_HOUSEHOLD = "UNKNOWN_HOUSEHOLD"
-HOUSEHOLD_REJECTED = "HOUSEHOLD_REJECTED"
-INVALID_NIK = "INVALID_NIK"
-MISSING_SUBJECT = "MISSING_SUBJECT"  # an appeal names neither a household nor a head's NIK
-VILLAGE_MISMATCH = "VILLAGE_MISMATCH"  # an appeal filed in another village than its household's
-NO_EVIDENCE = "NO_EVIDENCE"  # an objection without photo and GPS
-FILER_NOT_NEIGHBOUR = "FILER_NOT_NEIGHBOUR"  # an objection is filed by a neighbour
-# A household's UNKNOWN_VILLAGE detail names its village code between these (the report places the row
-# by the code's province digits: jobs/report/quality.py).
-VILLAGE_DETAIL = ("village_code ", " not in the region reference")
 
 
 class Rules:

@@ -2,11 +2,11 @@
 each publish, with every entry's history kept (docs/CONTRACTS.md, verification_queue).
 
 An entry is one household (or, for a proposal about a family not yet surveyed, the head's NIK token) to
-re-survey, with every reason that applies:
+re-survey, with every reason that applies (the codes and their words: jobs/core/verification.py):
 - SANGGAH, USUL: an open appeal (silver_appeals) about it;
 - NEAR_CUTOFF: within `queue.near_cutoff_band` x P persons of the coverage line;
 - STALE_INTERVIEW: interviewed more than `queue.stale_interview_days` ago;
-- CURBSTONING: interviewed by an enumerator the curbstoning rule flags (jobs/report/quality.py);
+- CURBSTONING: interviewed by an enumerator the curbstoning rule flags (jobs/core/curbstoning.py);
 - REGISTRY_EVENT: the registry now says its head died, lives in another village or is on another KK.
 
 Its deadline is the earliest of its reasons' (the filing date, or the day the reason was first queued, plus
@@ -29,24 +29,23 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core import questionnaire
+from jobs.core import curbstoning, questionnaire
 from jobs.core.contract import SANGGAH, USUL
+from jobs.core.verification import (
+    CLOSED,
+    CURBSTONING,
+    LAPSED,
+    NEAR_CUTOFF,
+    OPEN,
+    REGISTRY_EVENT,
+    RESOLVED,
+    RESURVEYED,
+    STALE,
+)
 from jobs.publish.gold import WAS, was
-from jobs.report import quality
 from runtime import tables
 from runtime.config import DtksConfig, QueueConfig
 
-OPEN, RESURVEYED, RESOLVED, LAPSED = "OPEN", "RESURVEYED", "RESOLVED", "LAPSED"
-CLOSED = (RESURVEYED, RESOLVED, LAPSED)
-NEAR_CUTOFF, STALE, CURBSTONING, REGISTRY_EVENT = "NEAR_CUTOFF", "STALE_INTERVIEW", "CURBSTONING", "REGISTRY_EVENT"
-REASONS = {
-    SANGGAH: "objection (sanggah) to the household's eligibility",
-    USUL: "proposal (usul): missing from the register, or listed and not eligible",
-    CURBSTONING: "interviewed by an enumerator suspected of curbstoning",
-    REGISTRY_EVENT: "registry event: head died, moved or on a new KK",
-    NEAR_CUTOFF: "close to the coverage cut-off",
-    STALE: "stale interview",
-}
 COLUMNS = ("entry_id", "household_id", "head_token", "province_code", "regency_code", "village_code", "status",
            "priority", "reasons", "appeal_ids", "appeal_types", "opened_on", "deadline", "interview_date",
            "resurvey_date", "closed_on", "decile_before", "decile_after", "eligible_before", "eligible_after",
@@ -114,7 +113,7 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, pro
         surveyed=surveyed, ranked=gold_hh.select("household_id", "province_code", "regency_code", "village_code",
                                                  "interview_date", "persons_to_cutoff"),
         heads=heads, listed=listed,
-        suspects=quality.curbstoning_suspects(households, questionnaire.load(config)),
+        suspects=curbstoning.suspects(households, questionnaire.load(config)),
         appeals=appeals, previous=previous, closed=closed, before=before, changes=changes, after=gold_hh,
         programs=programs)
 
@@ -348,26 +347,3 @@ def history(queue: DataFrame, previous: DataFrame | None) -> DataFrame:
 def resolved_appeals(queue: DataFrame) -> DataFrame:
     """The households whose appeal this publish resolved (reasons for change: APPEAL)."""
     return queue.where(F.col("status") == RESOLVED).select("household_id").distinct()
-
-
-def appeal_status(appeals: DataFrame, history: DataFrame | None) -> DataFrame:
-    """Pure: per province, appeal type and status (the appeal's latest in verification_history; NOT_QUEUED
-    before a publish has seen it), the number of appeals (`appeals`). Small: a row per combination."""
-    if history is None:
-        latest = appeals.select("appeal_id").where("false").withColumn("status", F.lit(None).cast("string"))
-    else:
-        latest = (history.select(F.explode("appeal_ids").alias("appeal_id"), "status", "as_of", "publication_run_id")
-                  .groupBy("appeal_id")
-                  .agg(F.max_by("status", F.struct("as_of", "publication_run_id")).alias("status")))
-    return (appeals.join(latest, "appeal_id", "left")
-            .groupBy("province_code", "appeal_type", F.coalesce("status", F.lit("NOT_QUEUED")).alias("status"))
-            .agg(F.count(F.lit(1)).alias("appeals")))
-
-
-def queue_size(queue: DataFrame, today: dt.date) -> DataFrame:
-    """Pure: per reason and status, the entries carrying it and how many of the open ones are past their
-    deadline on `today` (`overdue`). Small: a row per reason and status."""
-    return (queue.select(F.explode("reasons").alias("reason"), "status", "deadline")
-            .groupBy("reason", "status")
-            .agg(F.count(F.lit(1)).alias("entries"),
-                 F.count_if((F.col("status") == OPEN) & (F.col("deadline") < F.lit(today))).alias("overdue")))

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs.core import contract
-from jobs.publish import queue
+from jobs.core import contract, verification
 
 TILES_FILE = "reference/province_tiles.csv"  # under conf/: province_code, iso, col, row (38 provinces)
 ENUMERATOR_COLUMNS = [
@@ -79,7 +78,7 @@ REASON_LABELS = {
     "VILLAGE_MISMATCH": "appeal filed in another village than its household's",
     "NO_EVIDENCE": "objection without photo and GPS",
     "FILER_NOT_NEIGHBOUR": "objection not filed by a neighbour",
-    **queue.REASONS,
+    **verification.REASONS,
 }
 # Map colours: upper bound of each bin (exclusive) and its fill.
 COVERAGE_BINS = [(0.5, "#eff3ff"), (0.6, "#c6dbef"), (0.7, "#9ecae1"), (0.8, "#6baed6"), (0.9, "#3182bd"),
@@ -106,8 +105,8 @@ class Report:
     min_match: float
     publication: dict | None  # publication_id, published_at of the publication reported on; None before one
     reference_version: str
-    appeals: pd.DataFrame | None = None  # queue.appeal_status: province_code, appeal_type, status, appeals
-    queue: pd.DataFrame | None = None  # queue.queue_size: reason, status, entries, overdue
+    appeals: pd.DataFrame | None = None  # queue_status.appeal_status: province_code, appeal_type, status, appeals
+    queue: pd.DataFrame | None = None  # queue_status.queue_size: reason, status, entries, overdue
     impact: dict | None = None  # model, summary, by_province of the published model version (stage.model_impact)
 
     def __post_init__(self) -> None:

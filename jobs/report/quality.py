@@ -1,9 +1,7 @@
 """Quality measures a supervisor can act on: per region, and along the field hierarchy.
 
 Everything is an aggregate (per province/regency or per enumerator): small whatever the nation's size.
-Curbstoning shows as one enumerator whose households share the same answers: for each enumerator,
-the share of households whose full answer pattern (all coded answers) repeats the enumerator's most
-common pattern. Honest interviews of ~50 households rarely repeat a pattern more than a few times.
+The enumerators to re-visit include those the curbstoning rule flags (jobs/core/curbstoning.py).
 """
 
 from __future__ import annotations
@@ -14,9 +12,9 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.core import contract, pseudonym
+from jobs.core import contract, curbstoning, pseudonym
+from jobs.core.quarantine import UNKNOWN_VILLAGE, VILLAGE_DETAIL
 from jobs.core.questionnaire import Questionnaire
-from jobs.ingest import validation
 
 FAILED_MATCH = (contract.NOT_FOUND, contract.INVALID_NIK, contract.MISSING_NIK)
 
@@ -48,7 +46,7 @@ def household_frame(
         "hh_size",
         minutes.alias("_minutes"),
         (minutes < F.lit(min_minutes)).alias("_short"),
-        answer_pattern(q).alias("_pattern"),
+        curbstoning.answer_pattern(q).alias("_pattern"),
     ).join(per_hh, "household_id", "left")
     if gold is not None:
         hh = hh.join(gold.select("household_id", "decile", "within_coverage"), "household_id", "left")
@@ -104,35 +102,10 @@ def region_quality(
     )
 
 
-def answer_pattern(q: Questionnaire) -> Column:
-    """All coded household answers as one 64-bit hash (floor area left out: it varies by design). Two patterns
-    share a hash with probability 2^-64, and a shared hash can only raise a count: a hash is enough to count
-    repeats, and groups far cheaper than a digest string."""
-    return F.xxhash64(*[F.col(v.name) for v in q.household if v.codes is not None])
-
-
-CURBSTONING_MIN_HOUSEHOLDS, CURBSTONING_SHARE = 5, 0.5  # an enumerator this large, repeating one pattern this often
-
-
 def top_pattern(hh: DataFrame) -> DataFrame:
     """Per enumerator: how many of its households repeat its most common answer pattern (`_pattern`)."""
     pattern_counts = hh.groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n"))
     return pattern_counts.groupBy("enumerator_id").agg(F.max("_n").alias("top_pattern_households"))
-
-
-def curbstoning_suspect(households: Column, repeated_share: Column) -> Column:
-    """The curbstoning rule, used by the report's re-visit list and the verification queue."""
-    return (households >= CURBSTONING_MIN_HOUSEHOLDS) & (repeated_share >= CURBSTONING_SHARE)
-
-
-def curbstoning_suspects(households: DataFrame, q: Questionnaire) -> DataFrame:
-    """The enumerator_ids the curbstoning rule flags, from silver_households."""
-    counts = (households.select("enumerator_id", answer_pattern(q).alias("_pattern"))
-              .groupBy("enumerator_id", "_pattern").agg(F.count(F.lit(1)).alias("_n")))
-    # One scan: an enumerator's households are the sum of its patterns' counts.
-    per = counts.groupBy("enumerator_id").agg(F.max("_n").alias("_top"), F.sum("_n").alias("_households"))
-    return per.where(curbstoning_suspect(F.col("_households"), F.col("_top") / F.col("_households"))).select(
-        "enumerator_id")
 
 
 def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
@@ -157,14 +130,14 @@ def enumerator_quality(hh: DataFrame, min_minutes: float) -> DataFrame:
     out = out.withColumn("_med", F.percentile_approx("match_failure_share", 0.5).over(w))
     out = out.withColumn("match_failure_excess", F.greatest(F.col("match_failure_share") - F.col("_med"), F.lit(0.0)))
     score = (
-        2.0 * F.when(F.col("households") >= CURBSTONING_MIN_HOUSEHOLDS, F.col("repeated_answer_share")).otherwise(0.0)
+        2.0 * F.when(F.col("households") >= curbstoning.MIN_HOUSEHOLDS, F.col("repeated_answer_share")).otherwise(0.0)
         + 1.5 * F.col("short_interview_share")
         + 1.0 * F.col("match_failure_excess")
     )
     reasons = F.concat_ws(
         "; ",
         F.when(
-            curbstoning_suspect(F.col("households"), F.col("repeated_answer_share")),
+            curbstoning.suspect(F.col("households"), F.col("repeated_answer_share")),
             F.format_string("%.0f%% of households share one answer pattern", F.col("repeated_answer_share") * 100),
         ),
         F.when(
@@ -209,8 +182,8 @@ def revisit_lists(enumerators: DataFrame, per_province: int) -> DataFrame:
 # record keys (jobs/ingest/checking.py). A member's key is `household_id:member_no`; a key made from a whole
 # row (`row:...`, no usable id) cannot be placed.
 _MEMBER_KEY = r"^(.+):-?[0-9]+$"
-_NAMED_VILLAGE = "^" + re.escape(validation.VILLAGE_DETAIL[0]) + "([0-9]{2})[0-9]{8}" + re.escape(
-    validation.VILLAGE_DETAIL[1]) + "$"
+_NAMED_VILLAGE = "^" + re.escape(VILLAGE_DETAIL[0]) + "([0-9]{2})[0-9]{8}" + re.escape(
+    VILLAGE_DETAIL[1]) + "$"
 _HOUSEHOLD_OF = {
     contract.SURVEY_HOUSEHOLDS: contract.SURVEY_HOUSEHOLDS,
     contract.SURVEY_MEMBERS: contract.SURVEY_HOUSEHOLDS,
@@ -260,7 +233,7 @@ def quarantine_by_province(
     named = F.regexp_extract("detail", _NAMED_VILLAGE, 1)
     rejected = (
         q.where(F.col("source").isin(contract.SURVEY_HOUSEHOLDS, contract.TRAINING_HOUSEHOLDS)
-                & (F.col("reason_code") == validation.UNKNOWN_VILLAGE) & named.isin(*provinces))
+                & (F.col("reason_code") == UNKNOWN_VILLAGE) & named.isin(*provinces))
         .groupBy("_kind", "_key")
         .agg(F.min(named).alias("_named"))
     )

@@ -21,8 +21,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import questionnaire, regions
 from jobs.core.population import population
-from jobs.publish import queue
-from jobs.report import page, quality
+from jobs.report import page, quality, queue_status
 from runtime import tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -87,9 +86,9 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     if publication is not None and tables.QUEUE in (publication.versions or {}):
         history = tables.read_published(spark, config, tables.QUEUE_HISTORY)
         if tables.exists(spark, config, tables.APPEALS):
-            appeals = queue.appeal_status(tables.read(spark, config, tables.APPEALS), history).toPandas()
+            appeals = queue_status.appeal_status(tables.read(spark, config, tables.APPEALS), history).toPandas()
         today = dt.datetime.now(dt.UTC).date()
-        queued = queue.queue_size(tables.read_published(spark, config, tables.QUEUE), today).toPandas()
+        queued = queue_status.queue_size(tables.read_published(spark, config, tables.QUEUE), today).toPandas()
     report = page.Report(
         ctx.run_id, pd.DataFrame([r.asDict() for r in region_rows]), revisit, held, quarantined, ref.provinces,
         ref.regencies, page.read_tiles(config.conf_file(page.TILES_FILE)), pop, target,

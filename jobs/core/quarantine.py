@@ -1,0 +1,26 @@
+"""The quarantine's reason codes: ingest's row validation gives them (jobs/ingest/validation.py), the
+generator's truth expects them of the defects it injects, and the report counts them.
+
+A row in `quarantine` carries the first rule it breaks as one of these codes, and a detail in words.
+"""
+
+from __future__ import annotations
+
+BAD_VALUE = "BAD_VALUE"
+MISSING_VALUE = "MISSING_VALUE"
+OUT_OF_RANGE = "OUT_OF_RANGE"
+UNKNOWN_VILLAGE = "UNKNOWN_VILLAGE"
+UNKNOWN_QUESTIONNAIRE_VERSION = "UNKNOWN_QUESTIONNAIRE_VERSION"
+BAD_INTERVIEW_TIME = "BAD_INTERVIEW_TIME"
+BIRTH_IN_FUTURE = "BIRTH_IN_FUTURE"
+DUPLICATE_RECORD = "DUPLICATE_RECORD"
+UNKNOWN_HOUSEHOLD = "UNKNOWN_HOUSEHOLD"
+HOUSEHOLD_REJECTED = "HOUSEHOLD_REJECTED"
+INVALID_NIK = "INVALID_NIK"
+MISSING_SUBJECT = "MISSING_SUBJECT"  # an appeal names neither a household nor a head's NIK
+VILLAGE_MISMATCH = "VILLAGE_MISMATCH"  # an appeal filed in another village than its household's
+NO_EVIDENCE = "NO_EVIDENCE"  # an objection without photo and GPS
+FILER_NOT_NEIGHBOUR = "FILER_NOT_NEIGHBOUR"  # an objection is filed by a neighbour
+# A household's UNKNOWN_VILLAGE detail names its village code between these (the report places the row
+# by the code's province digits: jobs/report/quality.py).
+VILLAGE_DETAIL = ("village_code ", " not in the region reference")
