@@ -6,8 +6,8 @@ import argparse
 import sys
 import time
 
+from jobs.model_commands import add_model_commands, run_model_command
 from jobs.stages import OPERATOR, PIPELINE, PIPELINE_NAMES, STAGES
-from models.cli import add_model_commands, run_model_command
 from runtime import lock
 from runtime.console import say
 from runtime.stage import StageContext, add_common_arguments, console_run, execute, guarded, stage_arguments
@@ -87,7 +87,7 @@ def household_explanation(ctx: StageContext, args: argparse.Namespace) -> None:
 def eligibility_diff(ctx: StageContext, args: argparse.Namespace) -> None:
     """Read without Spark on a local lakehouse (runtime/delta_reads.py), through Spark elsewhere."""
     from jobs.core import regions
-    from jobs.publish import eligibility, reasons
+    from jobs.policy import eligibility, reasons
     from runtime import delta_reads, tables
     from runtime.errors import UserError
 

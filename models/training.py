@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -33,14 +32,12 @@ from models.features import (
     is_holdout,
     load_spec,
 )
+from models.impact import Impact
 from models.pyfunc import OUTPUT_COLUMN, RankingModel, pip_requirements
 from runtime import runs
 from runtime.config import DtksConfig
 from runtime.questionnaire import PROVINCE
 from runtime.tracking import setup_mlflow
-
-if TYPE_CHECKING:
-    from jobs.publish.impact import Impact
 
 ORACLE = "oracle_log_consumption"  # noise-free generating formula: synthetic data only, never a feature
 HEADLINE = ("r2", "spearman", "exclusion_error_40", "exclusion_error_60", "inclusion_error_40", "inclusion_error_60",

@@ -19,7 +19,7 @@ import mlflow
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.publish import ranking
+from jobs.policy import ranking
 from models.compile import spark_expression
 from runtime.config import load_config
 from runtime.spark import get_spark

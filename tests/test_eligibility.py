@@ -1,4 +1,4 @@
-"""Programme eligibility on literal rows, and the programme rules' file (jobs/publish/eligibility.py)."""
+"""Programme eligibility on literal rows, and the programme rules' file (jobs/policy/eligibility.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 
-from jobs.publish import eligibility
-from jobs.publish.eligibility import Program, Programs
+from jobs.policy import eligibility
+from jobs.policy.eligibility import Program, Programs
 from runtime.config import ConfigError, load_config
 
 RULES = Programs(rule_version="v7", programs={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chispa import assert_df_equality
 
+from jobs.core.change_set import was
 from jobs.publish import gold
 
 
@@ -27,7 +28,7 @@ def test_with_run_keeps_unchanged_rows_run_and_carries_what_was_published(spark)
         [("h1", "2026-01-05", 1), ("h2", "2026-06-01", 2), ("h4", "2026-06-02", 4)],
         "household_id string, interview_date string, decile int",
     )
-    second = gold.with_run(now, first.drop(gold.was("interview_date")), ["household_id"], "run-2",
+    second = gold.with_run(now, first.drop(was("interview_date")), ["household_id"], "run-2",
                            carry=["interview_date", "decile"])
     assert_df_equality(
         second.drop("row_hash"),

@@ -1,5 +1,6 @@
-"""A shadow ranking's impact on literal households (jobs/publish/impact.py): who enters and leaves which
-programme, and the aggregates the promotion gate reads. Every expected figure is worked out by hand below."""
+"""A shadow ranking's impact on literal households (jobs/policy/impact.py, models/impact.py): who enters and
+leaves which programme, and the aggregates the promotion gate reads. Every expected figure is worked out by hand
+below."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from jobs.publish import impact
-from jobs.publish.eligibility import Program, Programs
+from jobs.policy import impact
+from jobs.policy.eligibility import Program, Programs
+from models.impact import Impact
 
 # PKH: deciles 1-4 with a child under six; SEMBAKO: deciles 1-5. OLD was published but has no rule any more.
 RULES = Programs(rule_version="t-1", programs={
@@ -133,7 +135,7 @@ def test_aggregate_counts_households_persons_churn_and_decile_moves(found):
     """aggregate: households 6, persons 21; persons in households changing a programme (coverage alone does not
     count: b) 5 + 2 + 6 = 13, so churn 13 / 21; moves of two deciles or more (exactly two included) a, c, d, f."""
     assert (found["households"], found["persons"], found["persons_changed"], found["moved_2"]) == (6, 21, 13, 4)
-    result = impact.Impact(
+    result = Impact(
         publication_id=3, candidate="dtks_pmt v2", coverage=0.6, households=found["households"],
         persons=found["persons"], persons_changed=found["persons_changed"],
         households_decile_moved_2=found["moved_2"], by_province=found["by_province"],

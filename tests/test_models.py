@@ -239,7 +239,7 @@ def test_compiled_expression_equals_pyfunc(trained, spark):
 @TRAINED
 def test_worse_model_never_replaces_the_champion_and_cli_promotes_and_rolls_back(trained, spark, tmp_path, capsys):
     import jobs.train.stage
-    from models.cli import add_model_commands, run_model_command
+    from jobs.model_commands import add_model_commands, run_model_command
 
     config, _, _ = trained
     weak = config.model_copy(update={"questionnaire_file": degraded_questionnaire(

@@ -331,7 +331,7 @@ def test_scores_equal_pyfunc_predict(spark, nation):
     import mlflow
 
     config, _, _, _ = nation
-    from jobs.score.champion import resolve_model
+    from models.champion import resolve_model
 
     model = resolve_model(config, None)
     hh = tables.read(spark, config, tables.HOUSEHOLDS).where("rankable").limit(200)
@@ -499,7 +499,7 @@ def test_update_round_for_one_province(spark, own_nation, tmp_path):
     assert (gain_all.loc[left["household_id"]] > 0).all()
     assert (gain_all.loc[entered["household_id"]] <= 1e-12).all()
     # The operator's view (`dtks diff`): per programme and province, who entered and who left.
-    from jobs.publish import eligibility
+    from jobs.policy import eligibility
 
     feed = (
         spark.read.format("delta")
@@ -553,7 +553,7 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
             assert got == dict(expected)
         return found
 
-    from jobs.publish.impact import measure
+    from jobs.policy.impact import measure
 
     province_of = {r.household_id: r.province_code for r in tables.read_published(
         spark, config, tables.DTKS_HOUSEHOLDS).select("household_id", "province_code").collect()}
@@ -853,7 +853,7 @@ def dtks_model(config, capsys, *argv: str) -> tuple[int, str, str]:
     """`dtks model ACTION ...` in this process, on the shared Spark session: (exit code, stdout, stderr)."""
     import argparse
 
-    from models.cli import add_model_commands, run_model_command
+    from jobs.model_commands import add_model_commands, run_model_command
 
     parser = argparse.ArgumentParser()
     add_model_commands(parser.add_subparsers(dest="command"))
@@ -900,7 +900,8 @@ def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, 
     import mlflow
     from mlflow import MlflowClient
 
-    from jobs.publish.impact import COVERAGE, measure
+    from jobs.policy.impact import measure
+    from models.impact import COVERAGE
 
     config, _, _, _ = own_nation
     trained, _ = run(spark, config, "train", family="pmt_quantile", no_promote=True)
@@ -990,7 +991,7 @@ def test_the_churn_gate_holds_back_a_model_trained_on_shuffled_features(spark, o
     import numpy as np
     from mlflow import MlflowClient
 
-    from jobs.publish.impact import measure
+    from jobs.policy.impact import measure
     from models import registry
     from models.features import load_spec
     from models.training import collect_training, train

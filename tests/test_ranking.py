@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.publish import eligibility, ranking
+from jobs.policy import eligibility, ranking
 from runtime.config import ConfigError, load_config
 
 

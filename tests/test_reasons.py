@@ -1,4 +1,4 @@
-"""The reasons for entering or leaving a programme, on literal rows (jobs/publish/reasons.py)."""
+"""The reasons for entering or leaving a programme, on literal rows (jobs/policy/reasons.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from chispa import assert_df_equality
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
-from jobs.publish import reasons
-from jobs.publish.gold import CARRIED, DELETE, WAS, was
+from jobs.core.change_set import DELETE, WAS, was
+from jobs.policy import reasons
+from jobs.publish.gold import CARRIED
 
 # program_eligibility's change set as gold.eligibility_changes gives it: this run's rows, `_delete`, and what
 # the table held (WAS: eligible, rule version).

@@ -14,21 +14,13 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.core.change_set import DELETE, WAS, was
 from jobs.core.contract import FEATURE_COLUMNS
-from jobs.publish import eligibility, ranking
+from jobs.policy import eligibility, ranking
 from runtime import tables
 from runtime.config import DtksConfig
 
 log = logging.getLogger(__name__)
-DELETE = "_delete"
-
-
-def was(column: str) -> str:
-    """The name of what the previous publication held in `column`, beside this run's rows."""
-    return f"_was_{column}"
-
-
-WAS = (was("eligible"), was("rule"))  # what program_eligibility held, beside its change set
 # What the previous publication's dtks_households held for a household, carried beside this run's staged rows
 # (with_run), so the reasons for change and the queue's outcomes do not read that table again.
 CARRIED = ("interview_date", "model_version", "data_hash", "decile")

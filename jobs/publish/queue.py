@@ -30,6 +30,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import curbstoning, questionnaire
+from jobs.core.change_set import WAS, was
 from jobs.core.contract import SANGGAH, USUL
 from jobs.core.verification import (
     CLOSED,
@@ -42,7 +43,6 @@ from jobs.core.verification import (
     RESURVEYED,
     STALE,
 )
-from jobs.publish.gold import WAS, was
 from runtime import tables
 from runtime.config import DtksConfig, QueueConfig
 

@@ -23,7 +23,8 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from jobs.core.population import population
-from jobs.publish import eligibility, gates, gold, queue, reasons
+from jobs.policy import eligibility, reasons
+from jobs.publish import gates, gold, queue
 from runtime import faults, questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult

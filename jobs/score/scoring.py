@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.score.champion import ResolvedModel
+from models.champion import ResolvedModel
 
 DELETE = "_delete"  # the change-set flag of a previously scored household that is no longer rankable
 

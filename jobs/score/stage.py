@@ -17,8 +17,8 @@ import sys
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from jobs.score.champion import explanation, prediction, resolve_model
 from jobs.score.scoring import DELETE, score, stale
+from models.champion import explanation, prediction, resolve_model
 from runtime import questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult

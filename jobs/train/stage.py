@@ -40,7 +40,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 
     def impact(version: str):
         """The new version's shadow ranking of the published nation (none before the first publish)."""
-        from jobs.publish.impact import measure
+        from jobs.policy.impact import measure
 
         if tables.latest_publication(spark, config) is None:
             return None

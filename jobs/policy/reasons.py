@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
-from jobs.publish.gold import DELETE, WAS, was
+from jobs.core.change_set import DELETE, WAS, was
 
 INTERVIEW, MODEL, REGISTRY, POLICY, APPEAL, RANK_SHIFT = (
     "INTERVIEW", "MODEL", "REGISTRY", "POLICY", "APPEAL", "RANK_SHIFT")

@@ -1,7 +1,9 @@
 """`dtks model list | compare V1 V2 | impact [V] | promote V | rollback`: registry commands for data scientists.
 
 Wired into jobs/cli.py by `add_model_commands(sub)` and `run_model_command(args)`. MLflow is
-imported only when a command runs, so `dtks --help` stays fast.
+imported only when a command runs, so `dtks --help` stays fast. Beside the `dtks` command rather than in
+models/, because `impact` and `promote` measure a version against the published nation
+(jobs/policy/impact.py), and models/ imports nothing from jobs/.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def show_impact(args: argparse.Namespace) -> None:
     import time
     from pathlib import Path
 
-    from jobs.publish.impact import measure
+    from jobs.policy.impact import measure
     from runtime.errors import UserError
 
     out = Path(args.out) if args.out else None
@@ -150,7 +152,7 @@ def promote(args: argparse.Namespace, client, name: str) -> None:
     promotion = ctx.config.promotion
     churn = None
     if latest_publication(ctx.spark, ctx.config) is not None:
-        from jobs.publish.impact import measure
+        from jobs.policy.impact import measure
 
         churn = measure(ctx.spark, ctx.config, version).churn
     logged = _metrics(client, mv)

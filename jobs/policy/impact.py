@@ -5,147 +5,24 @@ keeps) scored by the candidate, or keeping their published score for a policy ch
 the publication's population P and the configured coverage, and run through the configured programme rules.
 It is compared household by household with the published program_eligibility and deciles. Nothing is
 written to any table: the result is a few small aggregates (per programme and province, per subgroup, the
-decile transition matrix), printed, logged to MLflow and read by the promotion gate.
+decile transition matrix; models/impact.py's `Impact`), printed, logged to MLflow and read by the promotion
+gate. Here, below the steps, because `dtks train` measures each new version and `dtks model` measures on
+demand.
 """
 
 from __future__ import annotations
-
-import json
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from jobs.publish import eligibility, ranking
+from jobs.policy import eligibility, ranking
 from models import subgroups
+from models.impact import COVERAGE, MOVES, Impact
 from runtime import tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
-
-COVERAGE = "WITHIN_COVERAGE"  # the register's own coverage flag, reported beside the programmes (not in churn)
-MOVES = ("entered", "left")
-
-
-@dataclass
-class Impact:
-    """The aggregates of one shadow ranking against the published nation."""
-
-    publication_id: int
-    candidate: str  # e.g. "dtks_pmt v3" or "policy"
-    coverage: float
-    households: int
-    persons: int
-    persons_changed: int  # in households whose eligibility for any programme changes
-    households_decile_moved_2: int  # decile moves by two or more
-    by_province: pd.DataFrame  # program, province_code, entered/left households and persons
-    by_subgroup: pd.DataFrame  # program, subgroup, entered/left households and persons
-    transitions: pd.DataFrame  # decile_before x decile_after: households, persons
-    programs: list[str] = field(default_factory=list)
-
-    @property
-    def churn(self) -> float:
-        """Share of persons whose household's eligibility for any programme changes."""
-        return self.persons_changed / self.persons if self.persons else 0.0
-
-    @property
-    def decile_moved_2(self) -> float:
-        return self.households_decile_moved_2 / self.households if self.households else 0.0
-
-    def totals(self) -> pd.DataFrame:
-        """Entries and exits per programme, nationally."""
-        cols = [f"{m}_{u}" for m in MOVES for u in ("households", "persons")]
-        return self.by_province.groupby("program", sort=True)[cols].sum().reset_index()
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "candidate": self.candidate, "publication_id": self.publication_id, "coverage": self.coverage,
-            "households": self.households, "persons": self.persons, "persons_changed": self.persons_changed,
-            "churn": self.churn, "households_decile_moved_2": self.households_decile_moved_2,
-            "decile_moved_2": self.decile_moved_2,
-            "totals": self.totals().to_dict("records"),
-        }
-
-    def lines(self) -> list[str]:
-        """The impact in plain words, for the console."""
-        out = [f"impact of {self.candidate} on publication {self.publication_id} (coverage {self.coverage:.0%}): "
-               f"{self.households:,} households, {self.persons:,} persons",
-               f"  churn: {self.persons_changed:,} persons ({self.churn:.2%}) change eligibility for a programme; "
-               f"{self.households_decile_moved_2:,} households ({self.decile_moved_2:.2%}) move two deciles or more",
-               f"  {'programme':<16} {'entering hh':>12} {'persons':>10} {'leaving hh':>12} {'persons':>10}"]
-        for r in self.totals().itertuples():
-            out.append(f"  {r.program:<16} {r.entered_households:>12,} {r.entered_persons:>10,} "
-                       f"{r.left_households:>12,} {r.left_persons:>10,}")
-        sub = self.by_subgroup[self.by_subgroup["program"] != COVERAGE]
-        if len(sub):
-            out.append("  by subgroup (households entering / leaving any programme row):")
-            for name, part in sub.groupby("subgroup", sort=False):
-                moves = ", ".join(f"{r.program} +{r.entered_households:,}/-{r.left_households:,}"
-                                  for r in part.itertuples())
-                out.append(f"    {name:<14} {moves}")
-        matrix = self.transitions.pivot_table(index="decile_before", columns="decile_after", values="households",
-                                              aggfunc="sum", fill_value=0)
-        out.append("  decile transitions (households; rows: published decile, columns: candidate's):")
-        out.append("    " + " ".join(f"{c:>7}" for c in ["", *matrix.columns]))
-        for d, row in matrix.iterrows():
-            out.append("    " + f"{d:>7} " + " ".join(f"{int(v):>7,}" for v in row))
-        return out
-
-    def write(self, folder: Path) -> None:
-        """The impact tables as CSV and the summary as JSON, and the plot of entries and exits by province."""
-        folder.mkdir(parents=True, exist_ok=True)
-        self.by_province.to_csv(folder / "impact_by_province.csv", index=False)
-        self.by_subgroup.to_csv(folder / "impact_by_subgroup.csv", index=False)
-        self.transitions.to_csv(folder / "decile_transitions.csv", index=False)
-        (folder / "impact_summary.json").write_text(json.dumps(self.summary(), indent=2, default=str))
-        plot(self, folder / "impact_by_province.png")
-
-    def log_to_mlflow(self, run_id: str) -> None:
-        """Tables under `impact/`, the plot under `plots/`, churn and decile moves as metrics, on `run_id`."""
-        from mlflow import MlflowClient
-
-        client = MlflowClient()
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            self.write(folder)
-            png = folder / "impact_by_province.png"
-            client.log_artifact(run_id, str(png), "plots")
-            png.unlink()
-            client.log_artifacts(run_id, str(folder), "impact")
-        client.log_metric(run_id, "impact_churn", self.churn)
-        client.log_metric(run_id, "impact_decile_moved_2", self.decile_moved_2)
-        client.set_tag(run_id, "dtks.impact_publication", str(self.publication_id))
-
-
-def plot(impact: Impact, path: Path) -> None:
-    """Households entering (up) and leaving (down) each programme, by province."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = impact.by_province[impact.by_province["program"] != COVERAGE]
-    provinces = sorted(data["province_code"].unique())
-    programs = sorted(data["program"].unique())
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(provinces) * max(1, len(programs))), 4.5))
-    width = 0.8 / max(1, len(programs))
-    for k, program in enumerate(programs):
-        part = data[data["program"] == program].set_index("province_code").reindex(provinces, fill_value=0)
-        xs = [i + k * width for i in range(len(provinces))]
-        ax.bar(xs, part["entered_households"], width, label=f"{program} entering")
-        ax.bar(xs, -part["left_households"], width, label=f"{program} leaving", alpha=0.6)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks([i + width * (len(programs) - 1) / 2 for i in range(len(provinces))], provinces, rotation=90)
-    ax.set_xlabel("province")
-    ax.set_ylabel("households (entering up, leaving down)")
-    ax.set_title(f"Impact of {impact.candidate}: entries and exits by province")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def household_moves(before: DataFrame, before_eligibility: DataFrame, score: Column | None, population: int,
@@ -235,7 +112,7 @@ def measure(spark: SparkSession, config: DtksConfig, model_version: str | None =
     programs = sorted(set(rules.programs) | set(published_programs))
     score, candidate = None, "policy"
     if model_version is not None:
-        from jobs.score.champion import prediction, resolve_model
+        from models.champion import prediction, resolve_model
 
         model = resolve_model(config, model_version)
         missing = [c for c in model.input_columns if c not in before.columns]

@@ -1,4 +1,5 @@
-"""Which model scores: the champion (or a pinned version) from the MLflow registry, as a Spark Column.
+"""Which model scores: the champion (or a pinned version) from the MLflow registry, as a Spark Column. The
+score step scores the nation with it, and the impact measurement (jobs/policy/impact.py) a candidate.
 
 A linear PMT compiles into native Spark column expressions (models/compile.py), its prediction and the
 explanation of it by feature group; any other pyfunc model runs through `mlflow.pyfunc.spark_udf` and has

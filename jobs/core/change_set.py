@@ -1,0 +1,18 @@
+"""How a change set names its columns, for the module that makes one (jobs/publish/gold.py) and those that
+read it (jobs/policy/reasons.py, jobs/publish/queue.py).
+
+A change set is the rows a MERGE applies: `DELETE` flags a row the MERGE removes, and `was(column)` holds
+beside a row what the table (or the previous publication) held in that column.
+"""
+
+from __future__ import annotations
+
+DELETE = "_delete"
+
+
+def was(column: str) -> str:
+    """The name of what the previous publication held in `column`, beside this run's rows."""
+    return f"_was_{column}"
+
+
+WAS = (was("eligible"), was("rule"))  # what program_eligibility held, beside its change set
