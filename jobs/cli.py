@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def region_export(ctx: StageContext, args: argparse.Namespace) -> None:
-    from jobs.publish.export import export_region
+    from jobs.lookup.export import export_region
 
     manifest = export_region(ctx.spark, ctx.config, args.region, args.out, args.format)
     counts = manifest["row_counts"]
@@ -78,64 +78,20 @@ def region_export(ctx: StageContext, args: argparse.Namespace) -> None:
 def household_explanation(ctx: StageContext, args: argparse.Namespace) -> None:
     import json
 
-    from jobs.publish import explanation
+    from jobs.lookup import explain
 
-    found = explanation.lookup(ctx.config, args.household_id, lambda: ctx.spark)  # Spark only if not local
-    say(json.dumps(found, indent=2, default=str) if args.json else "\n".join(explanation.describe(found)))
+    found = explain.lookup(ctx.config, args.household_id, lambda: ctx.spark)  # Spark only if not local
+    say(json.dumps(found, indent=2, default=str) if args.json else "\n".join(explain.describe(found)))
 
 
 def eligibility_diff(ctx: StageContext, args: argparse.Namespace) -> None:
-    """Read without Spark on a local lakehouse (runtime/delta_reads.py), through Spark elsewhere."""
-    from jobs.core import regions
-    from jobs.policy import eligibility, reasons
-    from runtime import delta_reads, tables
-    from runtime.errors import UserError
+    from jobs.lookup import diff
 
-    config = ctx.config
-    local = delta_reads.local(config)
-    # Up to the latest complete publish: a publish interrupted half-way is not shown.
-    if local:
-        versions = dict((delta_reads.latest_publication(config) or {}).get("versions") or {})
-    else:
-        versions = tables.published_versions(ctx.spark, config) or {}
-    latest = versions.get(tables.PROGRAM_ELIGIBILITY)
-    if latest is None:
-        raise UserError(f"{config.table_path(tables.PROGRAM_ELIGIBILITY)} not found: run `dtks publish` first")
-    start = args.from_version if args.from_version is not None else latest
-    end = args.to_version if args.to_version is not None else latest
-    if local:
-        rows = eligibility.changes_arrow(delta_reads.change_feed(config, tables.PROGRAM_ELIGIBILITY, start, end,
-                                                                 list(eligibility.CHANGE_COLUMNS)))
-    else:
-        feed = (ctx.spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
-                .option("endingVersion", end).load(config.table_path(tables.PROGRAM_ELIGIBILITY)))
-        rows = [r.asDict() for r in eligibility.changes(feed).orderBy("program", "province_code").collect()]
-    names = regions.load(config).names()
-    say(f"program_eligibility versions {start}..{end}: {len(rows)} programme/province pairs changed")
-    say(f"{'program':<10} {'province':<34} {'entered':>9} {'left':>9}")
-    for r in rows:
-        say(f"{r['program']:<10} {names.label(r['province_code']):<34.34} {r['entered']:>9,} {r['left']:>9,}")
-    between = f"eligibility_version BETWEEN {int(start)} AND {int(end)}"
-    if local:
-        if not delta_reads.exists(config, tables.ELIGIBILITY_REASONS):
-            return
-        by = reasons.counts_arrow(delta_reads.arrow(
-            config, tables.ELIGIBILITY_REASONS, f"SELECT program, change, reasons FROM t WHERE {between}",
-            versions.get(tables.ELIGIBILITY_REASONS)))
-    else:
-        if not tables.exists(ctx.spark, config, tables.ELIGIBILITY_REASONS):
-            return
-        found = tables.read_published(ctx.spark, config, tables.ELIGIBILITY_REASONS).where(between)
-        by = {(r.program, r.reason, r.change): r["count"] for r in reasons.counts(found).collect()}  # a few dozen
-    say("by reason (a household with several reasons is counted under each):")
-    say(f"{'program':<10} {'reason':<58} {'entered':>9} {'left':>9}")
-    for program, reason in sorted({(p, r) for p, r, _ in by}):
-        say(f"{program:<10} {reasons.REASONS[reason]:<58.58} {by.get((program, reason, reasons.ENTERED), 0):>9,} "
-            f"{by.get((program, reason, reasons.LEFT), 0):>9,}")
+    diff.show(ctx, args.from_version, args.to_version)
 
 
 def lakehouse_status(ctx: StageContext, args: argparse.Namespace) -> None:
-    from jobs import status
+    from jobs.lookup import status
 
     status.show(ctx, args.json)
 

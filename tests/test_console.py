@@ -118,7 +118,7 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, 
                                                        "household_scores", "eligibility_reasons",
                                                        "verification_queue", "verification_history"}
     # Read without Spark (deltalake, a local lakehouse): exactly what the Spark reading gives.
-    from jobs import status
+    from jobs.lookup import status
     from runtime.stage import StageContext
 
     ctx = StageContext(config=config, run_id="status-check", _spark=spark)

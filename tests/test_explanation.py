@@ -1,4 +1,4 @@
-"""`dtks explain`'s plain words on literal answers (jobs/publish/explanation.py `describe`).
+"""`dtks explain`'s plain words on literal answers (jobs/lookup/explain.py `describe`).
 
 `lookup` reads the published tables (dtks_households, household_scores, program_eligibility at the publication's
 versions): it needs a lakehouse and is not tested here. Its group labels come from the questionnaire's model
@@ -8,7 +8,7 @@ groups, checked on the loaded file below.
 from __future__ import annotations
 
 from jobs.core import questionnaire
-from jobs.publish import explanation
+from jobs.lookup import explain
 from runtime.questionnaire import ModelSpec
 from tests.conftest import make_config
 
@@ -48,7 +48,7 @@ def test_describe_a_household_within_coverage_with_its_contributions():
     """describe: header, region, size and model, score, rank/decile/coverage, the distance below the cut-off with
     the persons who could still join, the baseline and each group's contribution (Bahasa Indonesia / English,
     aligned, signed), and the programmes eligible and not (sorted)."""
-    assert explanation.describe(_found()) == [
+    assert explain.describe(_found()) == [
         "household 3273011001-0042, publication pub-7 (2026-06-30 12:00:00)",
         "  Jawa Barat / Kota Bandung / Sumur Bandung / Braga",
         "  4 persons; scored by pmt_linear v3",
@@ -72,7 +72,7 @@ def test_describe_a_household_outside_coverage_not_explained_and_eligible_for_no
     found = _found(within_coverage=False, decile=7, national_rank=987654, coverage_target=0.25, model="gbm v2",
                    welfare_score=13.75, score_to_cutoff=0.25, persons_to_cutoff=123456, intercept=None,
                    contributions=None, programmes={})
-    assert explanation.describe(found)[3:] == [
+    assert explain.describe(found)[3:] == [
         "  welfare score (skor kesejahteraan, predicted log consumption per person): 13.7500",
         "  national rank 987,654; decile (desil) 7; outside coverage (cakupan) of 25% of the population",
         "  distance to the cut-off (batas cakupan): 0.2500 above the cut-off score 13.5000; 123,456 persons ranked "
@@ -89,7 +89,7 @@ def test_describe_the_last_household_within_coverage_and_short_labels():
     found = _found(welfare_score=13.5, score_to_cutoff=0.0, persons_to_cutoff=0, intercept=13.6,
                    contributions=[{"group": "car", "label_id": "car", "label_en": "car", "value": -0.1}],
                    programmes={"PKH": False, "PBI": False})
-    assert explanation.describe(found)[5:] == [
+    assert explain.describe(found)[5:] == [
         "  distance to the cut-off (batas cakupan): 0.0000 below the cut-off score 13.5000; 0 persons could join "
         "coverage before this household would leave it",
         "  contributions to the score (kontribusi), lowest first; a negative one pulls the score down, towards "
@@ -102,7 +102,7 @@ def test_describe_the_last_household_within_coverage_and_short_labels():
 
 def test_describe_without_a_cutoff_leaves_the_distance_out():
     """describe: a publication without a cut-off score (`cutoff_score` None) gives no distance line."""
-    lines = explanation.describe(_found(cutoff_score=None, score_to_cutoff=None, persons_to_cutoff=None))
+    lines = explain.describe(_found(cutoff_score=None, score_to_cutoff=None, persons_to_cutoff=None))
     assert lines[4:6] == [
         "  national rank 12,345; decile (desil) 2; within coverage (cakupan) of 40% of the population",
         "  contributions to the score (kontribusi), lowest first; a negative one pulls the score down, towards "

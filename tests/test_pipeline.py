@@ -216,7 +216,7 @@ def test_verval_trial_runs_on_its_regions_only(spark, own_nation, tmp_path):
 
 
 def test_regional_export_holds_one_region_and_tokens_only(spark, nation, tmp_path):
-    from jobs.publish.export import export_region
+    from jobs.lookup.export import export_region
     from runtime.errors import UserError
 
     config, landing, _, _ = nation
@@ -393,7 +393,7 @@ def test_dtks_explain_tells_one_household_in_plain_words(spark, nation, monkeypa
     The local lakehouse is read without Spark (deltalake), and says exactly what the Spark reading says."""
     import json
 
-    from jobs.publish import explanation
+    from jobs.lookup import explain
     from runtime import delta_reads
 
     config, _, _, _ = nation
@@ -413,10 +413,10 @@ def test_dtks_explain_tells_one_household_in_plain_words(spark, nation, monkeypa
     assert code == 0 and found["decile"] == hh.decile and found["welfare_score"] == hh.welfare_score
     assert abs(found["intercept"] + sum(c["value"] for c in found["contributions"]) - hh.welfare_score) <= 1e-9
     started = []
-    without_spark = explanation.lookup(config, hh.household_id, lambda: started.append(1) or spark)
+    without_spark = explain.lookup(config, hh.household_id, lambda: started.append(1) or spark)
     assert not started and json.loads(json.dumps(without_spark, default=str)) == found
     monkeypatch.setattr(delta_reads, "local", lambda config: False)
-    assert explanation.lookup(config, hh.household_id, lambda: spark) == without_spark
+    assert explain.lookup(config, hh.household_id, lambda: spark) == without_spark
     monkeypatch.undo()
     code, out, err = dtks_command(spark, config, "explain", "NO-SUCH-HOUSEHOLD")
     assert code == 2 and out == ""

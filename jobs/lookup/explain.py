@@ -2,7 +2,7 @@
 coverage cut-off, told in plain words by `dtks explain HOUSEHOLD_ID`.
 
 Nothing here is written by publish: each part is kept where it is made, and read at the publication's
-versions. The contributions are made when the household is scored (jobs/score/champion.py: natively, from
+versions. The contributions are made when the household is scored (models/champion.py: natively, from
 the compiled linear PMT; null for a family dtks does not explain) and kept in household_scores; the
 distance is made by the ranking and kept in dtks_households (`score_to_cutoff`, from the last household
 within coverage, whose score the publication records as `cutoff_score`; `persons_to_cutoff`, from P x
