@@ -52,6 +52,7 @@ package: setup
 
 lint: setup
 	$(VENV)/bin/ruff check jobs models runtime tests scripts
+	$(VENV)/bin/lint-imports
 
 # The demo's landing zone and what was built from it, never a delivery (scripts/clean.py says what it kept);
 # then the build and test outputs. A standalone cluster's state (.cluster, .mlflow-server: scripts/cluster.sh

@@ -42,6 +42,7 @@ setup(
             "nbformat==5.11.1",
             "ipykernel==7.4.0",
             "ruff==0.17.5",
+            "import-linter==2.17",  # the import boundaries (pyproject.toml, tests/test_boundaries.py)
         ],
         # scripts/bench_*.py: duckdb for the single-node baseline, psutil for the process tree's CPU and memory
         # (deltalake, which they read pipeline_runs and the tables' Delta logs with, is installed anyway)
