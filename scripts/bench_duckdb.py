@@ -25,7 +25,7 @@ them must be made here too, or the equality check (and the ratio) stops meaning 
   ratio with their floors, province/regency codes and is_urban from the village code, rankable = hh_size > 0.
 - Scoring (models/compile.py `linear_expression`): the champion's intercept and terms, grouped and ordered
   as compiled, so the sums round alike; linear models only.
-- Population P and ranking (jobs/core/population.py, jobs/publish/ranking.py `rank_nationally`): P = the configured
+- Population P and ranking (jobs/core/population.py, jobs/policy/ranking.py `rank_nationally`): P = the configured
   official population, else living accepted registry persons; order by welfare_score, household_id;
   cum_population_share = running persons / P; decile = ceil(share x 10) within 1..10; within_coverage =
   share <= ranking.coverage_target.

@@ -52,7 +52,8 @@ def moves(changes: DataFrame) -> DataFrame:
 def reasons(moved: DataFrame, ranked: DataFrame | None, policy: Column, few: bool = False) -> DataFrame:
     """Pure: `moved` (moves) with `reasons`, an array of codes. `ranked`: this publication's households with
     their own interview, model version and data hash (gold.data_hash), and beside them (gold.CARRIED, as
-    gold.was) what the previous publication held; None before the first publish, when every entry is new.
+    change_set.was) what the previous publication held; None before the first publish, when every entry is
+    new.
     A moved household not ranked now was ranked before (it held eligibility rows). `policy`: a boolean
     Column over `program` and `rule_version`/`_was_rule`, true where the programme's rule or the coverage
     target changed. `few`: the moves are known to be few (a broadcast's worth), so the nation's rows are
