@@ -34,6 +34,10 @@ SUBMIT_OWNED = (
 # over ~50 CASE chains) into a method above HotSpot's 8,000-byte JIT limit, which would then run
 # interpreted; -XX:-DontCompileHugeMethods lets the JIT compile it (measured in docs/BENCHMARKS.md,
 # Notes). UTC keeps the JVM's default zone out of dates.
+# A fused stage past that limit still runs slowly when compiled (the members' check: a join, the rules,
+# the NIK rules, a window and the tokens in one method), so such a stage is not fused: Spark's advice for
+# HotSpot (spark.sql.codegen.hugeMethodLimit), measured in docs/BENCHMARKS.md, Notes.
+HUGE_METHOD_LIMIT = "8000"
 JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
 REDACTION = r"(?i)secret|password|token|access[.]?key|nik.?key"
 
@@ -80,6 +84,7 @@ def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) ->
         "spark.redaction.regex": REDACTION,
         "spark.sql.shuffle.partitions": str(spark.shuffle_partitions or 2 * cores),
         "spark.sql.adaptive.enabled": "true",
+        "spark.sql.codegen.hugeMethodLimit": HUGE_METHOD_LIMIT,
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.sources.partitionOverwriteMode": "static",

@@ -140,7 +140,7 @@ def test_households_first_broken_rule_wins_and_columns_pass_through(spark, q, vi
     ]
     df = _households(spark, q, rows)
     got = validation.households(df, q, villages)
-    assert got.columns == [*df.columns, "_reason", "_detail"]
+    assert got.columns == [*df.columns, "_reason", "_detail", "_primary"]
     assert_df_equality(got.select("household_id", "_reason", "_detail"), _expect(spark, "household_id string", [
         ("A", "UNKNOWN_VILLAGE", "village_code 9999999999 not in the region reference"),
         ("B", "UNKNOWN_QUESTIONNAIRE_VERSION", "questionnaire_version=X"),
@@ -151,7 +151,9 @@ def test_households_first_broken_rule_wins_and_columns_pass_through(spark, q, vi
 
 def test_households_duplicates_keep_the_latest_accepted_interview(spark, q, villages):
     """households: of the accepted rows sharing a household_id the latest interview is kept, the others become
-    DUPLICATE_RECORD; an accepted row is kept over a later rejected one, and rejected rows keep their own code."""
+    DUPLICATE_RECORD; an accepted row is kept over a later rejected one, and rejected rows keep their own code.
+    `_primary` marks the row that speaks for its household_id: the kept row, else the first rejection by code,
+    then the latest interview."""
     day = dt.timedelta(days=1)
     rows = [
         {"household_id": "TWICE", "interview_start": START, "interview_end": START + day / 24},
@@ -169,13 +171,16 @@ def test_households_duplicates_keep_the_latest_accepted_interview(spark, q, vill
     got = validation.households(_households(spark, q, rows), q, villages)
     dup = ("DUPLICATE_RECORD", "key listed more than once; latest kept")
     assert_df_equality(
-        got.select("household_id", "interview_start", "_reason", "_detail"),
-        _expect(spark, "household_id string, interview_start timestamp", [
-            ("TWICE", START, *dup), ("TWICE", START + 3 * day, None, None),
-            ("THRICE", START, *dup), ("THRICE", START + day, *dup), ("THRICE", START + 2 * day, None, None),
-            ("LATER_BAD", START, None, None), ("LATER_BAD", START + day, "OUT_OF_RANGE", "lighting=5"),
-            ("BOTH_BAD", START, "OUT_OF_RANGE", "lighting=5"), ("BOTH_BAD", START + day, "OUT_OF_RANGE", "tenure=9"),
-        ]), ignore_row_order=True, ignore_nullable=True)
+        got.select("household_id", "interview_start", "_reason", "_detail", "_primary"),
+        spark.createDataFrame([
+            ("TWICE", START, *dup, False), ("TWICE", START + 3 * day, None, None, True),
+            ("THRICE", START, *dup, False), ("THRICE", START + day, *dup, False),
+            ("THRICE", START + 2 * day, None, None, True),
+            ("LATER_BAD", START, None, None, True), ("LATER_BAD", START + day, "OUT_OF_RANGE", "lighting=5", False),
+            ("BOTH_BAD", START, "OUT_OF_RANGE", "lighting=5", False),
+            ("BOTH_BAD", START + day, "OUT_OF_RANGE", "tenure=9", True),
+        ], f"household_id string, interview_start timestamp, {VERDICT}, _primary boolean"),
+        ignore_row_order=True, ignore_nullable=True)
 
 
 # ---------------------------------------------------------------- members
@@ -185,17 +190,18 @@ def test_members_one_row_per_reason_code(spark, q):
     """members: a clean row passes with its household's interview date; a bad or missing NIK is a nik_problem,
     not a rejection; each rule gives its code and detail (bad value, missing values, member_no below 1, answers
     out of codes, unknown household, household rejected naming its code, birth after the interview; a birth on
-    the interview day passes). A household's verdict: its accepted row if any, else its first rejection."""
+    the interview day passes). A household's verdict is its row marked `_primary` (households() marks it)."""
     verdicts = spark.createDataFrame([
-        ("HA", START, None),
-        ("HX", dt.datetime(2026, 3, 3, 9, 0), "UNKNOWN_VILLAGE"),
+        ("HA", START, None, True),
+        ("HX", dt.datetime(2026, 3, 3, 9, 0), "UNKNOWN_VILLAGE", True),
         # HD: an accepted row and a rejected duplicate: the accepted one is the verdict.
-        ("HD", dt.datetime(2026, 3, 2, 9, 0), "DUPLICATE_RECORD"), ("HD", dt.datetime(2026, 3, 4, 9, 0), None),
+        ("HD", dt.datetime(2026, 3, 2, 9, 0), "DUPLICATE_RECORD", False),
+        ("HD", dt.datetime(2026, 3, 4, 9, 0), None, True),
         # HE: rejected twice: the first code (by name) is the verdict.
-        ("HE", dt.datetime(2026, 3, 5, 9, 0), "OUT_OF_RANGE"),
-        ("HE", dt.datetime(2026, 3, 6, 9, 0), "BAD_INTERVIEW_TIME"),
-        (None, START, "MISSING_VALUE"),
-    ], "household_id string, interview_start timestamp, _reason string")
+        ("HE", dt.datetime(2026, 3, 5, 9, 0), "OUT_OF_RANGE", False),
+        ("HE", dt.datetime(2026, 3, 6, 9, 0), "BAD_INTERVIEW_TIME", True),
+        (None, START, "MISSING_VALUE", True),
+    ], "household_id string, interview_start timestamp, _reason string, _primary boolean")
     interview = dt.date(2026, 3, 1)
     cases = [
         ({"member_no": 1}, None, interview, None, None),
@@ -234,8 +240,8 @@ def test_members_one_row_per_reason_code(spark, q):
 def test_members_duplicates_keep_the_accepted_row_with_the_lowest_nik(spark, q):
     """members: of the accepted rows sharing (household_id, member_no) the one with the lowest NIK is kept (a
     missing NIK last); the others become DUPLICATE_RECORD; an accepted row is kept over a rejected one."""
-    verdicts = spark.createDataFrame([("HA", START, None)], "household_id string, interview_start timestamp, "
-                                                            "_reason string")
+    verdicts = spark.createDataFrame([("HA", START, None, True)], "household_id string, interview_start timestamp, "
+                                                                  "_reason string, _primary boolean")
     rows = [
         {"member_no": 1, "nik": WIFE_NIK}, {"member_no": 1, "nik": HEAD_NIK},
         {"member_no": 2, "nik": None}, {"member_no": 2, "nik": WIFE_NIK},

@@ -10,7 +10,7 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.core import contract, regions
+from jobs.core import contract, nik, regions
 from jobs.ingest import validation
 from jobs.ingest.checking import RECORD_KEY, Checked
 from runtime import tables
@@ -81,20 +81,21 @@ def transform(checked: Checked, run_id: str) -> Batch:
     registry = registry.select(*REGISTRY_COLUMNS, tables.row_hash(REGISTRY_COLUMNS).alias(tables.ROW_HASH),
                                *(["change", "previous_token"] if events else []))
     # token -> identifier for NIKs and KK numbers alike (both 16 digits: one value, one token), so that
-    # `dtks rotate-key` can compute every token again under a new key.
-    vault = reduce(
+    # `dtks rotate-key` can compute every token again under a new key. De-duplicated on the 16-digit value
+    # alone (a hashed aggregate of narrow rows), then tokenised once per value: a token is a function of it.
+    values = reduce(
         DataFrame.unionByName,
         [
-            accepted[s].where(F.col("nik_token").isNotNull()).select("nik_token", "nik")
-            for s in (source, contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS, contract.APPEALS)
-            if s in accepted
-        ] + [
-            accepted[s].where(F.col("kk_token").isNotNull()).select(F.col("kk_token").alias("nik_token"),
-                                                                    F.col("kk_number").alias("nik"))
-            for s in (source, contract.SURVEY_HOUSEHOLDS, contract.TRAINING_HOUSEHOLDS)
+            accepted[s].where(F.col(token).isNotNull()).select(F.col(value).alias("nik"))
+            for token, value, sources in (
+                ("nik_token", "nik", (source, contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS, contract.APPEALS)),
+                ("kk_token", "kk_number", (source, contract.SURVEY_HOUSEHOLDS, contract.TRAINING_HOUSEHOLDS)),
+            )
+            for s in sources
             if s in accepted
         ],
-    ).dropDuplicates(["nik_token"])
+    ).distinct()
+    vault = values.select(nik.token(F.col("nik")).alias("nik_token"), "nik")
     survey = nest(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS], run_id)
     training = contract.TRAINING_HOUSEHOLDS in accepted
     return Batch(
@@ -105,8 +106,8 @@ def transform(checked: Checked, run_id: str) -> Batch:
         survey,
         accepted[contract.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, RECORD_KEY)
         if training else None,
-        accepted[contract.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_token",
-                                                   "kk_number")
+        accepted[contract.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, validation.PRIMARY,
+                                                   RECORD_KEY, "kk_token", "kk_number")
         if training else None,
         appeals(accepted[contract.APPEALS], run_id) if contract.APPEALS in accepted else None,
     )
@@ -125,7 +126,7 @@ def appeals(accepted: DataFrame, run_id: str) -> DataFrame:
 def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
     """One row per household with its roster as an array, so one row replaces the whole roster."""
     roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
-    base = hh.drop(validation.REASON, validation.DETAIL, RECORD_KEY, "kk_number")
+    base = hh.drop(validation.REASON, validation.DETAIL, validation.PRIMARY, RECORD_KEY, "kk_number")
     return (
         base.join(roster, "household_id", "left")
         .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))

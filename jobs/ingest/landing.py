@@ -508,7 +508,11 @@ def apply_types(raw: DataFrame, wanted: dict[str, T.DataType], nanos: frozenset[
         if valid is not None:
             cast = F.when(valid(cast), cast)
         typed.append(cast.alias(name))
-        bad.append(F.when(col.isNotNull() & (F.trim(col.cast("string")) != "") & cast.isNull(), F.lit(name)))
+        # A blank text is a missing value, not a bad one; a value of another type is never blank (and is not
+        # formatted as text to find that out).
+        given = col.isNotNull() & (F.trim(col.cast("string")) != "") if isinstance(
+            source_type, T.StringType | T.BinaryType) else col.isNotNull()
+        bad.append(F.when(given & cast.isNull(), F.lit(name)))
     if MALFORMED in raw.columns:
         # Spark counts a line's fields only when the query reads every column of the file, so every
         # column (those outside the contract too) stays in the plan through a test that is never true.

@@ -28,12 +28,8 @@ def current_members(survey: DataFrame) -> DataFrame:
     ).select("household_id", "interview_start", "interview_date", "village_code", matching.HOUSEHOLD_KK, "m.*")
 
 
-def _outputs(rosters: DataFrame, matched: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """silver_households and silver_members rows of the matched rosters, each with its content hash."""
-    households = hh_features.features(rosters.drop("members"), matched)
-    households = households.withColumn(
-        tables.ROW_HASH, tables.row_hash([c for c in households.columns if c != "ingest_run_id"])
-    )
+def member_rows(matched: DataFrame) -> DataFrame:
+    """silver_members rows of matched members, with their content hash."""
     members = matched.select(
         "household_id",
         "member_no",
@@ -50,20 +46,27 @@ def _outputs(rosters: DataFrame, matched: DataFrame) -> tuple[DataFrame, DataFra
         regions.province_code(F.col("village_code")),
         regions.regency_code(F.col("village_code")),
     )
-    return households, members.withColumn(tables.ROW_HASH, tables.row_hash(members.columns))
+    return members.withColumn(tables.ROW_HASH, tables.row_hash(members.columns))
+
+
+def household_rows(rosters: DataFrame, members: DataFrame) -> DataFrame:
+    """silver_households rows of the rosters, with features from their matched members (matched rows or
+    silver_members rows: both carry what the features read) and their content hash."""
+    households = hh_features.features(rosters.drop("members"), members)
+    return households.withColumn(
+        tables.ROW_HASH, tables.row_hash([c for c in households.columns if c != "ingest_run_id"])
+    )
 
 
 def _match_registry(registry: DataFrame) -> DataFrame:
     return registry.select("nik_token", "birth_date", "sex", "death_date", "village_code", "kk_token")
 
 
-def match_all(
-    survey: DataFrame, registry: DataFrame, put: Callable[[str, DataFrame], DataFrame]
-) -> tuple[DataFrame, DataFrame]:
-    """National match of every current roster: (households with features, members with status),
-    both made from one stored match (`put`), so the two writes match once."""
-    matched = put("matched", matching.match(current_members(survey), _match_registry(registry), events=True))
-    return _outputs(survey, matched)
+def match_all(survey: DataFrame, registry: DataFrame) -> DataFrame:
+    """silver_members rows of every current roster, matched nationally. The first round writes them
+    straight to the table and takes the household features from it (`household_rows`), so each member
+    row is written once."""
+    return member_rows(matching.match(current_members(survey), _match_registry(registry), events=True))
 
 
 def _listings(members: DataFrame) -> DataFrame:
@@ -116,13 +119,13 @@ def match_changed(
             events=True,
         ),
     )
-    households, member_rows = _outputs(rosters, matched)
+    rows = member_rows(matched)
     gone = (
         stored_members.select("household_id", "member_no")
         .join(affected, "household_id", "left_semi")
-        .join(member_rows.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
+        .join(rows.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
     )
-    return households, member_rows, gone
+    return household_rows(rosters, matched), rows, gone
 
 
 def training_features(households: DataFrame, members: DataFrame, registry: DataFrame) -> DataFrame:

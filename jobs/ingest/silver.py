@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import contract
 from jobs.ingest.batch import DELETE, Batch, registry_change_set
-from jobs.ingest.rematch import match_all, match_changed, training_features
+from jobs.ingest.rematch import household_rows, match_all, match_changed, training_features
 from runtime import tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
@@ -93,10 +93,11 @@ def rematch_and_store(
         ))
         tables.merge_changes(spark, config, tables.MEMBERS, member_changes, delete=DELETE)
     else:
-        households, members = match_all(stored.survey, stored.registry, put)
+        members = match_all(stored.survey, stored.registry)
+        tables.overwrite(members, config, tables.MEMBERS, rows=accepted[contract.SURVEY_MEMBERS])
+        households = household_rows(stored.survey, tables.read(spark, config, tables.MEMBERS))
         households = households.observe(current, F.count(F.lit(1)).alias("rows"))
         tables.overwrite(households, config, tables.HOUSEHOLDS, rows=accepted[contract.SURVEY_HOUSEHOLDS])
-        tables.overwrite(members, config, tables.MEMBERS, rows=accepted[contract.SURVEY_MEMBERS])
     if batch.training_households is not None:
         training = training_features(batch.training_households, batch.training_members, stored.registry)
         tables.overwrite(training, config, tables.TRAINING, rows=accepted[contract.TRAINING_HOUSEHOLDS])

@@ -36,6 +36,7 @@ from jobs.core.questionnaire import Questionnaire, Variable
 from jobs.ingest.landing import BAD_COLUMNS, MALFORMED
 
 REASON, DETAIL = "_reason", "_detail"
+PRIMARY = "_primary"  # on checked households: the row that speaks for its household_id (members read it)
 
 
 class Rules:
@@ -87,15 +88,18 @@ def _answers(rules: Rules, variables: tuple[Variable, ...]) -> None:
         )
 
 
-def _keep_latest(df: DataFrame, keys: list[str], order: list[Column]) -> DataFrame:
-    """Rows sharing a key beyond the first (by `order`) become DUPLICATE_RECORD."""
+def _keep_latest(df: DataFrame, keys: list[str], order: list[Column], first: str | None = None) -> DataFrame:
+    """Rows sharing a key beyond the first (by `order`) become DUPLICATE_RECORD. `first`: also mark each
+    key's first row in a column of that name (the row that speaks for the key)."""
     w = Window.partitionBy(*keys).orderBy(*order)
-    dup = F.col(REASON).isNull() & (F.row_number().over(w) > 1)
+    number = F.row_number().over(w)
+    dup = F.col(REASON).isNull() & (number > 1)
     others = [c for c in df.columns if c not in (REASON, DETAIL)]
     return df.select(
         *others,
         F.when(dup, F.lit(DUPLICATE_RECORD)).otherwise(F.col(REASON)).alias(REASON),
         F.when(dup, F.lit("key listed more than once; latest kept")).otherwise(F.col(DETAIL)).alias(DETAIL),
+        *([(number == 1).alias(first)] if first else []),
     )
 
 
@@ -119,7 +123,8 @@ def households(df: DataFrame, q: Questionnaire, villages: DataFrame) -> DataFram
     rules.add(F.col("interview_end") < F.col("interview_start"), BAD_INTERVIEW_TIME, "interview ends before it starts")
     _answers(rules, q.household)
     out = rules.apply(df).drop("_ref_village")
-    return _keep_latest(out, ["household_id"], [F.col(REASON).asc_nulls_first(), F.col("interview_start").desc()])
+    return _keep_latest(out, ["household_id"], [F.col(REASON).asc_nulls_first(), F.col("interview_start").desc()],
+                        first=PRIMARY)
 
 
 def members(
@@ -127,17 +132,13 @@ def members(
 ) -> DataFrame:
     """Member rows with _reason/_detail and nik_problem (a bad NIK is a match status, not a rejection);
     linked to their household's verdict and interview date."""
-    # One verdict per household_id, or a member would be listed once per row of its household: the
-    # accepted row if there is one, else the first rejection (a key may come with several bad rows).
-    verdict = F.min_by(
-        F.struct(F.col(REASON).alias("_hh_reason"), F.to_date("interview_start").alias("interview_date")),
-        F.struct(F.col(REASON).isNotNull(), F.col(REASON), F.col("interview_start")),
-    )
-    hh = (
-        households_checked.where(F.col("household_id").isNotNull())
-        .groupBy(F.col("household_id").alias("_hh"))
-        .agg(verdict.alias("_v"))
-        .select("_hh", "_v._hh_reason", "_v.interview_date")
+    # One verdict per household_id, or a member would be listed once per row of its household: the row
+    # that speaks for the key (PRIMARY: the accepted row if there is one, else a rejection with the first
+    # reason), so no aggregate is needed.
+    hh = households_checked.where(F.col(PRIMARY) & F.col("household_id").isNotNull()).select(
+        F.col("household_id").alias("_hh"),
+        F.col(REASON).alias("_hh_reason"),
+        F.to_date("interview_start").alias("interview_date"),
     )
     df = df.join(hh, df.household_id == hh._hh, "left").withColumn(
         "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)
