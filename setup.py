@@ -16,7 +16,8 @@ setup(
     description="DTKS register update pipeline: ingest, match, score, rank, publish",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["jobs", "jobs.*", "models", "models.*", "runtime", "runtime.*"]),
-    package_data={"jobs.report": ["assets/*"]},  # list.js, inlined into the report page (jobs/report/assets)
+    # the report page's Jinja2 templates, its CSS and JavaScript and the vendored list.js (jobs/report)
+    package_data={"jobs.report": ["templates/*", "assets/*"]},
     install_requires=[
         f"pyspark=={PYSPARK}",
         f"delta-spark=={DELTA}",
@@ -29,6 +30,7 @@ setup(
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
         "rich==15.0.0",  # the live progress line on a terminal (runtime/console.py)
+        "Jinja2==3.1.6",  # the report page's templates (jobs/report/templates)
         # `dtks status` reads a local lakehouse without starting Spark (its SQL path reads deletion vectors)
         "deltalake==1.6.6",
     ],

@@ -20,7 +20,8 @@ from pyspark.sql import functions as F
 
 from jobs.core import regions
 from jobs.publish import stage as publish_stage
-from jobs.report import page as report_page
+from jobs.report import figures as report_figures
+from jobs.report import formats as report_formats
 from runtime import tables
 from runtime.errors import GateFailed
 from tests import browser
@@ -762,7 +763,7 @@ def expected_quarantine_places(spark, config, landing) -> dict[tuple[str, str, s
     household = F.when(F.col("source") == "survey_members", F.split("record_key", ":")[0]).otherwise(
         F.col("record_key"))
     rows = (quarantine.withColumn("household_id", household).join(placeable, "household_id", "left")
-            .groupBy(F.coalesce("province", F.lit(report_page.UNKNOWN)).alias("province"), "source", "reason_code")
+            .groupBy(F.coalesce("province", F.lit(report_figures.UNKNOWN)).alias("province"), "source", "reason_code")
             .count().collect())
     return {(r.province, r.source, r.reason_code): r["count"] for r in rows}
 
@@ -787,7 +788,7 @@ def check_report_page(spark, config, landing, page: Path, curbstoner: str, folde
                   for r in tables.read(spark, config, tables.QUARANTINE).groupBy("source", "reason_code").count()
                   .collect()}
     expected_places = expected_quarantine_places(spark, config, landing)
-    assert any(k[0] == report_page.UNKNOWN for k in expected_places)  # the nation has rows that cannot be placed
+    assert any(k[0] == report_figures.UNKNOWN for k in expected_places)  # the nation has rows that cannot be placed
     kept = artifacts_dir()
     shutil.copy(page, kept / "report.html")
     for width in (1280, 390):
@@ -981,7 +982,7 @@ def test_a_candidates_impact_is_what_promoting_and_publishing_it_changes(spark, 
     report, _ = run(spark, config, "report", no_mlflow=True)
     page = Path(report.details["report"]).read_text()
     assert f"dtks_pmt v{version} was measured against publication 1" in page
-    assert report_page.pct(impact.churn, 2) in page
+    assert report_formats.pct(impact.churn, 2) in page
 
 
 def test_the_churn_gate_holds_back_a_model_trained_on_shuffled_features(spark, own_nation, capsys):

@@ -68,10 +68,10 @@ def test_unknown_trial_region_is_named():
 
 def test_province_tiles_cover_the_reference():
     """The report map's tile grid: one square per province of the reference, none shared."""
-    from jobs.report import page
+    from jobs.report import figures
 
     config = load_config("test")
-    tiles = page.read_tiles(config.conf_file(page.TILES_FILE))
+    tiles = figures.read_tiles(config.conf_file(figures.TILES_FILE))
     assert sorted(tiles["province_code"]) == sorted(regions.load(config).provinces["province_code"])
     assert not tiles.duplicated(["col", "row"]).any()
     assert tiles["iso"].str.fullmatch(r"[A-Z]{2}").all() and not tiles["iso"].duplicated().any()

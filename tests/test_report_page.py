@@ -1,19 +1,21 @@
 """The report page from small frames, without Spark: before any publication, with nothing quarantined and no
-enumerator to re-visit, and with a row that cannot be placed. The page as the pipeline writes it is checked
-in a browser by tests/test_pipeline.py."""
+enumerator to re-visit, with a row that cannot be placed, and with markup in the names and codes it prints.
+The page as the pipeline writes it is checked in a browser by tests/test_pipeline.py."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pandas as pd
 
 from jobs.core import contract, regions
-from jobs.report import page
+from jobs.report import figures, page
 from runtime.config import load_config
 
 
-def _report(published: bool, quarantine: pd.DataFrame, revisit: pd.DataFrame) -> page.Report:
+def _report(published: bool, quarantine: pd.DataFrame, revisit: pd.DataFrame, **given) -> figures.Report:
+    """Three regencies in provinces 32 and 94; `given` replaces any of the Report's fields."""
     config = load_config("test")
     ref = regions.load(config)
     shares = {f"share_{s.lower()}": 0.0 for s in contract.STATUSES} | {"share_matched": 0.9, "share_not_found": 0.1}
@@ -24,15 +26,19 @@ def _report(published: bool, quarantine: pd.DataFrame, revisit: pd.DataFrame) ->
            if published else {})
         for code in ("3273", "3204", "9471")
     ]
-    return page.Report(
-        "run-1", pd.DataFrame(rows), revisit, quarantine, 0, ref.provinces, ref.regencies,
-        page.read_tiles(config.conf_file(page.TILES_FILE)), 200, 0.6, 0.5,
-        {"publication_id": 1, "published_at": "2026-06-30"} if published else None, ref.version)
+    fields = dict(
+        run_id="run-1", regions=pd.DataFrame(rows), revisit=revisit, quarantine=quarantine, households_quarantined=0,
+        provinces=ref.provinces, regencies=ref.regencies,
+        tiles=figures.read_tiles(config.conf_file(figures.TILES_FILE)), population=200, target=0.6, min_match=0.5,
+        publication={"publication_id": 1, "published_at": "2026-06-30"} if published else None,
+        reference_version=ref.version)
+    return figures.Report(**(fields | given))
 
 
 def test_page_before_any_publication_and_with_nothing_to_list():
     empty_q = pd.DataFrame(columns=["province_code", "source", "reason_code", "rows"])
-    empty_e = pd.DataFrame(columns=[*page.ENUMERATOR_COLUMNS, "province_assessed", "province_revisit", "to_revisit"])
+    empty_e = pd.DataFrame(columns=[*figures.ENUMERATOR_COLUMNS, "province_assessed", "province_revisit",
+                                    "to_revisit"])
     text = page.render(_report(False, empty_q, empty_e))
     assert "no publication yet" in text and "No row has been quarantined." in text
     assert "32 Jawa Barat" in text and "3273 Kota Bandung" in text and "94 Papua" in text
@@ -58,7 +64,59 @@ def test_page_places_rows_and_names_the_unknown():
     assert report.national()["coverage"] == 90 / 200  # persons within coverage / P
     assert 'id="national-coverage" data-value="0.45"' in text
     assert "32 Jawa Barat: coverage 75.0 %" in text
-    assert "</script" not in page.list_js().lower()
+    assert "</script" not in page.asset("list.min.js").lower()
+
+
+class _Text(HTMLParser):
+    """The text a browser shows (outside <script> and <style>), and the page's elements by name."""
+
+    def __init__(self, page_html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text, self.tags, self._hidden = [], [], 0
+        self.feed(page_html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self._hidden += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._hidden -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.text.append(data)
+
+
+def test_markup_in_names_and_quarantine_rows_is_shown_as_text():
+    """Autoescaping: a <script> element in a province's and a regency's name, in a quarantined row's source,
+    reason code and detail (which the page does not show), and in an enumerator's id and reasons reaches the
+    page as text, escaped, never as an element: the page's only scripts are its own two (list.js, the page's)."""
+    attack = "<script>alert(1)</script>"
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    ref = regions.load(load_config("test"))
+    provinces = ref.provinces.assign(province_name=ref.provinces["province_name"].where(
+        ref.provinces["province_code"] != "32", f"Jawa {attack}"))
+    regencies = ref.regencies.assign(regency_name=ref.regencies["regency_name"].where(
+        ref.regencies["regency_code"] != "3273", f"Kota {attack}"))
+    quarantine = pd.DataFrame({"province_code": ["32", None], "source": ["survey_households", attack],
+                               "reason_code": [attack, "OUT_OF_RANGE"], "detail": [attack, f"village {attack}"],
+                               "rows": [2, 1]})
+    revisit = pd.DataFrame([{
+        "enumerator_id": f"E{attack}", "supervisor_id": "S1", "coordinator_id": "C1", "province_code": "32",
+        "regency_code": "3273", "households": 9, "median_minutes": 12.0, "short_interview_share": 0.5,
+        "repeated_answer_share": 0.9, "match_failure_share": 0.1, "revisit_score": 2.5,
+        "revisit_reasons": f"reason {attack}", "province_assessed": 4, "province_revisit": 1, "to_revisit": True}])
+    text = page.render(_report(True, quarantine, revisit, provinces=provinces, regencies=regencies))
+    assert attack not in text
+    shown = _Text(text)
+    assert shown.tags.count("script") == 2
+    visible = "".join(shown.text)
+    for name in (f"32 Jawa {attack}", f"3273 Kota {attack}", f"E{attack}", f"reason {attack}"):
+        assert name in visible, name
+    assert f"<code>{escaped}</code>" in text  # the reason code, shown in the summary and in province 32
+    assert f'data-source="{escaped}"' in text and f'data-reason="{escaped}"' in text
+    assert f"32 Jawa {escaped}: coverage 75.0 %" in text  # the map tile's tooltip
 
 
 def test_page_with_every_province_fits_a_desktop_and_a_phone(tmp_path):
@@ -89,10 +147,11 @@ def test_page_with_every_province_fits_a_desktop_and_a_phone(tmp_path):
         for p in ref.provinces["province_code"] for k in range(10)])
     quarantine = pd.DataFrame([{"province_code": p, "source": "survey_members", "reason_code": "HOUSEHOLD_REJECTED",
                                 "rows": 5} for p in [*ref.provinces["province_code"], None]])
-    report = page.Report(
-        "run-38", pd.DataFrame(rows), revisit, quarantine, 7, ref.provinces, ref.regencies,
-        page.read_tiles(config.conf_file(page.TILES_FILE)), 286_000_000, 0.6, 0.5,
-        {"publication_id": 3, "published_at": "2026-06-30"}, ref.version)
+    report = figures.Report(
+        run_id="run-38", regions=pd.DataFrame(rows), revisit=revisit, quarantine=quarantine, households_quarantined=7,
+        provinces=ref.provinces, regencies=ref.regencies,
+        tiles=figures.read_tiles(config.conf_file(figures.TILES_FILE)), population=286_000_000, target=0.6,
+        min_match=0.5, publication={"publication_id": 3, "published_at": "2026-06-30"}, reference_version=ref.version)
     index = tmp_path / "report" / "index.html"
     index.parent.mkdir()
     index.write_text(page.render(report), encoding="utf-8")

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import questionnaire, regions
 from jobs.core.population import population
-from jobs.report import page, quality, queue_status
+from jobs.report import figures, page, quality, queue_status
 from runtime import tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -72,7 +72,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         enumerators = enumerators.persist(StorageLevel.MEMORY_AND_DISK)
         tables.replace_run(enumerators, config, tables.QUALITY_ENUMERATORS, ctx.run_id)
         revisit = quality.revisit_lists(enumerators, PER_PROVINCE).select(
-            *page.ENUMERATOR_COLUMNS, "province_assessed", "province_revisit", "to_revisit").toPandas()
+            *figures.ENUMERATOR_COLUMNS, "province_assessed", "province_revisit", "to_revisit").toPandas()
     finally:
         hh.unpersist()
         if enumerators is not None:
@@ -89,12 +89,14 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             appeals = queue_status.appeal_status(tables.read(spark, config, tables.APPEALS), history).toPandas()
         today = dt.datetime.now(dt.UTC).date()
         queued = queue_status.queue_size(tables.read_published(spark, config, tables.QUEUE), today).toPandas()
-    report = page.Report(
-        ctx.run_id, pd.DataFrame([r.asDict() for r in region_rows]), revisit, held, quarantined, ref.provinces,
-        ref.regencies, page.read_tiles(config.conf_file(page.TILES_FILE)), pop, target,
-        config.thresholds.min_region_match_rate,
-        {k: publication[k] for k in ("publication_id", "published_at")} if publication else None, ref.version,
-        appeals, queued, model_impact(config, publication.models if publication else None))
+    report = figures.Report(
+        run_id=ctx.run_id, regions=pd.DataFrame([r.asDict() for r in region_rows]), revisit=revisit,
+        quarantine=held, households_quarantined=quarantined, provinces=ref.provinces, regencies=ref.regencies,
+        tiles=figures.read_tiles(config.conf_file(figures.TILES_FILE)), population=pop, target=target,
+        min_match=config.thresholds.min_region_match_rate,
+        publication={k: publication[k] for k in ("publication_id", "published_at")} if publication else None,
+        reference_version=ref.version, appeals=appeals, queue=queued,
+        impact=model_impact(config, publication.models if publication else None))
     out = config.run_folder(ctx.run_id)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
