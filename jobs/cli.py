@@ -134,6 +134,9 @@ def run_stages(ctx: StageContext, chosen: list[str] | None) -> list[str]:
 
 def run_all(ctx: StageContext, args: argparse.Namespace) -> None:
     stages = run_stages(ctx, args.stages)
+    for name in stages:  # settings a stage's rules check themselves (e.g. the queue's reasons): before any stage
+        if hasattr(STAGES[name], "check_config"):
+            STAGES[name].check_config(ctx.config)
     say(f"stages: {' -> '.join(stages)}")
     if ctx.config.is_trial:
         from jobs.core import regions

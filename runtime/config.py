@@ -2,6 +2,12 @@
 
 Every key is typed and unknown keys are refused, so a typo fails at start-up rather than silently
 falling back to a default. Errors name the key and the file that set it.
+
+Every default is in conf/base.yaml, and only there: the models below declare each key's type and checks and
+no value (each field is required), the environment overlays and `--set` only override. The loader alone
+sets `env` and `conf_dir`. A check that needs a rule's vocabulary (e.g. the queue's reasons) is made where
+the rule lives, above this floor, with `DtksConfig.invalid` naming the key and its file
+(tests/test_config.py holds the models and base.yaml to this).
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from runtime import region_codes
 
@@ -46,42 +52,42 @@ class _Strict(BaseModel):
 
 
 class LandingConfig(_Strict):
-    root: str = "landing"
-    format: Literal["parquet", "csv"] = "parquet"
+    root: str
+    format: Literal["parquet", "csv"]
 
 
 class SparkConfig(_Strict):
-    app_name: str = "dtks"
-    master: str = "local[*]"
-    shuffle_partitions: int | None = Field(default=None, ge=1, description="null: 2 x cores")
-    ui_enabled: bool = True
-    driver_memory: str = "4g"
-    extra: dict[str, str] = Field(default_factory=dict)
+    app_name: str
+    master: str
+    shuffle_partitions: int | None = Field(ge=1, description="null: 2 x cores")
+    ui_enabled: bool
+    driver_memory: str
+    extra: dict[str, str]
 
 
 class MlflowConfig(_Strict):
-    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
-    artifact_root: str = "mlruns/artifacts"
-    experiment: str = "dtks-ranking"
-    model_name: str = "dtks_pmt"
+    tracking_uri: str
+    artifact_root: str
+    experiment: str
+    model_name: str
 
 
 class RankingConfig(_Strict):
-    coverage_target: float = Field(default=0.60, gt=0.0, le=1.0)
-    official_population: int | None = Field(default=None, gt=0)
+    coverage_target: float = Field(gt=0.0, le=1.0)
+    official_population: int | None = Field(gt=0)
 
 
 class ThresholdsConfig(_Strict):
-    min_national_match_rate: float = Field(default=0.80, ge=0.0, le=1.0)
-    min_region_match_rate: float = Field(default=0.50, ge=0.0, le=1.0)
-    min_interview_minutes: float = Field(default=10.0, ge=0.0)
+    min_national_match_rate: float = Field(ge=0.0, le=1.0)
+    min_region_match_rate: float = Field(ge=0.0, le=1.0)
+    min_interview_minutes: float = Field(ge=0.0)
 
 
 class SecurityConfig(_Strict):
-    nik_key_env: str = "DTKS_NIK_KEY"
-    nik_key_file: str | None = None  # a mounted secret file instead of the variable (read by every JVM)
-    local_key_file: str | None = ".secrets/nik_hmac.key"
-    new_nik_key_env: str = "DTKS_NIK_KEY_NEW"  # `dtks rotate-key`: the key the tables move to
+    nik_key_env: str
+    nik_key_file: str | None  # a mounted secret file instead of the variable (read by every JVM)
+    local_key_file: str | None
+    new_nik_key_env: str  # `dtks rotate-key`: the key the tables move to
 
 
 class DefectRates(_Strict):
@@ -91,19 +97,19 @@ class DefectRates(_Strict):
     curbstoning a share of enumerators (at least one when above zero). Rows are hit by one defect at most.
     """
 
-    nik_missing: float = Field(default=0.010, ge=0.0, le=0.2)
-    nik_malformed: float = Field(default=0.005, ge=0.0, le=0.2)
-    nik_placeholder: float = Field(default=0.003, ge=0.0, le=0.2)
-    nik_not_in_registry: float = Field(default=0.010, ge=0.0, le=0.2)
-    birth_date_sex_mismatch: float = Field(default=0.010, ge=0.0, le=0.2)
-    future_birth_date: float = Field(default=0.002, ge=0.0, le=0.2)
-    duplicate_person: float = Field(default=0.003, ge=0.0, le=0.05)
-    deceased_listed: float = Field(default=0.002, ge=0.0, le=0.005)
-    unknown_village: float = Field(default=0.005, ge=0.0, le=0.2)
-    negative_floor_area: float = Field(default=0.005, ge=0.0, le=0.2)
-    short_interview: float = Field(default=0.010, ge=0.0, le=0.2)
-    curbstoning: float = Field(default=0.005, ge=0.0, le=0.2)
-    appeal_invalid: float = Field(default=0.10, ge=0.0, le=0.5, description="share of appeals with a defect")
+    nik_missing: float = Field(ge=0.0, le=0.2)
+    nik_malformed: float = Field(ge=0.0, le=0.2)
+    nik_placeholder: float = Field(ge=0.0, le=0.2)
+    nik_not_in_registry: float = Field(ge=0.0, le=0.2)
+    birth_date_sex_mismatch: float = Field(ge=0.0, le=0.2)
+    future_birth_date: float = Field(ge=0.0, le=0.2)
+    duplicate_person: float = Field(ge=0.0, le=0.05)
+    deceased_listed: float = Field(ge=0.0, le=0.005)
+    unknown_village: float = Field(ge=0.0, le=0.2)
+    negative_floor_area: float = Field(ge=0.0, le=0.2)
+    short_interview: float = Field(ge=0.0, le=0.2)
+    curbstoning: float = Field(ge=0.0, le=0.2)
+    appeal_invalid: float = Field(ge=0.0, le=0.5, description="share of appeals with a defect")
 
     @model_validator(mode="after")
     def _room_for_clean_rows(self) -> DefectRates:
@@ -122,54 +128,44 @@ class DefectRates(_Strict):
 
 
 class GenerateConfig(_Strict):
-    households: int = Field(default=20_000, ge=10)
-    seed: int = 42
-    training_rate: float = Field(default=0.04, gt=0.0, le=0.5, description="mean inclusion in the training sample")
-    update_share: float = Field(default=0.01, gt=0.0, le=0.5, description="--update-of: share re-surveyed and changed")
-    appeal_share: float = Field(default=0.005, ge=0.0, le=0.2, description="appeals filed per survey household")
-    in_default_run: bool = Field(default=True, description="a plain `dtks run` starts with generate (where the "
+    households: int = Field(ge=10)
+    seed: int
+    training_rate: float = Field(gt=0.0, le=0.5, description="mean inclusion in the training sample")
+    update_share: float = Field(gt=0.0, le=0.5, description="--update-of: share re-surveyed and changed")
+    appeal_share: float = Field(ge=0.0, le=0.2, description="appeals filed per survey household")
+    in_default_run: bool = Field(description="a plain `dtks run` starts with generate (where the "
                                  "landing zone holds no delivery)")
-    defects: DefectRates = DefectRates()
-
-
-QUEUE_REASONS = ("SANGGAH", "USUL", "CURBSTONING", "REGISTRY_EVENT", "NEAR_CUTOFF", "STALE_INTERVIEW")
+    defects: DefectRates
 
 
 class QueueConfig(_Strict):
-    """The verification queue (jobs/publish/queue.py): who the field re-surveys, by when, in which order."""
+    """The verification queue (jobs/publish/queue.py): who the field re-surveys, by when, in which order.
 
-    near_cutoff_band: float = Field(default=0.005, ge=0.0, le=0.2,
+    The shape only: that `deadline_days` and `priority` name each of the queue's reasons once is checked by
+    the queue itself (jobs/publish/queue.py `settings`), beside the reasons' list (jobs/core/verification.py).
+    """
+
+    near_cutoff_band: float = Field(ge=0.0, le=0.2,
                                     description="households within this share of P of the coverage line")
-    stale_interview_days: int = Field(default=730, ge=1)
-    deadline_days: dict[str, int] = Field(default_factory=lambda: {
-        "SANGGAH": 14, "USUL": 30, "CURBSTONING": 30, "REGISTRY_EVENT": 60, "NEAR_CUTOFF": 90,
-        "STALE_INTERVIEW": 180})
-    priority: list[str] = Field(default_factory=lambda: list(QUEUE_REASONS))
-
-    @model_validator(mode="after")
-    def _every_reason(self) -> QueueConfig:
-        for name, got in (("deadline_days", set(self.deadline_days)), ("priority", set(self.priority))):
-            if got != set(QUEUE_REASONS) or (name == "priority" and len(self.priority) != len(QUEUE_REASONS)):
-                raise ValueError(f"{name} must name each of {', '.join(QUEUE_REASONS)} once")
-        if any(d < 1 for d in self.deadline_days.values()):
-            raise ValueError("deadline_days must be at least 1")
-        return self
+    stale_interview_days: int = Field(ge=1)
+    deadline_days: dict[str, Annotated[int, Field(ge=1)]] = Field(description="per reason, days to the deadline")
+    priority: list[str] = Field(description="the reasons, first = priority 1")
 
 
 class ModelConfig(_Strict):
     """How the ranking model is fitted (the feature list itself lives in questionnaire.yaml)."""
 
-    family: Literal["pmt_linear", "pmt_quantile", "gradient_boosting"] = "pmt_linear"
-    holdout_share: float = Field(default=0.20, gt=0.0, lt=1.0, description="held out by hash of household_id")
-    ridge_alpha: float = Field(default=1.0, gt=0.0, description="penalty on household features")
-    region_alpha: float = Field(default=25.0, gt=0.0, description="penalty on region effects: shrinks small provinces")
-    urban_slopes: bool = True
-    quantile: float = Field(default=0.2, gt=0.0, lt=1.0, description="pmt_quantile: the quantile predicted")
-    quantile_alpha: float = Field(default=1e-4, ge=0.0, description="pmt_quantile: L1 penalty (standardised terms)")
-    gbm_max_iter: int = Field(default=200, ge=1)
-    gbm_learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
-    gbm_max_leaf_nodes: int = Field(default=31, ge=2)
-    seed: int = 42
+    family: Literal["pmt_linear", "pmt_quantile", "gradient_boosting"]
+    holdout_share: float = Field(gt=0.0, lt=1.0, description="held out by hash of household_id")
+    ridge_alpha: float = Field(gt=0.0, description="penalty on household features")
+    region_alpha: float = Field(gt=0.0, description="penalty on region effects: shrinks small provinces")
+    urban_slopes: bool
+    quantile: float = Field(gt=0.0, lt=1.0, description="pmt_quantile: the quantile predicted")
+    quantile_alpha: float = Field(ge=0.0, description="pmt_quantile: L1 penalty (standardised terms)")
+    gbm_max_iter: int = Field(ge=1)
+    gbm_learning_rate: float = Field(gt=0.0, le=1.0)
+    gbm_max_leaf_nodes: int = Field(ge=2)
+    seed: int
 
 
 class PromotionConfig(_Strict):
@@ -183,14 +179,14 @@ class PromotionConfig(_Strict):
         "spearman",
         "r2",
         "bottom_decile_overlap",
-    ] = "exclusion_error_60"
-    min_improvement: float = Field(default=0.0, ge=0.0)
-    max_churn: float = Field(default=0.15, ge=0.0, le=1.0,
+    ]
+    min_improvement: float = Field(ge=0.0)
+    max_churn: float = Field(ge=0.0, le=1.0,
                              description="share of persons changing eligibility for any programme (impact)")
-    subgroup_error: Literal["exclusion_error_60", "exclusion_error_40"] = "exclusion_error_60"
-    max_subgroup_error: float = Field(default=0.5, ge=0.0, le=1.0,
+    subgroup_error: Literal["exclusion_error_60", "exclusion_error_40"]
+    max_subgroup_error: float = Field(ge=0.0, le=1.0,
                                       description="the worst subgroup's held-out subgroup_error")
-    min_subgroup_households: int = Field(default=30, ge=1, description="held-out households a subgroup needs")
+    min_subgroup_households: int = Field(ge=1, description="held-out households a subgroup needs")
 
 
 class TrialConfig(_Strict):
@@ -201,8 +197,8 @@ class TrialConfig(_Strict):
     national champion. Ranking is then within the trial's regions (P = their living registry persons).
     """
 
-    regions: tuple[str, ...] = ()
-    root: str | None = Field(default=None, description="null: trials/<region codes>")
+    regions: tuple[str, ...]
+    root: str | None = Field(description="null: trials/<region codes>")
 
     @field_validator("regions")
     @classmethod
@@ -223,36 +219,38 @@ class TrialConfig(_Strict):
 
 
 class LayoutConfig(_Strict):
-    rows_per_file: int = Field(default=2_000_000, gt=0)
-    gold_deletion_vectors: bool = True
+    rows_per_file: int = Field(gt=0)
+    gold_deletion_vectors: bool
 
 
 class MaintenanceConfig(_Strict):
-    target_file_mb: int = Field(default=512, gt=0)
-    vacuum_retain_hours: float = Field(default=720, ge=0)
+    target_file_mb: int = Field(gt=0)
+    vacuum_retain_hours: float = Field(ge=0)
 
 
 class DtksConfig(_Strict):
-    env: Literal["local", "test", "cluster"] = "local"
-    lakehouse_root: str = "lakehouse"
-    reports_dir: str = "reports"  # reports/<run_id>/: the run's log (dtks.log) and its quality report
-    layout: LayoutConfig = LayoutConfig()
-    maintenance: MaintenanceConfig = MaintenanceConfig()
-    landing: LandingConfig = LandingConfig()
-    spark: SparkConfig = SparkConfig()
-    mlflow: MlflowConfig = MlflowConfig()
-    ranking: RankingConfig = RankingConfig()
-    queue: QueueConfig = QueueConfig()
-    thresholds: ThresholdsConfig = ThresholdsConfig()
-    security: SecurityConfig = SecurityConfig()
-    generate: GenerateConfig = GenerateConfig()
-    model: ModelConfig = ModelConfig()
-    promotion: PromotionConfig = PromotionConfig()
-    trial: TrialConfig = TrialConfig()
-    questionnaire_file: str = "questionnaire.yaml"
-    programs_file: str = "programs.yaml"
-    regions_dir: str = "reference/idn-area-data"
-    conf_dir: str = str(DEFAULT_CONF_DIR)
+    env: Literal["local", "test", "cluster"]
+    lakehouse_root: str
+    reports_dir: str  # reports/<run_id>/: the run's log (dtks.log) and its quality report
+    layout: LayoutConfig
+    maintenance: MaintenanceConfig
+    landing: LandingConfig
+    spark: SparkConfig
+    mlflow: MlflowConfig
+    ranking: RankingConfig
+    queue: QueueConfig
+    thresholds: ThresholdsConfig
+    security: SecurityConfig
+    generate: GenerateConfig
+    model: ModelConfig
+    promotion: PromotionConfig
+    trial: TrialConfig
+    questionnaire_file: str
+    programs_file: str
+    regions_dir: str
+    conf_dir: str
+    # Where each dotted key was set (a file, or "command line"), kept for `invalid`.
+    _origin: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("lakehouse_root")
     @classmethod
@@ -286,6 +284,11 @@ class DtksConfig(_Strict):
     @property
     def is_trial(self) -> bool:
         return bool(self.trial.regions)
+
+    def invalid(self, key: str, problem: str) -> ConfigError:
+        """The error for a value a check above this floor refuses (one that needs a rule's vocabulary): one
+        line naming the file (or command line) that set the dotted `key`, the key, and the problem."""
+        return ConfigError(f"{_source(key, self._origin) or 'configuration'}: key '{key}': {problem}")
 
 
 def _apply_trial(config: DtksConfig, source: str) -> DtksConfig:
@@ -376,6 +379,7 @@ def load_config(
         merged = _deep_merge(merged, overrides, origin, "overrides")
     else:
         merged = _merge_overrides(merged, overrides or [], origin)
+    origin[""] = str(conf / "base.yaml")  # a key set nowhere is missing there: base.yaml holds every default
     merged["env"] = env
     merged.setdefault("conf_dir", str(conf))
     config = _validated(merged, origin)
@@ -384,7 +388,10 @@ def load_config(
 
 def with_overrides(config: DtksConfig, overrides: list[str]) -> DtksConfig:
     """`config` with ``a.b=value`` overrides applied, validated by the same model as a file's keys."""
-    return _validated(_merge_overrides(config.model_dump(), overrides, {}), {}) if overrides else config
+    if not overrides:
+        return config
+    origin = dict(config._origin)
+    return _validated(_merge_overrides(config.model_dump(), overrides, origin), origin)
 
 
 def _merge_overrides(merged: dict, overrides: list[str], origin: dict[str, str]) -> dict:
@@ -401,19 +408,25 @@ def _merge_overrides(merged: dict, overrides: list[str], origin: dict[str, str])
 
 def _validated(merged: dict, origin: dict[str, str]) -> DtksConfig:
     try:
-        return DtksConfig.model_validate(merged)
+        config = DtksConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(
-            _problems(exc, lambda key: origin.get(key) or _closest_origin(key, origin) or "command line"))) from None
+            _problems(exc, lambda key: _source(key, origin) or "command line",
+                      "missing (base.yaml sets every key, the overlays override)"))) from None
+    config._origin = origin
+    return config
 
 
-def _problems(exc: ValidationError, source: Callable[[str], str]) -> list[str]:
-    """One line per problem: the file (or command line) that set the key, the key, what is wrong."""
+def _problems(exc: ValidationError, source: Callable[[str], str], missing: str = "Field required") -> list[str]:
+    """One line per problem: the file (or command line) that set the key, the key, what is wrong (`missing`
+    for a key no file sets)."""
     out = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
-        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
-        out.append(f"{source(key)}: key '{key}': {err['msg'].removeprefix('Value error, ')}{got}")
+        if err["type"] == "missing":
+            out.append(f"{source(key)}: key '{key}': {missing}")
+            continue
+        out.append(f"{source(key)}: key '{key}': {err['msg'].removeprefix('Value error, ')} (got {err['input']!r})")
     return out
 
 
@@ -430,6 +443,12 @@ def validated_file(model: type[M], path: Path) -> M:
     except ValidationError as exc:
         problems = _problems(exc, lambda _: str(path))
         raise ConfigError(problems[0] if len(problems) == 1 else "\n  ".join(["invalid file:", *problems])) from None
+
+
+def _source(key: str, origin: dict[str, str]) -> str | None:
+    """The file (or "command line") that set `key`, else the closest enclosing key's; base.yaml's for a key
+    set nowhere (load_config records it as the origin of "")."""
+    return origin.get(key) or _closest_origin(key, origin)
 
 
 def _closest_origin(key: str, origin: dict[str, str]) -> str | None:

@@ -1,15 +1,123 @@
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
-from runtime.config import ConfigError, load_config, nik_key
+from runtime.config import DEFAULT_CONF_DIR, ENVIRONMENTS, ConfigError, DtksConfig, load_config, nik_key
+
+SHIPPED_BASE = yaml.safe_load((DEFAULT_CONF_DIR / "base.yaml").read_text())
+SET_BY_LOADER = {"env", "conf_dir"}  # load_config sets them; no file does
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def write_conf(folder: Path, base: str, overlay: str = "") -> Path:
+    """A conf folder: the shipped base.yaml (it holds every key) with `base`'s keys over it; `overlay` as
+    local.yaml."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "base.yaml").write_text(base)
+    (folder / "base.yaml").write_text(yaml.safe_dump(_merged(SHIPPED_BASE, yaml.safe_load(base) or {})))
     (folder / "local.yaml").write_text(overlay)
     return folder
+
+
+def _fields(model: type[BaseModel], prefix: str = ""):
+    """Every key of a config model, dotted, with its field, the keys of the models within it too."""
+    for name, field in model.model_fields.items():
+        yield prefix + name, field
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _fields(field.annotation, f"{prefix}{name}.")
+
+
+def _in(tree: dict, key: str) -> bool:
+    for part in key.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def test_no_default_is_written_both_in_a_config_model_and_in_base_yaml():
+    """A key with a default in runtime/config.py's models must not have one in conf/base.yaml too."""
+    both = [key for key, field in _fields(DtksConfig) if not field.is_required() and _in(SHIPPED_BASE, key)]
+    assert not both, f"defaults written in runtime/config.py and in conf/base.yaml: {both}"
+
+
+def test_base_yaml_holds_every_default_and_the_models_none():
+    """The rule kept (runtime/config.py, docs/ARCHITECTURE.md): each key's default is in base.yaml, the models
+    only type and check it; the loader alone sets env and conf_dir."""
+    keys = dict(_fields(DtksConfig))
+    assert [key for key, field in keys.items() if not field.is_required()] == []
+    assert [key for key in keys if not _in(SHIPPED_BASE, key) and key not in SET_BY_LOADER] == []
+    assert [key for key in SET_BY_LOADER if _in(SHIPPED_BASE, key)] == []
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_an_environment_overlay_only_overrides_keys_of_base_yaml(env):
+    """conf/<env>.yaml sets no key base.yaml lacks and none to the value base.yaml already gives it."""
+    overlay = yaml.safe_load((DEFAULT_CONF_DIR / f"{env}.yaml").read_text()) or {}
+
+    def check(model: type[BaseModel], over: dict, base: dict, prefix: str) -> None:
+        for key, value in over.items():
+            dotted, field = prefix + key, model.model_fields.get(key)
+            assert field is not None and key in base, f"{env}.yaml: {dotted} is not a key of base.yaml"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                check(field.annotation, value, base[key], dotted + ".")
+                continue
+            merged = _merged(base[key], value) if isinstance(value, dict) and isinstance(base[key], dict) else value
+            assert merged != base[key], f"{env}.yaml: {dotted} restates base.yaml's value {base[key]!r}"
+
+    check(DtksConfig, overlay, SHIPPED_BASE, "")
+
+
+def test_a_key_missing_from_base_yaml_is_named_with_the_file(tmp_path):
+    conf = write_conf(tmp_path, "")
+    text = yaml.safe_load((conf / "base.yaml").read_text())
+    del text["spark"]["ui_enabled"], text["layout"]
+    (conf / "base.yaml").write_text(yaml.safe_dump(text))
+    with pytest.raises(ConfigError) as err:
+        load_config("local", conf_dir=conf)
+    assert f"{conf / 'base.yaml'}: key 'layout': missing" in str(err.value)
+    assert f"{conf / 'base.yaml'}: key 'spark.ui_enabled': missing" in str(err.value)
+
+
+def test_spark_ui_is_off_unless_an_environment_turns_it_on():
+    assert [load_config(env).spark.ui_enabled for env in ENVIRONMENTS] == [False, False, True]
+
+
+def test_the_queue_settings_name_each_reason_of_the_queue_once(tmp_path, monkeypatch, capsys):
+    """queue.deadline_days and queue.priority are checked against the queue's reasons (jobs/core/verification.py)
+    by the queue (jobs/publish/queue.py), naming the key and the file that set it; `dtks run` checks them before
+    its first stage."""
+    from jobs.cli import main
+    from jobs.core.verification import REASONS
+    from jobs.publish.queue import settings
+
+    shipped = load_config("test")
+    assert settings(shipped) == shipped.queue and list(shipped.queue.deadline_days) == list(REASONS)
+    typo = write_conf(tmp_path / "typo", "", "queue:\n  deadline_days:\n    SANGAH: 7\n")
+    with pytest.raises(ConfigError, match=rf"^{typo / 'local.yaml'}: key 'queue.deadline_days.SANGAH': not a reason"):
+        settings(load_config("local", conf_dir=typo))
+    with pytest.raises(ConfigError, match=r"^command line: key 'queue.priority': must name each of SANGGAH, USUL,"):
+        settings(load_config("test", overrides=['queue.priority=["USUL", "SANGGAH"]']))
+    gap = write_conf(tmp_path / "gap", "")
+    text = yaml.safe_load((gap / "base.yaml").read_text())
+    del text["queue"]["deadline_days"]["NEAR_CUTOFF"]
+    (gap / "base.yaml").write_text(yaml.safe_dump(text))
+    with pytest.raises(ConfigError, match=rf"^{gap / 'base.yaml'}: key 'queue.deadline_days': no deadline for NEAR_CU"):
+        settings(load_config("local", conf_dir=gap))
+    with pytest.raises(ConfigError, match=r"command line: key 'queue.deadline_days.SANGGAH': Input should be greater"):
+        load_config("test", overrides=["queue.deadline_days.SANGGAH=0"])
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--env", "test", "--set", 'queue.priority=["USUL"]']) == 2
+    assert "command line: key 'queue.priority': must name each of" in capsys.readouterr().err
+    assert not (tmp_path / "landing").exists() and not (tmp_path / "lakehouse").exists()  # no stage started
 
 
 def test_overlay_merges_over_base_and_keeps_defaults(tmp_path):

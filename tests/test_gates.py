@@ -10,9 +10,9 @@ from mlflow import MlflowClient
 from jobs.core import contract
 from jobs.publish import gates
 from jobs.publish.gates import GateResult
-from runtime.config import ThresholdsConfig
+from runtime.config import load_config
 
-DEFAULT = ThresholdsConfig()  # min_national_match_rate 0.80, min_region_match_rate 0.50
+DEFAULT = load_config("test").thresholds  # conf/base.yaml: min_national_match_rate 0.80, min_region_match_rate 0.50
 
 
 # ---------------------------------------------------------------- matched
@@ -103,14 +103,14 @@ def test_match_rates_fail_just_below_the_thresholds():
 
 
 def test_match_rates_read_their_thresholds_from_the_config():
-    """match_rates: the minimums are ThresholdsConfig's: the same counts pass under lower minimums and fail
+    """match_rates: the minimums are the config's (thresholds): the same counts pass under lower minimums and fail
     under higher ones, and the detail quotes the configured values."""
     counts = {"11": (9, 10), "12": (3, 4)}  # national 12 / 14 = 0.857; 12 at 0.75
-    strict = ThresholdsConfig(min_national_match_rate=0.9, min_region_match_rate=0.8)
+    strict = DEFAULT.model_copy(update={"min_national_match_rate": 0.9, "min_region_match_rate": 0.8})
     assert gates.match_rates(counts, strict) == [
         GateResult("national_match_rate", False, "0.857 against minimum 0.900"),
         GateResult("region_match_rate", False, "1 province(s) below 0.80: 12=0.75")]
-    lenient = ThresholdsConfig(min_national_match_rate=0.85, min_region_match_rate=0.75)
+    lenient = DEFAULT.model_copy(update={"min_national_match_rate": 0.85, "min_region_match_rate": 0.75})
     assert gates.match_rates(counts, lenient) == [
         GateResult("national_match_rate", True, "0.857 against minimum 0.850"),
         GateResult("region_match_rate", True, "all provinces at or above minimum")]

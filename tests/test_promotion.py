@@ -1,5 +1,5 @@
 """The promotion rule on literal values (models/registry.py): the metric decision, the churn and subgroup limits
-of PromotionConfig, and the gate combining them, with their exact reason texts.
+of `promotion:` in the config, and the gate combining them, with their exact reason texts.
 
 tests/test_models.py already proves the metric rule's verdicts on a few values and both limits failing at once
 (exclusion_error_60, custom limits); these cover the reason texts, the margin's edges, both directions, each
@@ -11,9 +11,9 @@ import math
 
 from models import registry
 from models.registry import Decision
-from runtime.config import PromotionConfig
+from runtime.config import load_config
 
-LIMITS = PromotionConfig()  # max_churn 0.15, max_subgroup_error 0.5 on exclusion_error_60
+LIMITS = load_config("test").promotion  # conf/base.yaml: max_churn 0.15, max_subgroup_error 0.5 on exclusion_error_60
 
 
 # ---------------------------------------------------------------- decide
@@ -72,7 +72,8 @@ def test_decide_higher_is_better_needs_more_than_the_margin():
 
 
 def test_the_default_limits_are_the_ones_these_tests_assume():
-    """PromotionConfig's defaults: churn at most 15 % of persons, worst subgroup's exclusion_error_60 at most 0.5."""
+    """conf/base.yaml's promotion limits: churn at most 15 % of persons, worst subgroup's exclusion_error_60 at
+    most 0.5."""
     assert (LIMITS.max_churn, LIMITS.subgroup_error, LIMITS.max_subgroup_error) == (0.15, "exclusion_error_60", 0.5)
 
 
@@ -104,7 +105,8 @@ def test_subgroup_limit_at_above_and_below():
 def test_limits_follow_the_configured_keys():
     """limits_exceeded: the limits and the subgroup metric are the config's: promotion.subgroup_error
     exclusion_error_40 is named in the reason, and both limits fail at once, churn first."""
-    limits = PromotionConfig(max_churn=0.05, subgroup_error="exclusion_error_40", max_subgroup_error=0.25)
+    limits = LIMITS.model_copy(update={"max_churn": 0.05, "subgroup_error": "exclusion_error_40",
+                                      "max_subgroup_error": 0.25})
     assert registry.limits_exceeded(0.05, ("children_u6", 0.25), limits) == []
     assert registry.limits_exceeded(0.0625, ("children_u6", 0.3), limits) == [
         "churn 6.25% of persons exceeds promotion.max_churn 5.00%",
@@ -113,7 +115,7 @@ def test_limits_follow_the_configured_keys():
 
 def test_a_zero_churn_limit_allows_no_change_at_all():
     """limits_exceeded: with promotion.max_churn 0 no churn passes and any churn fails."""
-    limits = PromotionConfig(max_churn=0.0)
+    limits = LIMITS.model_copy(update={"max_churn": 0.0})
     assert registry.limits_exceeded(0.0, None, limits) == []
     assert registry.limits_exceeded(0.001, None, limits) == [
         "churn 0.10% of persons exceeds promotion.max_churn 0.00%"]

@@ -388,3 +388,12 @@ def test_appeals_duplicates_keep_the_latest_filing(spark, q, villages):
                            ("A1", first, "DUPLICATE_RECORD", "key listed more than once; latest kept"),
                            ("A1", second, None, None)]),
                        ignore_row_order=True, ignore_nullable=True)
+
+
+def test_every_quarantine_code_has_its_words_once():
+    """jobs/core/quarantine.py: LABELS gives each reason code (a name that is its own value) the words the report
+    shows, and names no other."""
+    from jobs.core import quarantine
+
+    codes = {value for name, value in vars(quarantine).items() if name.isupper() and value == name}
+    assert set(quarantine.LABELS) == codes and all(quarantine.LABELS.values())

@@ -1,6 +1,7 @@
 """The verification queue's vocabulary: an entry's statuses and the reasons it is queued for, with the words
 the report shows for them. Publish builds the queue with them (jobs/publish/queue.py, which says when each
-applies); the report counts the queue by them.
+applies and checks that `queue.deadline_days` and `queue.priority` in the config name each reason); the report
+counts the queue by them. `REASONS` is the one list of the reasons.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ re-survey, with every reason that applies (the codes and their words: jobs/core/
 - REGISTRY_EVENT: the registry now says its head died, lives in another village or is on another KK.
 
 Its deadline is the earliest of its reasons' (the filing date, or the day the reason was first queued, plus
-`queue.deadline_days`); its priority the first of its reasons in `queue.priority` (1 = first). At each
+`queue.deadline_days`); its priority the first of its reasons in `queue.priority` (1 = first); `settings`
+checks that both name each reason once. At each
 publish an open entry becomes RESOLVED (it carries an appeal) or RESURVEYED (it does not) once a newer
 interview of its household is in, with its decile and eligibility per programme before (the previous
 publication) and after (this one); else LAPSED once the as-of date is past its deadline; else stays OPEN
@@ -38,6 +39,7 @@ from jobs.core.verification import (
     LAPSED,
     NEAR_CUTOFF,
     OPEN,
+    REASONS,
     REGISTRY_EVENT,
     RESOLVED,
     RESURVEYED,
@@ -51,6 +53,22 @@ COLUMNS = ("entry_id", "household_id", "head_token", "province_code", "regency_c
            "resurvey_date", "closed_on", "decile_before", "decile_after", "eligible_before", "eligible_after",
            "detail")
 _NO_DATE = "0001-01-01"
+
+
+def settings(config: DtksConfig) -> QueueConfig:
+    """`queue:` as the queue reads it: a deadline for each of its reasons (jobs/core/verification.py) and a
+    priority order naming each once, else a ConfigError naming the key and the file that set it (the config
+    checks only the shape: it lies below the reasons' list)."""
+    queue, names = config.queue, ", ".join(REASONS)
+    for reason in queue.deadline_days:
+        if reason not in REASONS:
+            raise config.invalid(f"queue.deadline_days.{reason}", f"not a reason of the queue ({names})")
+    if missing := [r for r in REASONS if r not in queue.deadline_days]:
+        raise config.invalid("queue.deadline_days", f"no deadline for {', '.join(missing)} (each of {names} "
+                             "needs one)")
+    if sorted(queue.priority) != sorted(REASONS):
+        raise config.invalid("queue.priority", f"must name each of {names} once (got {queue.priority})")
+    return queue
 
 
 @dataclass(frozen=True)
@@ -123,7 +141,7 @@ def write(spark: SparkSession, config: DtksConfig, inputs: Inputs, as_of: dt.dat
     """Replace verification_queue and append its changes to verification_history; returns the stored queue."""
     # Staged twice: the outcomes read the entries thrice, the writes read the rows twice (a few per household
     # at most, against the scans of the nation that make them).
-    found = put("queue_entries", entries(inputs, as_of, population, config.queue))
+    found = put("queue_entries", entries(inputs, as_of, population, settings(config)))
     rows = put(tables.QUEUE, outcomes(found, inputs))
     tables.overwrite(rows, config, tables.QUEUE)
     changed = history(rows, inputs.previous).withColumn("publication_run_id", F.lit(run_id)).withColumn(

@@ -26,6 +26,7 @@ from jobs.core.population import population
 from jobs.policy import eligibility, reasons
 from jobs.publish import gates, gold, queue
 from runtime import faults, questionnaire, tables
+from runtime.config import DtksConfig
 from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for
@@ -45,7 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="date the verification queue's deadlines are judged on (default: today, UTC)")
 
 
+def check_config(config: DtksConfig) -> None:
+    """The settings this stage's rules check against their own vocabularies, before any work (`dtks run` checks
+    those of each of its stages before the first starts)."""
+    queue.settings(config)
+
+
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    check_config(ctx.config)  # before Spark starts
     spark, config = ctx.spark, ctx.config
     for needed, stage in ((tables.HOUSEHOLDS, "ingest"), (tables.SCORES, "score")):
         if not tables.exists(spark, config, needed):
