@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from jobs.core import contract, verification
+from jobs.core import contract, quarantine, verification
 
 STATUS_LABELS = {
     contract.MATCHED: ("matched (padan)", "#1a9641"),
@@ -27,24 +27,7 @@ SOURCE_LABELS = {
     contract.TRAINING_MEMBERS: "training member",
     contract.APPEALS: "appeal",
 }
-REASON_LABELS = {
-    "BAD_VALUE": "unreadable value",
-    "MISSING_VALUE": "required value missing",
-    "OUT_OF_RANGE": "value out of range",
-    "UNKNOWN_VILLAGE": "village code not in the region reference",
-    "UNKNOWN_QUESTIONNAIRE_VERSION": "unknown questionnaire version",
-    "BAD_INTERVIEW_TIME": "interview ends before it starts",
-    "BIRTH_IN_FUTURE": "birth date after the interview",
-    "DUPLICATE_RECORD": "record delivered twice (latest kept)",
-    "UNKNOWN_HOUSEHOLD": "member of no survey household",
-    "HOUSEHOLD_REJECTED": "member of a quarantined household",
-    "INVALID_NIK": "invalid NIK",
-    "MISSING_SUBJECT": "appeal names no household and no NIK",
-    "VILLAGE_MISMATCH": "appeal filed in another village than its household's",
-    "NO_EVIDENCE": "objection without photo and GPS",
-    "FILER_NOT_NEIGHBOUR": "objection not filed by a neighbour",
-    **verification.REASONS,
-}
+REASON_LABELS = {**quarantine.LABELS, **verification.REASONS}  # the words for each code
 # Map colours: upper bound of each bin (exclusive) and its fill.
 COVERAGE_BINS = [(0.5, "#eff3ff"), (0.6, "#c6dbef"), (0.7, "#9ecae1"), (0.8, "#6baed6"), (0.9, "#3182bd"),
                  (math.inf, "#08519c")]
