@@ -214,20 +214,23 @@ def _on(keys: Sequence[str]) -> str:
     return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
 
 
-def insert_new(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None) -> None:
+def insert_new(
+    spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None,
+    new_columns: bool = False,
+) -> None:
     """Insert the rows whose key the table lacks; an insert-only MERGE (no matched clause), so Delta
-    neither rewrites target files nor copies the source first. `df` must be unique on the keys."""
+    neither rewrites target files nor copies the source first. `df` must be unique on the keys.
+    `new_columns`: the rows may bring columns the table lacks (a table that gained a field), added to its
+    schema; its earlier rows hold null there."""
     t = table(name)
     if not exists(spark, config, name):
         overwrite(df, config, name, rows=rows)
         return
-    (
-        DeltaTable.forPath(spark, config.table_path(name))
-        .alias("t")
-        .merge(_laid_out(df, t.partition_by).alias("s"), _on(t.keys))
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    merge = DeltaTable.forPath(spark, config.table_path(name)).alias("t").merge(
+        _laid_out(df, t.partition_by).alias("s"), _on(t.keys))
+    if new_columns:
+        merge = merge.withSchemaEvolution()
+    merge.whenNotMatchedInsertAll().execute()
 
 
 def newer_rows(spark: SparkSession, config: DtksConfig, name: str, df: DataFrame) -> DataFrame:

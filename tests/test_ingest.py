@@ -79,6 +79,40 @@ def test_quarantine_reasons_and_reconciliation(spark, ingested):
     assert detail == "floor_area=-5.0"
 
 
+def test_quarantine_rows_carry_the_province_they_are_from(spark, ingested):
+    """Each quarantined row's province_code, set by ingest: a household's from its own village code (HY is in
+    Bandung, 32; HX's code 9999999999 names no province), a member's from its household's row (HC, Bandung;
+    HX's members none; HZ has no household row), a registry person's from their village code (Bandung)."""
+    config, _, _ = ingested
+    got = {(r.source, r.record_key): r.province_code
+           for r in tables.read(spark, config, tables.QUARANTINE).collect() if r.source != "registry"}
+    assert got == {
+        ("survey_households", "HX"): None,
+        ("survey_households", "HY"): "32",
+        ("survey_members", "HC:5"): "32",
+        ("survey_members", "HC:6"): "32",
+        ("survey_members", "HX:1"): None,
+        ("survey_members", "HZ:1"): None,
+    }
+    registry = tables.read(spark, config, tables.QUARANTINE).where("source = 'registry'").collect()
+    assert [r.province_code for r in registry] == ["32"]
+
+
+def test_an_older_quarantine_table_gains_province_code(spark, tmp_path):
+    """A lakehouse whose quarantine predates province_code: the next ingest adds the column, its earlier rows
+    hold null and the new rows are placed. Its own ingest: the upgrade happens only when ingest writes into a
+    table of the older form."""
+    config = make_config(tmp_path)
+    old = spark.createDataFrame([("survey_households", "OLD1", "OUT_OF_RANGE", "floor_area=-1.0", "r0")],
+                                "source string, record_key string, reason_code string, detail string, run_id string")
+    tables.overwrite(old, config, tables.QUARANTINE)
+    run_ingest(spark, config, ld.write_landing(spark, tmp_path / "landing"))
+    quarantine = tables.read(spark, config, tables.QUARANTINE)
+    assert "province_code" in quarantine.columns
+    places = {r.record_key: r.province_code for r in quarantine.where("source = 'survey_households'").collect()}
+    assert places == {"OLD1": None, "HX": None, "HY": "32"}
+
+
 def test_household_size_and_features(spark, ingested):
     config, _, _ = ingested
     hh = {r.household_id: r for r in tables.read(spark, config, tables.HOUSEHOLDS).collect()}

@@ -22,7 +22,7 @@ from jobs.core import regions
 from jobs.publish import stage as publish_stage
 from jobs.report import figures as report_figures
 from jobs.report import formats as report_formats
-from runtime import tables
+from runtime import region_codes, tables
 from runtime.errors import GateFailed
 from tests import browser
 from tests.conftest import assert_same_rows, dtks_cli, dtks_command, make_config, nation_copy, paused, run
@@ -747,22 +747,18 @@ def artifacts_dir() -> Path:
 
 def expected_quarantine_places(spark, config, landing) -> dict[tuple[str, str, str], int]:
     """Quarantined survey rows by (province, source, reason), worked out from the landing files: a household's
-    province is its delivered village code's first two digits, when it was accepted or rejected for its
-    village code (the only rejection that names the village); a member's is its household's; anything else is
-    `unknown`."""
+    province is the first two digits of its delivered village code when they name a province of the reference
+    (accepted or rejected, for any reason); a member's is its household's; anything else (no household row,
+    a code naming no province, a key made from a whole row) is `unknown`."""
     quarantine = tables.read(spark, config, tables.QUARANTINE).where(F.col("source").startswith("survey_"))
-    village = spark.read.parquet(str(landing / "survey_households")).select(
-        "household_id", F.substring("village_code", 1, 2).alias("province"))
-    placeable = (
-        tables.read(spark, config, tables.HOUSEHOLDS).select("household_id")
-        .union(quarantine.where("source = 'survey_households' AND reason_code = 'UNKNOWN_VILLAGE'")
-               .select(F.col("record_key").alias("household_id")))
-        .distinct()
-        .join(village, "household_id")
-    )
+    provinces = sorted(regions.load(config).provinces["province_code"])
+    digits = F.substring(region_codes.plain_column(F.col("village_code")), 1, 2)
+    village = (spark.read.parquet(str(landing / "survey_households"))
+               .select("household_id", digits.alias("province")).where(F.col("province").isin(*provinces))
+               .groupBy("household_id").agg(F.min("province").alias("province")))
     household = F.when(F.col("source") == "survey_members", F.split("record_key", ":")[0]).otherwise(
         F.col("record_key"))
-    rows = (quarantine.withColumn("household_id", household).join(placeable, "household_id", "left")
+    rows = (quarantine.withColumn("household_id", household).join(village, "household_id", "left")
             .groupBy(F.coalesce("province", F.lit(report_figures.UNKNOWN)).alias("province"), "source", "reason_code")
             .count().collect())
     return {(r.province, r.source, r.reason_code): r["count"] for r in rows}

@@ -118,7 +118,8 @@ def test_quarantine_keys_move_to_the_new_key(spark, rotated):
     old_keys = {r.record_key for r in old.select("record_key").collect()}
     tokens = [r.record_key for r in got.where(tokenish).select("record_key").collect()]
     assert not old_keys & set(tokens)
-    assert_same_rows(got.select("source", "reason_code"), ref.select("source", "reason_code"), "quarantine reasons")
+    assert_same_rows(got.select("source", "reason_code", "province_code"),
+                     ref.select("source", "reason_code", "province_code"), "quarantine reasons and places")
     for key in tokens:
         assert len(key) == (36 if key.startswith("row:") else 64)
 

@@ -192,16 +192,17 @@ def test_members_one_row_per_reason_code(spark, q):
     out of codes, unknown household, household rejected naming its code, birth after the interview; a birth on
     the interview day passes). A household's verdict is its row marked `_primary` (households() marks it)."""
     verdicts = spark.createDataFrame([
-        ("HA", START, None, True),
-        ("HX", dt.datetime(2026, 3, 3, 9, 0), "UNKNOWN_VILLAGE", True),
+        ("HA", START, None, True, "3273011001"),
+        # HX: its village is not in the reference, but its first digits still name a province.
+        ("HX", dt.datetime(2026, 3, 3, 9, 0), "UNKNOWN_VILLAGE", True, "3299999999"),
         # HD: an accepted row and a rejected duplicate: the accepted one is the verdict.
-        ("HD", dt.datetime(2026, 3, 2, 9, 0), "DUPLICATE_RECORD", False),
-        ("HD", dt.datetime(2026, 3, 4, 9, 0), None, True),
-        # HE: rejected twice: the first code (by name) is the verdict.
-        ("HE", dt.datetime(2026, 3, 5, 9, 0), "OUT_OF_RANGE", False),
-        ("HE", dt.datetime(2026, 3, 6, 9, 0), "BAD_INTERVIEW_TIME", True),
-        (None, START, "MISSING_VALUE", True),
-    ], "household_id string, interview_start timestamp, _reason string, _primary boolean")
+        ("HD", dt.datetime(2026, 3, 2, 9, 0), "DUPLICATE_RECORD", False, "3273011001"),
+        ("HD", dt.datetime(2026, 3, 4, 9, 0), None, True, "1101012001"),
+        # HE: rejected twice: the first code (by name) is the verdict; its village names no province.
+        ("HE", dt.datetime(2026, 3, 5, 9, 0), "OUT_OF_RANGE", False, "3273011001"),
+        ("HE", dt.datetime(2026, 3, 6, 9, 0), "BAD_INTERVIEW_TIME", True, "9999999999"),
+        (None, START, "MISSING_VALUE", True, "3273011001"),
+    ], "household_id string, interview_start timestamp, _reason string, _primary boolean, village_code string")
     interview = dt.date(2026, 3, 1)
     cases = [
         ({"member_no": 1}, None, interview, None, None),
@@ -229,19 +230,24 @@ def test_members_one_row_per_reason_code(spark, q):
     ]
     df = _members(spark, q, [c[0] for c in cases])
     got = validation.members(df, q, verdicts, PROVINCES, AS_OF)
-    assert got.columns == [*df.columns, "interview_date", "nik_problem", "_reason", "_detail"]
+    assert got.columns == [*df.columns, "interview_date", "_province", "nik_problem", "_reason", "_detail"]
     expected = [(c[0].get("household_id", "HA"), c[0].get("member_no", 1), *c[1:]) for c in cases]
     assert_df_equality(
         got.select("household_id", "member_no", "nik_problem", "interview_date", "_reason", "_detail"),
         _expect(spark, "household_id string, member_no int, nik_problem string, interview_date date", expected),
         ignore_row_order=True, ignore_nullable=True)
+    # A member is placed where its household's row says it is (null: no household row, or no province named).
+    assert_df_equality(got.select("household_id", "_province").distinct(), spark.createDataFrame(
+        [("HA", "32"), ("HX", "32"), ("HD", "11"), ("HE", None), ("HZ", None), (None, None)],
+        "household_id string, _province string"), ignore_row_order=True, ignore_nullable=True)
 
 
 def test_members_duplicates_keep_the_accepted_row_with_the_lowest_nik(spark, q):
     """members: of the accepted rows sharing (household_id, member_no) the one with the lowest NIK is kept (a
     missing NIK last); the others become DUPLICATE_RECORD; an accepted row is kept over a rejected one."""
-    verdicts = spark.createDataFrame([("HA", START, None, True)], "household_id string, interview_start timestamp, "
-                                                                  "_reason string, _primary boolean")
+    verdicts = spark.createDataFrame([("HA", START, None, True, "3273011001")],
+                                     "household_id string, interview_start timestamp, _reason string, "
+                                     "_primary boolean, village_code string")
     rows = [
         {"member_no": 1, "nik": WIFE_NIK}, {"member_no": 1, "nik": HEAD_NIK},
         {"member_no": 2, "nik": None}, {"member_no": 2, "nik": WIFE_NIK},

@@ -39,6 +39,6 @@ LABELS = {
     NO_EVIDENCE: "objection without photo and GPS",
     FILER_NOT_NEIGHBOUR: "objection not filed by a neighbour",
 }
-# A household's UNKNOWN_VILLAGE detail names its village code between these (the report places the row
-# by the code's province digits: jobs/report/quality.py).
+# A household's UNKNOWN_VILLAGE detail names its village code between these (for the operator: the row's
+# province travels as the quarantine's province_code column, never parsed back from this text).
 VILLAGE_DETAIL = ("village_code ", " not in the region reference")

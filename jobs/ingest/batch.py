@@ -71,6 +71,7 @@ def transform(checked: Checked, run_id: str) -> Batch:
                 F.col(validation.REASON).alias("reason_code"),
                 F.col(validation.DETAIL).alias("detail"),
                 F.lit(run_id).alias("run_id"),
+                F.col(validation.PROVINCE).alias("province_code"),
             )
             for source, df in checked.rows.items()
         ],
@@ -104,10 +105,11 @@ def transform(checked: Checked, run_id: str) -> Batch:
         events,
         vault,
         survey,
-        accepted[contract.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, RECORD_KEY)
+        accepted[contract.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, validation.PROVINCE,
+                                                 RECORD_KEY)
         if training else None,
         accepted[contract.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, validation.PRIMARY,
-                                                   RECORD_KEY, "kk_token", "kk_number")
+                                                   validation.PROVINCE, RECORD_KEY, "kk_token", "kk_number")
         if training else None,
         appeals(accepted[contract.APPEALS], run_id) if contract.APPEALS in accepted else None,
     )
@@ -126,7 +128,8 @@ def appeals(accepted: DataFrame, run_id: str) -> DataFrame:
 def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
     """One row per household with its roster as an array, so one row replaces the whole roster."""
     roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*MEMBER_FIELDS))).alias("members"))
-    base = hh.drop(validation.REASON, validation.DETAIL, validation.PRIMARY, RECORD_KEY, "kk_number")
+    base = hh.drop(validation.REASON, validation.DETAIL, validation.PRIMARY, validation.PROVINCE, RECORD_KEY,
+                   "kk_number")
     return (
         base.join(roster, "household_id", "left")
         .withColumn("members", F.coalesce(F.col("members"), F.array().cast(roster.schema["members"].dataType)))

@@ -35,10 +35,14 @@ def _member_key(raw: DataFrame) -> Column:
     )
 
 
-def _finish(checked: DataFrame, record_key: Column) -> tuple[DataFrame, Observation]:
-    """Tokens once, a record key for rejected rows only, personal columns other than the NIK dropped;
-    counted by an Observation on the same pass."""
-    out = checked.withColumn(RECORD_KEY, F.when(F.col(validation.REASON).isNotNull(), record_key))
+def _finish(checked: DataFrame, record_key: Column, provinces: list[str]) -> tuple[DataFrame, Observation]:
+    """Tokens once, a record key and the province the row is from for rejected rows only (a member's: its
+    household's), personal columns other than the NIK dropped; counted by an Observation on the same pass."""
+    rejected = F.col(validation.REASON).isNotNull()
+    place = F.col(validation.PROVINCE) if validation.PROVINCE in checked.columns else (
+        validation.province(F.col("village_code"), provinces) if "village_code" in checked.columns else F.lit(None))
+    out = checked.withColumn(RECORD_KEY, F.when(rejected, record_key)).withColumn(
+        validation.PROVINCE, F.when(rejected, place).cast("string"))
     if "nik_problem" in out.columns:
         out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"))))
     if "kk_number" in out.columns:
@@ -77,7 +81,7 @@ def check(
     rows, verdicts = {}, {}
 
     def finish(source: str, df: DataFrame, record_key: Column) -> DataFrame:
-        out, verdicts[source] = _finish(df, record_key)
+        out, verdicts[source] = _finish(df, record_key, provinces)
         rows[source] = put(source, out)
         return rows[source]
 

@@ -50,7 +50,8 @@ def store_inputs(
     registry_source = contract.REGISTRY_CHANGES if batch.registry_events else contract.REGISTRY
     # The vault holds about one token per registry person (survey NIKs are mostly the same persons).
     tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[registry_source])
-    tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine)
+    # A quarantine table written before rows carried their province_code gains the column (null on those rows).
+    tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine, new_columns=True)
     if batch.appeals is not None:  # an appeal id delivered again is the same appeal: kept as first stored
         tables.insert_new(spark, config, tables.APPEALS, batch.appeals)
     if not incremental(spark, config):

@@ -37,6 +37,15 @@ from jobs.ingest.landing import BAD_COLUMNS, MALFORMED
 
 REASON, DETAIL = "_reason", "_detail"
 PRIMARY = "_primary"  # on checked households: the row that speaks for its household_id (members read it)
+PROVINCE = "_province"  # on checked members: their household's province (quarantine places a rejected row by it)
+
+
+def province(village_code: Column, province_codes: list[str]) -> Column:
+    """The province a village code names: its first two digits when they are a province of the reference (a
+    village code outside the reference still names its province), else null. Never a NIK's digits: they say
+    where it was first issued, not where the person lives."""
+    digits = F.substring(village_code, 1, 2)
+    return F.when(digits.isin(*province_codes), digits)
 
 
 class Rules:
@@ -139,6 +148,7 @@ def members(
         F.col("household_id").alias("_hh"),
         F.col(REASON).alias("_hh_reason"),
         F.to_date("interview_start").alias("interview_date"),
+        province(F.col("village_code"), province_codes).alias(PROVINCE),
     )
     df = df.join(hh, df.household_id == hh._hh, "left").withColumn(
         "nik_problem", nik.problem(F.col("nik"), province_codes, as_of)

@@ -6,14 +6,10 @@ The enumerators to re-visit include those the curbstoning rule flags (jobs/core/
 
 from __future__ import annotations
 
-import re
-from functools import reduce
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.core import contract, curbstoning, pseudonym
-from jobs.core.quarantine import UNKNOWN_VILLAGE, VILLAGE_DETAIL
+from jobs.core import contract, curbstoning
 from jobs.core.questionnaire import Questionnaire
 
 FAILED_MATCH = (contract.NOT_FOUND, contract.INVALID_NIK, contract.MISSING_NIK)
@@ -181,67 +177,12 @@ def revisit_lists(enumerators: DataFrame, per_province: int) -> DataFrame:
 # Quarantined rows carry no region (source, record_key, reason_code, detail): they are placed through their
 # record keys (jobs/ingest/checking.py). A member's key is `household_id:member_no`; a key made from a whole
 # row (`row:...`, no usable id) cannot be placed.
-_MEMBER_KEY = r"^(.+):-?[0-9]+$"
-_NAMED_VILLAGE = "^" + re.escape(VILLAGE_DETAIL[0]) + "([0-9]{2})[0-9]{8}" + re.escape(
-    VILLAGE_DETAIL[1]) + "$"
-_HOUSEHOLD_OF = {
-    contract.SURVEY_HOUSEHOLDS: contract.SURVEY_HOUSEHOLDS,
-    contract.SURVEY_MEMBERS: contract.SURVEY_HOUSEHOLDS,
-    contract.TRAINING_HOUSEHOLDS: contract.TRAINING_HOUSEHOLDS,
-    contract.TRAINING_MEMBERS: contract.TRAINING_HOUSEHOLDS,
-}
-_PERSON = "registry person"
-
-
-def quarantine_by_province(
-    quarantine: DataFrame,
-    provinces: list[str],
-    households: DataFrame,
-    registry: DataFrame | None,
-    training: DataFrame | None = None,
-) -> DataFrame:
+def quarantine_by_province(quarantine: DataFrame) -> DataFrame:
     """Quarantined rows counted by province_code (null: cannot be placed), source and reason_code (`rows`).
 
-    The quarantine table keeps no region, so each row is placed through its record key:
-    - a household (survey or training sample; key = household_id) by the accepted household of that id
-      (silver_households, silver_training: a rejected duplicate listing of an accepted household), else by
-      the village code its UNKNOWN_VILLAGE detail names, when the code's first two digits are a province of
-      the reference (`provinces`);
-    - a member (key household_id:member_no) through its household, placed as above;
-    - a registry person (key = NIK token) by the accepted person of that token (silver_registry). A NIK's
-      own first digits are where it was first issued, not where the person lives: never used.
-    Anything else (a household rejected for another reason, its members, a key made from a whole row) is
-    counted with a null province. The accepted rows are first cut down to the quarantined keys (a semi-join,
-    whose small side Spark can broadcast), so the registry is read but not shuffled whole. Only the aggregate,
-    a few hundred rows, reaches the driver.
-    """
-    member = F.col("source").isin(contract.SURVEY_MEMBERS, contract.TRAINING_MEMBERS)
-    kind = F.when(F.col("source").isin(contract.REGISTRY, contract.REGISTRY_CHANGES), F.lit(_PERSON))
-    for source, household_source in _HOUSEHOLD_OF.items():
-        kind = kind.when(F.col("source") == source, F.lit(household_source))
-    key = F.when(~F.col("record_key").startswith(pseudonym.ROW),
-                 F.when(member, F.regexp_extract("record_key", _MEMBER_KEY, 1)).otherwise(F.col("record_key")))
-    q = quarantine.select("source", "reason_code", "detail", kind.alias("_kind"), key.alias("_key"))
-    accepted = [households.select(F.lit(contract.SURVEY_HOUSEHOLDS).alias("_kind"),
-                                  F.col("household_id").alias("_key"), "province_code")]
-    if training is not None:
-        accepted.append(training.select(F.lit(contract.TRAINING_HOUSEHOLDS).alias("_kind"),
-                                        F.col("household_id").alias("_key"), "province_code"))
-    if registry is not None:
-        accepted.append(registry.select(F.lit(_PERSON).alias("_kind"), F.col("nik_token").alias("_key"),
-                                        "province_code"))
-    named = F.regexp_extract("detail", _NAMED_VILLAGE, 1)
-    rejected = (
-        q.where(F.col("source").isin(contract.SURVEY_HOUSEHOLDS, contract.TRAINING_HOUSEHOLDS)
-                & (F.col("reason_code") == UNKNOWN_VILLAGE) & named.isin(*provinces))
-        .groupBy("_kind", "_key")
-        .agg(F.min(named).alias("_named"))
-    )
-    keys = q.where(F.col("_key").isNotNull()).select("_kind", "_key").distinct()
-    places = reduce(DataFrame.unionByName, accepted).join(keys, ["_kind", "_key"], "left_semi")
-    return (
-        q.join(places, ["_kind", "_key"], "left")
-        .join(rejected, ["_kind", "_key"], "left")
-        .groupBy(F.coalesce("province_code", "_named").alias("province_code"), "source", "reason_code")
-        .agg(F.count(F.lit(1)).alias("rows"))
-    )
+    Ingest places each row as it rejects it (docs/CONTRACTS.md, `quarantine`): by its own village code, a
+    member by its household's; rows quarantined before the column existed hold null. Only the aggregate, a
+    few hundred rows, reaches the driver."""
+    if "province_code" not in quarantine.columns:  # a lakehouse no ingest of this version has written to yet
+        quarantine = quarantine.withColumn("province_code", F.lit(None).cast("string"))
+    return quarantine.groupBy("province_code", "source", "reason_code").agg(F.count(F.lit(1)).alias("rows"))

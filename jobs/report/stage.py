@@ -78,10 +78,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         if enumerators is not None:
             enumerators.unpersist()
     ctx.step("placing quarantined rows by province and writing the page")
-    optional = {n: tables.read(spark, config, n) if tables.exists(spark, config, n) else None
-                for n in (tables.REGISTRY, tables.TRAINING)}
-    held = quality.quarantine_by_province(quarantine, sorted(ref.provinces["province_code"]), households,
-                                          optional[tables.REGISTRY], optional[tables.TRAINING]).toPandas()
+    held = quality.quarantine_by_province(quarantine).toPandas()
     appeals = queued = None
     if publication is not None and tables.QUEUE in (publication.versions or {}):
         history = tables.read_published(spark, config, tables.QUEUE_HISTORY)
