@@ -41,10 +41,11 @@ class StageContext:
     progress: Progress | None = field(default=None, repr=False)
     steps: list[tuple[str, float]] = field(default_factory=list, repr=False)
 
-    def step(self, text: str) -> None:
-        """Say what the stage is doing now (the live line on a terminal; the log always), and time it: each
-        step's seconds are recorded in pipeline_runs (details `steps`), so a benchmark can tell what a step costs."""
-        self.steps.append((text, time.perf_counter()))
+    def step(self, key: str, text: str) -> None:
+        """Say what the stage is doing now (`text`: the live line on a terminal; the log always), and time it:
+        each step's seconds are recorded under its short `key` in pipeline_runs (details `steps`), so a
+        benchmark or a test can tell what a step costs without reading the operator's sentence."""
+        self.steps.append((key, time.perf_counter()))
         if self.progress is not None:
             self.progress.step(text)
         else:
@@ -181,9 +182,9 @@ def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo
 
 
 def step_seconds(steps: list[tuple[str, float]], end: float) -> str:
-    """JSON [[step, seconds], ...]: each step lasts until the next one starts, the last until `end`."""
+    """JSON [[step key, seconds], ...]: each step lasts until the next one starts, the last until `end`."""
     ends = [t for _, t in steps[1:]] + [end] if steps else []
-    return json.dumps([[text, round(stop - start, 2)] for (text, start), stop in zip(steps, ends, strict=True)])
+    return json.dumps([[key, round(stop - start, 2)] for (key, start), stop in zip(steps, ends, strict=True)])
 
 
 def progress_line(name: str, result: runs.StageResult, seconds: float) -> str:

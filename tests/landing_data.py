@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs.core import nik
+from tests import reference_rules
 
 AS_OF = dt.date(2026, 6, 30)
 V_BDG = "3273011001"  # a kelurahan in Kota Bandung
@@ -34,7 +34,7 @@ PROXIES = {
 
 
 def person(district: str, born: dt.date, sex: str, serial: int) -> str:
-    return nik.make_nik_py(district, born, sex, serial)
+    return reference_rules.make_nik(district, born, sex, serial)
 
 
 # Registry people: (nik, kk, name, birth, sex, village, relationship, death)

@@ -10,6 +10,7 @@ import pytest
 
 from jobs.policy import eligibility, ranking
 from runtime.config import ConfigError, load_config
+from tests import reference_rules
 
 
 def pandas_ranking(df: pd.DataFrame, population: int, target: float) -> pd.DataFrame:
@@ -41,7 +42,7 @@ def test_ranking_equals_pandas_with_ties(spark, partitions):
     assert (got["cum_population_share"] == want["cum_population_share"]).all()
     assert (got["decile"] == want["decile"]).all()
     assert (got["within_coverage"] == want["within_coverage"]).all()
-    ref = ranking.reference_ranking(list(pdf.itertuples(index=False, name=None)), population, 0.4)
+    ref = reference_rules.reference_ranking(list(pdf.itertuples(index=False, name=None)), population, 0.4)
     assert all(ref[h][0] == r for h, r in got["national_rank"].items())
 
 

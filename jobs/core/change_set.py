@@ -1,5 +1,5 @@
-"""How a change set names its columns, for the module that makes one (jobs/publish/gold.py) and those that
-read it (jobs/policy/reasons.py, jobs/publish/queue.py).
+"""How a change set names its columns, for the modules that make one (ingest's silver change sets, score's,
+jobs/publish/gold.py) and those that read it (jobs/policy/reasons.py, jobs/publish/queue.py).
 
 A change set is the rows a MERGE applies: `DELETE` flags a row the MERGE removes, and `was(column)` holds
 beside a row what the table (or the previous publication) held in that column.

@@ -86,11 +86,6 @@ def sex_py(nik: str) -> str:
     return "P" if int(nik[6:8]) > 40 else "L"
 
 
-def make_nik_py(district6: str, born: dt.date, sex: str, serial: int) -> str:
-    day = born.day + (40 if sex == "P" else 0)
-    return f"{district6}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
-
-
 def token_py(nik: str, key: bytes) -> str:
     return hmac.new(key, nik.encode(), hashlib.sha256).hexdigest()
 

@@ -66,7 +66,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
-    ctx.step(f"drawing {n:,} households over the region reference (seed {seed})")
+    ctx.step("draw", f"drawing {n:,} households over the region reference (seed {seed})")
     nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
                              config.generate.training_rate, config.trial.regions, config.generate.appeal_share)
 
@@ -82,7 +82,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             "stats": {"persons": row_counts["registry"], "deaths": int(observed["registry"].get["deaths"])},
         }
 
-    ctx.step(f"writing the landing files to {out}")
+    ctx.step("write", f"writing the landing files to {out}")
     try:
         manifest = write_landing(ctx.spark, nation.tables, nation.keys, nation.plan.n_files, out, fmt, ctx.run_id,
                                  describe)
@@ -113,7 +113,7 @@ def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                             "another folder")
         if target is not None:
             check_replaceable(target, None if is_local(target) else ctx.spark, what)
-    ctx.step(f"drawing the next round's delivery for {base}")
+    ctx.step("draw", f"drawing the next round's delivery for {base}")
     manifest = update.deliver(ctx.spark, config, base, out, args.registry_form, merged, ctx.run_id)
     counts, changes, round_no = manifest["row_counts"], manifest["changes"], manifest["round"]
     return StageResult(

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.core import contract, nik, regions
+from jobs.core.change_set import DELETE
 from jobs.ingest import validation
 from jobs.ingest.checking import RECORD_KEY, Checked
 from runtime import tables
@@ -26,9 +27,6 @@ REGISTRY_COLUMNS = (
     "death_date",
     "updated_at",
 )
-
-
-DELETE = "_delete"  # flags the rows of a change set that leave the table
 
 
 MEMBER_FIELDS = (

@@ -11,7 +11,8 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import contract
-from jobs.ingest.batch import DELETE, Batch, registry_change_set
+from jobs.core.change_set import DELETE
+from jobs.ingest.batch import Batch, registry_change_set
 from jobs.ingest.rematch import household_rows, match_all, match_changed, training_features
 from runtime import tables
 from runtime.config import DtksConfig

@@ -60,7 +60,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     ref = regions.load(config)
     landing_root, fmt = str(config.path(config.landing.root)), config.landing.format
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
-    ctx.step(f"reading the landing zone {landing_root}")
+    ctx.step("read", f"reading the landing zone {landing_root}")
     with landing.reading(spark, landing_root):  # a landing file Spark cannot read: one line naming it
         sources = landing.delivered(spark, landing_root)
         raw = {s: landing.read_source(spark, landing_root, s, fmt, questions) for s in sources}
@@ -70,16 +70,16 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             raw, out_of_scope = restrict(raw, config.trial.regions)
         villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
         with tables.staging(spark, config, ctx.run_id) as area:
-            ctx.step("checking every row against the contract and the questionnaire")
+            ctx.step("check", "checking every row against the contract and the questionnaire")
             checked = check(raw, questions, ref, villages, as_of, area.put)
             counts = reconcile(checked)
             for source, n in out_of_scope.items():
                 counts[source]["out_of_scope"] = n
             batch = transform(checked, ctx.run_id)
             accepted = {s: c["accepted"] for s, c in counts.items()}
-            ctx.step("writing the registry, survey, vault and quarantine")
+            ctx.step("store", "writing the registry, survey, vault and quarantine")
             stored = silver.store_inputs(spark, config, batch, accepted, area.put)
-            ctx.step("matching survey members to the registry (padan)")
+            ctx.step("match", "matching survey members to the registry (padan)")
             matched = silver.rematch_and_store(spark, config, batch, stored, accepted, area.put)
     if pseudonym.key_state(spark, config)[0] is None:  # the first round (or one made before keys were named)
         pseudonym.set_key_state(spark, config, fingerprint, None)

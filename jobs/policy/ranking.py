@@ -71,14 +71,3 @@ def cutoff_line(population: int, coverage_target: float) -> int:
     most this (cum_persons / P <= coverage target)."""
     return math.floor(population * coverage_target)
 
-
-def reference_ranking(rows: list[tuple[str, float, int]], population: int, coverage_target: float) -> dict:
-    """Plain-Python statement of the rule, for tests: household_id -> (rank, share, decile, covered)."""
-    import math
-
-    out, cum = {}, 0
-    for rank, (hid, _score, size) in enumerate(sorted(rows, key=lambda r: (r[1], r[0])), start=1):
-        cum += size
-        share = cum / float(population)
-        out[hid] = (rank, share, min(max(math.ceil(share * 10), 1), 10), share <= coverage_target)
-    return out

@@ -36,8 +36,8 @@ NAME = "publish"
 HELP = "rank households nationally into deciles, apply coverage and programme rules, publish gold tables"
 log = logging.getLogger(__name__)
 # Steps timed apart in pipeline_runs (scripts/bench_update.py reports what they add to a round).
-QUEUE_STEP = "rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)"
-REASONS_STEP = "writing why each household entered or left (eligibility_reasons)"
+QUEUE_STEP = "queue"  # step keys: pipeline_runs details `steps`, read by benchmarks and tests
+REASONS_STEP = "reasons"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,14 +64,14 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     scores = tables.read(spark, config, tables.SCORES)
     members = tables.read(spark, config, tables.MEMBERS)
-    ctx.step("counting the population P")
+    ctx.step("population", "counting the population P")
     pop = population(spark, config)
     features = list(questionnaire.load(config).model.features)
     try:
         # The ranked households are computed once into the staging area: the gates read small aggregates
         # of them, and both gold writes read them (the members' write joins them) after every gate passed.
         with tables.staging(spark, config, ctx.run_id) as area:
-            ctx.step("ranking every household nationally into deciles (desil)")
+            ctx.step("ranking", "ranking every household nationally into deciles (desil)")
             gold_hh = area.put(
                 tables.DTKS_HOUSEHOLDS,
                 gold.with_run(
@@ -99,10 +99,10 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     previous = tables.latest_publication(spark, config)
     before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS)  # pinned to its published version
     programs = eligibility.conditions(rules)
-    ctx.step("checking the gates before publishing")
+    ctx.step("gates", "checking the gates before publishing")
     checked = gates.audit(spark, config, households, members, gold_hh, programs)
     elig = gold.eligibility_rows(gold_hh, rules, ctx.run_id, dt.datetime.now(dt.UTC).date())
-    ctx.step("writing dtks_households, dtks_members and program_eligibility")
+    ctx.step("gold", "writing dtks_households, dtks_members and program_eligibility")
     cutoff = checked.stats.cutoff_score
     was_cutoff = previous.asDict().get("cutoff_score") if previous is not None else None
     tables.overwrite(gold.with_score_distance(gold_hh, cutoff, was_cutoff, ctx.run_id), config,
@@ -111,10 +111,11 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     faults.failpoint("publish.between_gold_tables")
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
     changes = gold.write_eligibility(spark, config, elig, put)
-    ctx.step(QUEUE_STEP)
+    ctx.step(QUEUE_STEP,
+             "rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)")
     found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, as_of, put)
     waiting = queue.write(spark, config, found, as_of, pop, ctx.run_id, put)
-    ctx.step(REASONS_STEP)
+    ctx.step(REASONS_STEP, "writing why each household entered or left (eligibility_reasons)")
     _write_reasons(ctx, elig, changes, gold_hh, previous, rules, elig_version, queue.resolved_appeals(waiting))
     gold.record_publication(spark, config, ctx.run_id, coverage, pop, checked.models_used,
                             eligibility.fingerprints(rules), cutoff)

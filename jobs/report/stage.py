@@ -61,13 +61,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             .join(households.select(F.col("household_id").alias("record_key")), "record_key", "left_anti")
             .count()
         )
-        ctx.step("measuring quality by region (quality_by_region)")
+        ctx.step("regions", "measuring quality by region (quality_by_region)")
         regions_df = quality.region_quality(ctx.run_id, hh, quarantined, gold is not None, target, pop)
         # At most one row per regency (514): small enough for the driver, then written from there.
         region_rows = regions_df.collect()
         tables.replace_run(spark.createDataFrame(region_rows, regions_df.schema), config, tables.QUALITY_BY_REGION,
                            ctx.run_id)
-        ctx.step("scoring every enumerator for re-visits (quality_enumerators)")
+        ctx.step("enumerators", "scoring every enumerator for re-visits (quality_enumerators)")
         enumerators = quality.enumerator_quality(hh, min_minutes).withColumn("run_id", F.lit(ctx.run_id))
         enumerators = enumerators.persist(StorageLevel.MEMORY_AND_DISK)
         tables.replace_run(enumerators, config, tables.QUALITY_ENUMERATORS, ctx.run_id)
@@ -77,7 +77,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         hh.unpersist()
         if enumerators is not None:
             enumerators.unpersist()
-    ctx.step("placing quarantined rows by province and writing the page")
+    ctx.step("page", "placing quarantined rows by province and writing the page")
     held = quality.quarantine_by_province(quarantine).toPandas()
     appeals = queued = None
     if publication is not None and tables.QUEUE in (publication.versions or {}):

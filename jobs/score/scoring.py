@@ -5,10 +5,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.core.change_set import DELETE
 from models.champion import ResolvedModel
-
-DELETE = "_delete"  # the change-set flag of a previously scored household that is no longer rankable
-
 
 
 def stale(households: DataFrame, previous: DataFrame, model: ResolvedModel) -> DataFrame:

@@ -17,7 +17,8 @@ import sys
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from jobs.score.scoring import DELETE, score, stale
+from jobs.core.change_set import DELETE
+from jobs.score.scoring import score, stale
 from models.champion import explanation, prediction, resolve_model
 from runtime import questionnaire, tables
 from runtime.errors import UserError
@@ -45,7 +46,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     spark, config = ctx.spark, ctx.config
     if not tables.exists(spark, config, tables.HOUSEHOLDS):
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")
-    ctx.step("finding the model to score with (champion)")
+    ctx.step("model", "finding the model to score with (champion)")
     model = resolve_model(config, args.model_version)
     predict, path = prediction(spark, model, args.scoring_path)
     explained = explanation(model, questionnaire.load(config).model.group_of())
@@ -53,7 +54,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
     # A table from before the explanations were kept is scored whole once.
     whole = args.full or not tables.has_columns(spark, config, tables.SCORES, "contributions")
-    ctx.step(f"scoring {'every household' if whole else 'new and changed households'} with {model.name} "
+    ctx.step("score", f"scoring {'every household' if whole else 'new and changed households'} with {model.name} "
              f"v{model.version} ({path})")
     if whole:
         changes = score(households, None, model, predict, path, ctx.run_id, explained).observe(

@@ -34,9 +34,9 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 
         raise UserError(f"table {tables.TRAINING} not found under {config.lakehouse}: run `dtks ingest` first")
     df = tables.read(spark, config, tables.TRAINING, version=table_version)
-    ctx.step(f"reading the training sample ({tables.TRAINING} version {table_version})")
+    ctx.step("sample", f"reading the training sample ({tables.TRAINING} version {table_version})")
     frame = collect_training(df, load_spec(config), config)
-    ctx.step(f"fitting a {config.model.family} model and logging it to MLflow")
+    ctx.step("fit", f"fitting a {config.model.family} model and logging it to MLflow")
 
     def impact(version: str):
         """The new version's shadow ranking of the published nation (none before the first publish)."""
@@ -44,7 +44,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 
         if tables.latest_publication(spark, config) is None:
             return None
-        ctx.step(f"measuring version {version}'s impact on the published nation (shadow ranking)")
+        ctx.step("impact", f"measuring version {version}'s impact on the published nation (shadow ranking)")
         return measure(spark, config, version)
 
     outcome = train(frame, config, promote=not getattr(args, "no_promote", False),
