@@ -14,6 +14,8 @@ import pandas as pd
 
 COVERAGE = "WITHIN_COVERAGE"  # the register's own coverage flag, reported beside the programmes (not in churn)
 MOVES = ("entered", "left")
+ARTIFACTS = "impact"  # the folder of a version's training run that holds its impact
+SUMMARY_FILE, BY_PROVINCE_FILE = "impact_summary.json", "impact_by_province.csv"
 
 
 @dataclass
@@ -81,12 +83,13 @@ class Impact:
         return out
 
     def write(self, folder: Path) -> None:
-        """The impact tables as CSV and the summary as JSON, and the plot of entries and exits by province."""
+        """The impact tables as CSV and the summary as JSON, and the plot of entries and exits by province
+        (`read_logged` reads back what a report needs)."""
         folder.mkdir(parents=True, exist_ok=True)
-        self.by_province.to_csv(folder / "impact_by_province.csv", index=False)
+        self.by_province.to_csv(folder / BY_PROVINCE_FILE, index=False)
         self.by_subgroup.to_csv(folder / "impact_by_subgroup.csv", index=False)
         self.transitions.to_csv(folder / "decile_transitions.csv", index=False)
-        (folder / "impact_summary.json").write_text(json.dumps(self.summary(), indent=2, default=str))
+        (folder / SUMMARY_FILE).write_text(json.dumps(self.summary(), indent=2, default=str))
         plot(self, folder / "impact_by_province.png")
 
     def log_to_mlflow(self, run_id: str) -> None:
@@ -100,10 +103,26 @@ class Impact:
             png = folder / "impact_by_province.png"
             client.log_artifact(run_id, str(png), "plots")
             png.unlink()
-            client.log_artifacts(run_id, str(folder), "impact")
+            client.log_artifacts(run_id, str(folder), ARTIFACTS)
         client.log_metric(run_id, "impact_churn", self.churn)
         client.log_metric(run_id, "impact_decile_moved_2", self.decile_moved_2)
         client.set_tag(run_id, "dtks.impact_publication", str(self.publication_id))
+
+
+def read_logged(run_id: str) -> tuple[dict, pd.DataFrame] | None:
+    """(summary, entries and exits by province) that `Impact.log_to_mlflow` stored on an MLflow run; None
+    when the run holds no impact (or its artifacts cannot be read)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=ARTIFACTS))
+    except (MlflowException, OSError):
+        return None
+    summary = folder / SUMMARY_FILE
+    if not summary.exists():
+        return None
+    return json.loads(summary.read_text()), pd.read_csv(folder / BY_PROVINCE_FILE, dtype={"province_code": str})
 
 
 def plot(impact: Impact, path: Path) -> None:

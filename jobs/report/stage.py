@@ -114,12 +114,10 @@ def model_impact(config, models: str | None) -> dict | None:
     training run by `dtks train` or `dtks model impact`); None before the first publication."""
     if not models:
         return None
-    import json
-
-    import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from models.impact import read_logged
     from runtime.tracking import setup_mlflow
 
     name, _, version = models.split(",")[0].rpartition(":")
@@ -127,13 +125,11 @@ def model_impact(config, models: str | None) -> dict | None:
     found: dict = {"model": f"{name} v{version}"}
     try:
         run_id = MlflowClient().get_model_version(name, version).run_id
-        folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="impact"))
-    except (MlflowException, OSError):
+    except MlflowException:
         return found
-    summary = folder / "impact_summary.json"
-    if summary.exists():
-        found["summary"] = json.loads(summary.read_text())
-        found["by_province"] = pd.read_csv(folder / "impact_by_province.csv", dtype={"province_code": str})
+    logged = read_logged(run_id)
+    if logged is not None:
+        found["summary"], found["by_province"] = logged
     return found
 
 
