@@ -6,8 +6,9 @@ score, publish, report) and the update round (ingest, score, publish; report sep
 lakehouse. Then, from the Delta log, what each table's update commits wrote and removed, and whether
 the change feed of program_eligibility equals the eligibility difference. With --compare, a full round
 on the updated inputs (`--merged`) in a second lakehouse, scored with the same model, and every table
-compared with the updated one. Results go to <work>/<size>/update.json and a section of
-docs/BENCHMARKS.md between the markers below.
+compared with the updated one. Results go to <work>/<size>/update.json and to docs/update_rounds.json (one
+entry per size: a run replaces the entries of the sizes it measured and keeps the others), from which the
+section of docs/BENCHMARKS.md between the markers below is written again.
 
     DTKS_NIK_KEY=... .venv/bin/python scripts/bench_update.py --households 300000,1000000 --compare 300000
 """
@@ -15,9 +16,11 @@ docs/BENCHMARKS.md between the markers below.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,18 +38,20 @@ from bench_pipeline import (  # noqa: E402
 )
 
 from jobs.publish.stage import QUEUE_STEP, REASONS_STEP  # noqa: E402
+from runtime import tables as catalog  # noqa: E402
 
 FULL = ("ingest", "train", "score", "publish", "report")
 UPDATE = ("ingest", "score", "publish")
-TABLES = ("identity_vault", "quarantine", "silver_registry", "silver_survey", "silver_households", "silver_members",
-          "household_scores", "dtks_households", "dtks_members", "program_eligibility",
-          "eligibility_reasons", "verification_queue", "verification_history")
+TABLES = tuple(catalog.CATALOG)  # bytes written: every table of the catalog
+# Compared with a full round on the updated inputs: the tables whose rows do not depend on the round's history.
+COMPARED = ("silver_registry", "silver_survey", "silver_households", "silver_members", "household_scores",
+            "dtks_households", "dtks_members", "program_eligibility")
 # They carry the national rank, the cut-off or the queue's state as of a date: rewritten whole.
 RANKED = ("dtks_households", "verification_queue")
-HISTORY = ("identity_vault", "eligibility_reasons", "verification_queue", "verification_history")
 RUN_COLUMNS = {"ingest_run_id", "run_id", "updated_run_id", "scored_run_id", "eligible_since", "record_key"}
 BEGIN, END = "<!-- update-rounds -->", "<!-- /update-rounds -->"
-GOAL_SHARE, GOAL_BYTES = 0.15, 0.05
+# Issue 42's bars: the round, its ingest and its publish against the full round's; bytes per table.
+GOAL_SHARE, GOAL_INGEST, GOAL_PUBLISH, GOAL_BYTES = 0.30, 0.15, 0.60, 0.05
 # Issue 21's steps of publish, timed apart in pipeline_runs; the goal: together at most 10 % of a round.
 APPEAL_STEPS = {"verification queue": QUEUE_STEP, "reasons for change": REASONS_STEP}
 GOAL_APPEALS = 0.10
@@ -86,6 +91,8 @@ def check(lakehouse: Path, before: dict[str, int], reference: Path | None) -> di
     out: dict[str, Any] = {"tables": {}}
     for name in TABLES:
         path = str(lakehouse / name)
+        if not DeltaTable.isDeltaTable(spark, path):
+            continue
         table = DeltaTable.forPath(spark, path)
         start = before.get(name, -1)
         history = [r.asDict() for r in table.history().where(F.col("version") > start).collect()]
@@ -130,14 +137,10 @@ def check(lakehouse: Path, before: dict[str, int], reference: Path | None) -> di
                           "feed_rows": len(fed), "difference_rows": len(truth), "exact": fed == truth}
     if reference is not None:
         compared = {}
-        for name in TABLES:
-            if name in HISTORY:
-                continue  # the vault keeps every token ever issued; reasons and queue follow each round's history
+        for name in COMPARED:
             a = spark.read.format("delta").load(str(lakehouse / name))
             b = spark.read.format("delta").load(str(reference / name))
             cols = [c for c in a.columns if c not in RUN_COLUMNS]
-            if name == "quarantine":
-                continue  # per delivery: an update round quarantines its own rows only
             a, b = a.select(*cols), b.select(*cols)
             compared[name] = {"rows": a.count(), "reference_rows": b.count(),
                               "only_update": a.exceptAll(b).count(), "only_full": b.exceptAll(a).count()}
@@ -169,8 +172,10 @@ def bench(args: argparse.Namespace, households: int) -> dict[str, Any]:
     manifest = json.loads((update / "manifest.json").read_text())
     root = d / "update_app"
     shutil.rmtree(root, ignore_errors=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     out: dict[str, Any] = {"households": households, "share": args.share, "delivery": manifest["row_counts"],
-                           "changes": manifest["changes"]}
+                           "changes": manifest["changes"], "commit": commit.stdout.strip() or None,
+                           "date": dt.date.today().isoformat()}
     out["full"] = app("full", app_argv(root, landing, FULL, args.as_of), root)
     before = versions(root / "lakehouse")
     out["update"] = app("update", app_argv(root, update, UPDATE, args.as_of), root, since=len(FULL))
@@ -195,7 +200,15 @@ def bench(args: argparse.Namespace, households: int) -> dict[str, Any]:
 def appeal_steps(run: dict[str, Any]) -> dict[str, float]:
     """Seconds of each of APPEAL_STEPS in a round's publish (0 where the step did not run)."""
     steps = dict(next((s.get("steps") or [] for s in run["stages"] if s["name"] == "publish"), []))
-    return {k: steps.get(text, 0.0) for k, text in APPEAL_STEPS.items()}
+    steps = {_STEP_SENTENCES.get(name, name): seconds for name, seconds in steps.items()}
+    return {k: steps.get(key, 0.0) for k, key in APPEAL_STEPS.items()}
+
+
+# Results recorded before steps had keys name them by the operator's sentence.
+_STEP_SENTENCES = {
+    "rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)": QUEUE_STEP,
+    "writing why each household entered or left (eligibility_reasons)": REASONS_STEP,
+}
 
 
 def section(results: list[dict[str, Any]]) -> str:
@@ -204,10 +217,16 @@ def section(results: list[dict[str, Any]]) -> str:
               "train, score, publish and report; the update round is ingest, score and publish of the next "
               "quarter's delivery (`dtks generate --update-of --share 0.01`), and the report is timed after it "
               "on its own.", ""]
-    lines += ["| households | full round | update round | share (bar 15 %) | report after it | delivery | "
-              "change feed exact | full round on updated inputs |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| households | commit, date | full round | update round | share (bar {GOAL_SHARE:.0%}) | "
+              f"ingest share (bar {GOAL_INGEST:.0%}) | publish share (bar {GOAL_PUBLISH:.0%}) | report after it | "
+              "delivery | change feed exact | full round on updated inputs |", "|" + "---|" * 11]
     for r in results:
         full, upd, rep = r["full"]["wall_s"], r["update"]["wall_s"], r["report_after_update"]["wall_s"]
+        stage = {kind: {s["name"]: s["stage_s"] for s in r[kind]["stages"]} for kind in ("full", "update")}
+        parts = []
+        for name, goal in (("ingest", GOAL_INGEST), ("publish", GOAL_PUBLISH)):
+            a, b = stage["full"].get(name), stage["update"].get(name)
+            parts.append("-" if not a or b is None else f"{b / a:.1%} {'met' if b / a <= goal else 'MISSED'}")
         c = r["changes"]
         delivery = (f"{r['delivery']['survey_households']:,} households ({c['RICHER']:,} richer, {c['POORER']:,} "
                     f"poorer, {c['NEW']:,} new); {r['delivery'].get('registry_changes', 0):,} registry events")
@@ -216,8 +235,10 @@ def section(results: list[dict[str, Any]]) -> str:
         same = ("not run" if comp is None else
                 "identical" if all(v["only_update"] == v["only_full"] == 0 and v["rows"] == v["reference_rows"]
                                    for v in comp.values()) else "DIFFERENT")
-        lines.append(f"| {r['households']:,} | {full:.1f} s | {upd:.1f} s | {upd / full:.1%} "
-                     f"{'met' if upd / full <= GOAL_SHARE else 'MISSED'} | {rep:.1f} s | {delivery} | "
+        lines.append(f"| {r['households']:,} | {r.get('commit') or '?'}, {r.get('date') or '?'} | {full:.1f} s | "
+                     f"{upd:.1f} s | {upd / full:.1%} "
+                     f"{'met' if upd / full <= GOAL_SHARE else 'MISSED'} | {parts[0]} | {parts[1]} | {rep:.1f} s | "
+                     f"{delivery} | "
                      f"{'yes' if feed['exact'] else 'NO'} ({feed['entries']:,} entries, {feed['exits']:,} exits) "
                      f"| {same} |")
     lines += ["", "Stage times (s, from pipeline_runs):", ""]
@@ -266,6 +287,8 @@ def main() -> None:
     p.add_argument("--as-of", default="2026-11-28")
     p.add_argument("--work", default="/tmp/dtks_bench")
     p.add_argument("--doc", default=str(ROOT / "docs" / "BENCHMARKS.md"))
+    p.add_argument("--results", default=str(ROOT / "docs" / "update_rounds.json"),
+                   help="every size's last result, the section's source ('' to write neither)")
     p.add_argument("--check", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.check:
@@ -277,9 +300,21 @@ def main() -> None:
     sizes = [int(x) for x in args.households.split(",")]
     args.compare = {int(x) for x in args.compare.split(",") if x}
     results = [bench(args, n) for n in sizes]
-    block = section(results)
-    replace_section(Path(args.doc), BEGIN, END, block)
+    if args.results:
+        block = section(merged(Path(args.results), results))
+        replace_section(Path(args.doc), BEGIN, END, block)
+    else:
+        block = section(results)
     print(block)
+
+
+def merged(path: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every size's last result: this run's replace the entries of their sizes, the others stay (a run at one
+    size leaves another size's rows of the doc as they were). Written back to `path`."""
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept.update({str(r["households"]): r for r in results})
+    path.write_text(json.dumps(kept, indent=1, default=str, sort_keys=True) + "\n")
+    return [kept[k] for k in sorted(kept, key=int)]
 
 
 if __name__ == "__main__":
