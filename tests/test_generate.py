@@ -17,8 +17,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
 from jobs.core import nik, regions
+from jobs.generate import defects, outputs, world
 from jobs.generate import stage as generate
-from jobs.generate import synthetic
+from jobs.generate.households import households as draw_households
+from jobs.generate.proxies import PROXIES
+from jobs.generate.villages import read_population, village_plan
 from runtime.config import load_config
 from runtime.stage import StageContext
 
@@ -75,10 +78,10 @@ def test_manifest_counts_and_contract_columns(landing):
     assert 0.005 < landing.manifest["stats"]["deaths"] / counts["registry"] < 0.02
     assert counts["truth/households"] == counts["survey_households"]
     questionnaire = yaml.safe_load(landing.config.conf_file(landing.config.questionnaire_file).read_text())
-    assert list(synthetic.PROXIES) == list(questionnaire["household"])
-    assert landing.df("survey_households").columns == [*synthetic.HOUSEHOLD_HEAD_COLUMNS, *synthetic.PROXIES]
-    assert landing.df("survey_members").columns == list(synthetic.MEMBER_COLUMNS)
-    assert landing.df("registry").columns == list(synthetic.REGISTRY_COLUMNS)
+    assert list(PROXIES) == list(questionnaire["household"])
+    assert landing.df("survey_households").columns == [*outputs.HOUSEHOLD_HEAD_COLUMNS, *PROXIES]
+    assert landing.df("survey_members").columns == list(outputs.MEMBER_COLUMNS)
+    assert landing.df("registry").columns == list(outputs.REGISTRY_COLUMNS)
     assert landing.df("training_households").columns[-2:] == ["consumption_per_capita", "weight"]
     assert "consumption_per_capita" not in landing.df("survey_households").columns
 
@@ -86,7 +89,7 @@ def test_manifest_counts_and_contract_columns(landing):
 @GENERATED
 def test_registry_niks_follow_the_rules(landing, ref):
     reg = landing.df("registry")
-    as_of = synthetic.REFERENCE_DATE
+    as_of = world.REFERENCE_DATE
     provinces = ref.provinces["province_code"]
     checked = reg.select(
         nik.problem(F.col("nik"), provinces, as_of).alias("problem"),
@@ -131,7 +134,7 @@ def test_region_codes_come_from_the_reference(landing, ref, spark):
 
 
 def census_shares(config) -> pd.Series:
-    pop = synthetic.read_population(config.conf_file(generate.POPULATION_FILE)).set_index("province_code")
+    pop = read_population(config.conf_file(generate.POPULATION_FILE)).set_index("province_code")
     return pop["population"] / pop["population"].sum()
 
 
@@ -150,9 +153,9 @@ def test_registry_persons_follow_the_census(landing, ref, spark):
     assert set(persons.index) == set(ref.provinces["province_code"])
     gap, where = worst_gap(persons, census_shares(landing.config))
     assert gap < 0.015, (gap, where)
-    pop = synthetic.read_population(landing.config.conf_file(generate.POPULATION_FILE))
-    plan = synthetic.village_plan(ref, pop, HOUSEHOLDS, SEED, landing.config.generate.defects.curbstoning)
-    hh = synthetic.households(spark, plan, SEED, landing.config.generate.defects, 10.0, 2)
+    pop = read_population(landing.config.conf_file(generate.POPULATION_FILE))
+    plan = village_plan(ref, pop, HOUSEHOLDS, SEED, landing.config.generate.defects.curbstoning)
+    hh = draw_households(spark, plan, SEED, landing.config.generate.defects, 10.0, 2)
     sizes = hh.groupBy("province_code").agg(F.sum("size").alias("persons")).toPandas()
     assert sizes.set_index("province_code")["persons"].sort_index().equals(persons.sort_index())
 
@@ -165,14 +168,14 @@ def test_population_follows_the_provinces(ref, spark, households):
     Survey persons too, less closely: poorer households are listed more often, by design (Jakarta's
     survey share is about 0.6 points below its census share)."""
     config = load_config("test")
-    pop = synthetic.read_population(config.conf_file(generate.POPULATION_FILE))
-    plan = synthetic.village_plan(ref, pop, households, SEED, 0.005)
+    pop = read_population(config.conf_file(generate.POPULATION_FILE))
+    plan = village_plan(ref, pop, households, SEED, 0.005)
     villages = plan.villages
     assert set(villages["province_code"]) == set(ref.provinces["province_code"])
     assert villages["n"].sum() == households and 80 <= villages["n"].mean() <= 120
     assert villages["is_urban"].any() and (~villages["is_urban"]).any()
     assert villages["village_code"].is_unique
-    hh = synthetic.households(spark, plan, SEED, config.generate.defects, 10.0, 2)
+    hh = draw_households(spark, plan, SEED, config.generate.defects, 10.0, 2)
     persons = hh.groupBy("province_code").agg(
         F.sum("size").alias("registry"),
         F.sum(F.when(F.col("listed"), F.col("roster_size")).otherwise(0)).alias("survey"),
@@ -231,7 +234,7 @@ def test_interviews_and_truth(landing):
 @GENERATED
 def test_defect_counts_match_the_files(landing, ref):
     expected = landing.manifest["defects"]
-    assert set(expected) == set(synthetic.DEFECTS) and all(v > 0 for v in expected.values()), expected
+    assert set(expected) == set(defects.DEFECTS) and all(v > 0 for v in expected.values()), expected
     truth = landing.df("truth/defects")
     by_truth = {r["defect"]: r["count"] for r in truth.groupBy("defect").count().collect()}
     assert {k: v for k, v in expected.items() if v} == by_truth
@@ -243,7 +246,7 @@ def test_defect_counts_match_the_files(landing, ref):
     members = landing.df("survey_members").join(
         sh.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
         "household_id")
-    provinces, as_of = ref.provinces["province_code"], synthetic.REFERENCE_DATE
+    provinces, as_of = ref.provinces["province_code"], world.REFERENCE_DATE
     problems = {r[0]: r[1] for r in members.groupBy(nik.problem(F.col("nik"), provinces, as_of)).count().collect()}
     assert problems.get(nik.MISSING, 0) == expected["nik_missing"]
     assert problems.get(nik.NOT_16_DIGITS, 0) == expected["nik_malformed"]
@@ -269,7 +272,7 @@ def test_defect_counts_match_the_files(landing, ref):
     assert older.exceptAll(flagged).count() == 0 and flagged.exceptAll(older).count() == 0
     assert sh.filter(F.col("floor_area") < 0).count() == expected["negative_floor_area"]
     # Curbstoning: an enumerator whose households all give one and the same answer pattern.
-    answers = [c for c in synthetic.PROXIES if c != "floor_area"]
+    answers = [c for c in PROXIES if c != "floor_area"]
     patterns = sh.groupBy("enumerator_id").agg(
         F.count(F.lit(1)).alias("n"), F.countDistinct(F.concat_ws("|", *answers)).alias("patterns"))
     copied = patterns.filter("patterns = 1 AND n >= 5").agg(F.sum("n")).first()[0]
@@ -306,12 +309,12 @@ def test_same_seed_same_data_other_seed_other_data(landing, spark, tmp_path):
     assert sizes_by_folder(regenerated[files]) == sizes_by_folder(landing.manifest[files])
     # Another seed: another village plan and other households.
     ref = regions.load(config)
-    pop = synthetic.read_population(config.conf_file(generate.POPULATION_FILE))
-    plan_a = synthetic.village_plan(ref, pop, HOUSEHOLDS, SEED, 0.005).villages
-    plan_b = synthetic.village_plan(ref, pop, HOUSEHOLDS, SEED + 1, 0.005).villages
+    pop = read_population(config.conf_file(generate.POPULATION_FILE))
+    plan_a = village_plan(ref, pop, HOUSEHOLDS, SEED, 0.005).villages
+    plan_b = village_plan(ref, pop, HOUSEHOLDS, SEED + 1, 0.005).villages
     assert not plan_a.equals(plan_b)
     rates = config.generate.defects
-    first = [synthetic.households(spark, synthetic.village_plan(ref, pop, HOUSEHOLDS, s, 0.0), s, rates, 10.0, 2)
+    first = [draw_households(spark, village_plan(ref, pop, HOUSEHOLDS, s, 0.0), s, rates, 10.0, 2)
              .filter("hh_idx < 20").orderBy("hh_idx").select("wealth", "size").collect() for s in (SEED, SEED + 1)]
     assert first[0] != first[1]
 

@@ -17,8 +17,9 @@ from pyspark.sql import functions as F
 
 from jobs.core import quarantine
 from jobs.core.contract import APPEALS, SANGGAH, USUL, columns
+from jobs.generate.draws import Draws, add_columns, double
 
-FILING_START = dt.datetime(2025, 10, 1)  # the survey ends 2025-09-30 (synthetic.SURVEY_START + SURVEY_DAYS)
+FILING_START = dt.datetime(2025, 10, 1)  # the survey ends 2025-09-30 (world.SURVEY_START + SURVEY_DAYS)
 FILING_DAYS = 14
 # defect -> (what the row gets, the reason code ingest gives it)
 DEFECTS = {
@@ -37,15 +38,14 @@ DEFECTS = {
 }
 
 
-def appeals(survey_hh: DataFrame, people: DataFrame, r, share: float, invalid: float) -> tuple[DataFrame, DataFrame]:
+def appeals(survey_hh: DataFrame, people: DataFrame, r: Draws, share: float,
+            invalid: float) -> tuple[DataFrame, DataFrame]:
     """(appeals, truth/appeals). `r`: the nation's Draws; `survey_hh` with hh_defect, `people` with listed."""
-    from jobs.generate.synthetic import _add, _d
-
     filed = (f"timestamp_seconds({int(FILING_START.replace(tzinfo=dt.UTC).timestamp())}L + "
              f"{r.index('appeal_day', FILING_DAYS, 'appeal_id')} * 86400 + 32400 + "
              f"{r.index('appeal_second', 28800, 'appeal_id')})")
-    about = survey_hh.where(f"hh_defect IS NULL AND {r.u('appeal', 'household_id')} < {_d(share * 0.8)}")
-    about = _add(about.select("household_id", "village_code"), {
+    about = survey_hh.where(f"hh_defect IS NULL AND {r.u('appeal', 'household_id')} < {double(share * 0.8)}")
+    about = add_columns(about.select("household_id", "village_code"), {
         "appeal_id": f"concat('AP', substr(sha2(concat('{r.seed}', household_id), 256), 1, 12))",
         "head_nik": "CAST(NULL AS STRING)",
         "_objection": f"{r.u('appeal_kind', 'household_id')} < 0.5D",
@@ -54,13 +54,14 @@ def appeals(survey_hh: DataFrame, people: DataFrame, r, share: float, invalid: f
     n_unlisted = max(unlisted.count(), 1)
     n_survey = survey_hh.count()
     p = min(1.0, share * 0.2 * n_survey / n_unlisted)
-    missing = _add(unlisted.where(f"{r.u('appeal_family', 'nik')} < {_d(p)}").select("nik", "village_code"), {
+    drawn = unlisted.where(f"{r.u('appeal_family', 'nik')} < {double(p)}")
+    missing = add_columns(drawn.select("nik", "village_code"), {
         "appeal_id": f"concat('AP', substr(sha2(concat('{r.seed}', nik), 256), 1, 12))",
         "household_id": "CAST(NULL AS STRING)",
         "head_nik": "nik",
         "_objection": "false",
     }).drop("nik")
-    rows = _add(about.unionByName(missing), {
+    rows = add_columns(about.unionByName(missing), {
         "appeal_type": f"CASE WHEN _objection THEN '{SANGGAH}' ELSE '{USUL}' END",
         "filed_at": filed,
         "filer_relation": "CASE WHEN _objection THEN 'NEIGHBOUR' WHEN household_id IS NULL AND "
@@ -74,11 +75,11 @@ def appeals(survey_hh: DataFrame, people: DataFrame, r, share: float, invalid: f
     cut, case = 0.0, []
     for name in DEFECTS:
         lo, cut = cut, cut + invalid / len(DEFECTS)
-        case.append(f"WHEN _u >= {_d(lo)} AND _u < {_d(cut)} THEN '{name}'")
-    rows = _add(rows, {"defect": f"CASE {' '.join(case)} END"})
+        case.append(f"WHEN _u >= {double(lo)} AND _u < {double(cut)} THEN '{name}'")
+    rows = add_columns(rows, {"defect": f"CASE {' '.join(case)} END"})
     for name, (changes, _) in DEFECTS.items():
-        rows = _add(rows, {c: f"CASE WHEN defect = '{name}' THEN {v} ELSE {c} END" for c, v in changes.items()})
-    copies = _add(rows.where("defect = 'duplicate'"), {"filed_at": "filed_at - INTERVAL 1 DAY"})
+        rows = add_columns(rows, {c: f"CASE WHEN defect = '{name}' THEN {v} ELSE {c} END" for c, v in changes.items()})
+    copies = add_columns(rows.where("defect = 'duplicate'"), {"filed_at": "filed_at - INTERVAL 1 DAY"})
     wanted = list(columns(APPEALS, None))
     delivered = rows.select(*wanted).unionByName(copies.select(*wanted))
     codes = F.create_map(*[x for name, (_, code) in DEFECTS.items() for x in (F.lit(name), F.lit(code))])

@@ -10,6 +10,7 @@ replaces a folder only when it is absent, empty, or exactly what `dtks generate`
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -17,9 +18,16 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from jobs.core.contract import CHANGES
 from jobs.core.deliveries import FILES, check_replaceable, sizes
-from jobs.generate import synthetic
+from jobs.generate.defects import DEFECTS
 from runtime.config import check_run_id
 from runtime.errors import UserError
+
+MAX_FILES = 64
+
+
+def output_files(households: int) -> int:
+    """A fixed number of files per folder, from the size only (never from cores or partitions)."""
+    return max(1, min(MAX_FILES, math.ceil(households / 250_000)))
 
 
 def _write(df: DataFrame, path: str, fmt: str, files: int, keys: list[str]) -> None:
@@ -37,7 +45,7 @@ def _observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
     """
     metrics = [F.count(F.lit(1)).alias("rows")]
     if name == "truth/defects":
-        metrics += [F.sum(F.when(F.col("defect") == d, 1).otherwise(0)).alias(d) for d in synthetic.DEFECTS]
+        metrics += [F.sum(F.when(F.col("defect") == d, 1).otherwise(0)).alias(d) for d in DEFECTS]
     if name == "registry":
         metrics.append(F.count("death_date").alias("deaths"))
     if name == "truth/updates":

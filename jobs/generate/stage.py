@@ -14,8 +14,8 @@ from pyspark.sql import Observation
 
 from jobs.core import regions
 from jobs.core.deliveries import check_replaceable, folder, is_local
-from jobs.generate import synthetic, update
-from jobs.generate.delivery import write_landing
+from jobs.generate import defects, synthetic, update, villages, world
+from jobs.generate.delivery import output_files, write_landing
 from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for
@@ -56,14 +56,14 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     rates = config.generate.defects
     ref = regions.load(config)
     regions.check_scope(ref, config.trial.regions)
-    population = synthetic.read_population(config.conf_file(POPULATION_FILE))
+    population = villages.read_population(config.conf_file(POPULATION_FILE))
     parameters = {
         "households": n, "seed": seed, "training_rate": config.generate.training_rate,
         "appeal_share": config.generate.appeal_share,
-        "format": fmt, "files_per_folder": synthetic.output_files(n),
+        "format": fmt, "files_per_folder": output_files(n),
         "defect_rates": rates.model_dump(), "min_interview_minutes": config.thresholds.min_interview_minutes,
-        "reference_date": synthetic.REFERENCE_DATE.isoformat(),
-        "survey_start": synthetic.SURVEY_START.isoformat(), "survey_days": synthetic.SURVEY_DAYS,
+        "reference_date": world.REFERENCE_DATE.isoformat(),
+        "survey_start": world.SURVEY_START.isoformat(), "survey_days": world.SURVEY_DAYS,
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
     ctx.step("draw", f"drawing {n:,} households over the region reference (seed {seed})")
@@ -78,7 +78,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             "round": 0,
             "parameters": parameters | nation.plan.parameters,
             "row_counts": row_counts,
-            "defects": {name: int(found[name]) for name in synthetic.DEFECTS},
+            "defects": {name: int(found[name]) for name in defects.DEFECTS},
             "stats": {"persons": row_counts["registry"], "deaths": int(observed["registry"].get["deaths"])},
         }
 

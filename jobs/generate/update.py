@@ -27,23 +27,10 @@ from pyspark.sql import functions as F
 from jobs.core import contract, nik, questionnaire
 from jobs.core.questionnaire import Questionnaire
 from jobs.generate.delivery import write_landing
-from jobs.generate.synthetic import (
-    ASSET_MODEL,
-    FIRST_NAMES_L,
-    FIRST_NAMES_P,
-    HOUSEHOLD_HEAD_COLUMNS,
-    MEMBER_COLUMNS,
-    ORDERED_CUTS,
-    PROXIES,
-    REGISTRY_COLUMNS,
-    Draws,
-    _add,
-    _clamp,
-    _d,
-    _pick,
-    proxies,
-    proxy_draws,
-)
+from jobs.generate.draws import Draws, add_columns, clamp, double, pick
+from jobs.generate.outputs import HOUSEHOLD_HEAD_COLUMNS, MEMBER_COLUMNS, REGISTRY_COLUMNS
+from jobs.generate.proxies import ASSET_MODEL, ORDERED_CUTS, PROXIES, proxies, proxy_draws
+from jobs.generate.world import FIRST_NAMES_L, FIRST_NAMES_P
 from runtime.config import DtksConfig
 from runtime.errors import UserError
 
@@ -89,17 +76,18 @@ def registry_events(registry: DataFrame, villages: list[str], r: Draws, share: f
     u = r.u("event", "nik")
     cut = [share * x for x in (DEATH_SHARE, DEATH_SHARE + MOVE_SHARE, DEATH_SHARE + MOVE_SHARE + CORRECTION_SHARE)]
     updated = f"timestamp_seconds({_ts(start) - 3 * 86400}L + {r.index('u_updated', 2 * 86400, 'nik')})"
-    events = _add(living, {"_u": u, "_to": r.index("u_move", len(villages), "nik"),
+    events = add_columns(living, {"_u": u, "_to": r.index("u_move", len(villages), "nik"),
                            "_back": r.index("u_death", 235, "nik")})
-    events = events.where(f"_u < {_d(cut[2])}")
+    events = events.where(f"_u < {double(cut[2])}")
     serial = "CAST(substr(nik, 13, 4) AS INT)"
     village_list = "array(" + ", ".join(f"'{v}'" for v in villages) + ")"
-    events = _add(events, {
-        "change": f"CASE WHEN _u < {_d(cut[0])} THEN '{contract.DEATH}' WHEN _u < {_d(cut[1])} THEN '{contract.MOVE}'"
+    events = add_columns(events, {
+        "change": f"CASE WHEN _u < {double(cut[0])} THEN '{contract.DEATH}'"
+                  f" WHEN _u < {double(cut[1])} THEN '{contract.MOVE}'"
                   f" ELSE '{contract.NIK_CORRECTION}' END",
     })
     events = events.where(f"change <> '{contract.NIK_CORRECTION}' OR {serial} < 4000")
-    events = _add(events, {
+    events = add_columns(events, {
         "previous_nik": f"CASE WHEN change = '{contract.NIK_CORRECTION}' THEN nik END",
         "nik": f"CASE WHEN change = '{contract.NIK_CORRECTION}' THEN concat(substr(nik, 1, 12),"
                f" CAST(5000 + {serial} AS STRING)) ELSE nik END",
@@ -112,8 +100,8 @@ def registry_events(registry: DataFrame, villages: list[str], r: Draws, share: f
     })
     age = f"floor(months_between(DATE'{s0.isoformat()}', birth_date) / 12)"
     mothers = living.where(f"sex = 'P' AND {age} BETWEEN 18 AND 45")
-    mothers = mothers.where(f"{r.u('birth', 'nik')} < {_d(min(1.0, share * BIRTH_SHARE / MOTHERS))}")
-    babies = _add(mothers, {
+    mothers = mothers.where(f"{r.u('birth', 'nik')} < {double(min(1.0, share * BIRTH_SHARE / MOTHERS))}")
+    babies = add_columns(mothers, {
         "previous_nik": "CAST(NULL AS STRING)",
         "mother_nik": "nik",
         "birth_date": f"date_sub(DATE'{s0.isoformat()}', 5 + {r.index('u_born', 85, 'nik')})",
@@ -123,10 +111,10 @@ def registry_events(registry: DataFrame, villages: list[str], r: Draws, share: f
         "updated_at": updated,
         "change": f"'{contract.BIRTH}'",
     })
-    babies = _add(babies, {
+    babies = add_columns(babies, {
         "full_name": "concat_ws(' ', CASE WHEN sex = 'L' THEN "
-                     + _pick(FIRST_NAMES_L, r.index("u_first", len(FIRST_NAMES_L), "mother_nik")) + " ELSE "
-                     + _pick(FIRST_NAMES_P, r.index("u_first", len(FIRST_NAMES_P), "mother_nik"))
+                     + pick(FIRST_NAMES_L, r.index("u_first", len(FIRST_NAMES_L), "mother_nik")) + " ELSE "
+                     + pick(FIRST_NAMES_P, r.index("u_first", len(FIRST_NAMES_P), "mother_nik"))
                      + " END, element_at(split(full_name, ' '), -1))",
         "_district": "substr(village_code, 1, 6)",
     })
@@ -152,11 +140,11 @@ def resurveyed(hh: DataFrame, r: Draws, share: float, start: dt.datetime, q: Que
     """That share of the survey households, a quarter later, about half of them poorer and half richer; and
     half the households an appeal names (`appealed`: household_id), as the field works the queue."""
     key = "household_id"
-    drawn = f"{r.u('resurvey', key)} < {_d(share)}"
+    drawn = f"{r.u('resurvey', key)} < {double(share)}"
     if appealed is not None:
         hh = hh.join(appealed.select("household_id", F.lit(True).alias("_appealed")).distinct(), key, "left")
-        drawn = f"({drawn}) OR (_appealed AND {r.u('resurvey_appeal', key)} < {_d(APPEAL_RESURVEY)})"
-    chosen = _add(hh.where(drawn), {
+        drawn = f"({drawn}) OR (_appealed AND {r.u('resurvey_appeal', key)} < {double(APPEAL_RESURVEY)})"
+    chosen = add_columns(hh.where(drawn), {
         "_richer": f"{r.u('direction', key)} >= 0.5D",
         "_minutes": "unix_timestamp(interview_end) - unix_timestamp(interview_start)",
         **_interview(r, key, _ts(start)),
@@ -172,7 +160,7 @@ def resurveyed(hh: DataFrame, r: Draws, share: float, start: dt.datetime, q: Que
     moves["floor_area"] = "round(floor_area * CASE WHEN _richer THEN 1.1D ELSE 0.95D END, 1)"
     moves["interview_end"] = "timestamp_seconds(unix_timestamp(interview_start) + _minutes)"
     moves["questionnaire_version"] = f"'{q.versions[-1]}'"
-    return _add(chosen, moves)
+    return add_columns(chosen, moves)
 
 
 def new_households(registry: DataFrame, hh: DataFrame, members: DataFrame, r: Draws, share: float,
@@ -187,10 +175,10 @@ def new_households(registry: DataFrame, hh: DataFrame, members: DataFrame, r: Dr
     n_survey = hh.count()
     candidates = families.count()
     p = min(1.0, NEW_SHARE * share * n_survey / max(candidates, 1))
-    chosen = families.where(f"{r.u('new', 'kk_number')} < {_d(p)}")
+    chosen = families.where(f"{r.u('new', 'kk_number')} < {double(p)}")
     if proposed is not None:
         named = living.join(proposed, "nik", "left_semi").select("kk_number").join(families, "kk_number", "left_semi")
-        chosen = chosen.unionByName(named.where(f"{r.u('new_appeal', 'kk_number')} < {_d(APPEAL_RESURVEY)}"))
+        chosen = chosen.unionByName(named.where(f"{r.u('new_appeal', 'kk_number')} < {double(APPEAL_RESURVEY)}"))
         chosen = chosen.distinct()
     people = living.join(chosen, "kk_number")
     head = Window.partitionBy("kk_number").orderBy("relationship", "birth_date", "nik")
@@ -201,15 +189,15 @@ def new_households(registry: DataFrame, hh: DataFrame, members: DataFrame, r: Dr
     s0 = start.date().isoformat()
     base = heads.join(teams, "village_code").join(
         people.groupBy("kk_number").agg(F.count(F.lit(1)).alias("_size")), "kk_number")
-    base = _add(base, {
+    base = add_columns(base, {
         "household_id": f"concat('HN', sha2(concat('{r.seed}', kk_number), 256))",
         "is_urban": "substr(village_code, 7, 1) = '1'",
         "_wealth": f"-0.3D + {r.normal('new_wealth', 'kk_number')}",
     })
     base = base.withColumn("household_id", F.substring("household_id", 1, 14))
-    base = _add(base, {**proxy_draws(r, ["household_id"], "d_"), **_interview(r, "household_id", _ts(start))})
-    base = _add(base, proxies("d_", "_wealth", "is_urban", "_size"))
-    base = _add(base, {
+    base = add_columns(base, {**proxy_draws(r, ["household_id"], "d_"), **_interview(r, "household_id", _ts(start))})
+    base = add_columns(base, proxies("d_", "_wealth", "is_urban", "_size"))
+    base = add_columns(base, {
         "enumerator_id": "_team.enumerator_id", "supervisor_id": "_team.supervisor_id",
         "coordinator_id": "_team.coordinator_id", "questionnaire_version": f"'{version}'",
         "interview_end": f"timestamp_seconds(unix_timestamp(interview_start) + 1800 + "
@@ -218,11 +206,11 @@ def new_households(registry: DataFrame, hh: DataFrame, members: DataFrame, r: Dr
     age = f"floor(months_between(DATE'{s0}', birth_date) / 12)"
     k = ("household_id", "member_no")
     roster = people.join(base.select("kk_number", "household_id", "_wealth"), "kk_number")
-    roster = _add(roster, {"_age": age, "_u": r.u("new_member", *k)})
-    roster = _add(roster, {
+    roster = add_columns(roster, {"_age": age, "_u": r.u("new_member", *k)})
+    roster = add_columns(roster, {
         "in_school": "CAST(_age BETWEEN 7 AND 18 AND _u < 0.9D AS INT)",
         "education": "CAST(CASE WHEN _age < 7 THEN 0 WHEN _age <= 12 THEN 1 WHEN _age <= 15 THEN 2 ELSE "
-                     + _clamp(f"round(1.6D + 0.6D * _wealth + {r.normal('new_edu', *k)})", 0, 4) + " END AS INT)",
+                     + clamp(f"round(1.6D + 0.6D * _wealth + {r.normal('new_edu', *k)})", 0, 4) + " END AS INT)",
         "employment": f"CAST(CASE WHEN _age >= 15 AND _age < 65 AND {r.u('new_work', *k)} < 0.65D THEN"
                       f" 1 + {r.index('new_sector', 4, *k)} ELSE 0 END AS INT)",
         "disability": f"CASE WHEN {r.u('new_dis', *k)} < 0.03D THEN 1 ELSE 0 END",

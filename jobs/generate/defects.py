@@ -1,0 +1,82 @@
+"""The defects injected into the survey, and where each is drawn: which household or roster row carries
+which defect, and the reported values that carry it.
+
+Why: `truth/defects` records exactly these, so the pipeline's quarantine and flags can be checked against a
+known answer; the rates come from `generate.defects` in the config.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+
+from jobs.core import nik
+from jobs.generate.draws import Draws, add_columns, case, double, pick
+from runtime.config import DefectRates
+
+DEATH_SHARE = 0.009  # approximate share of survey-household persons who died (calibrates deceased_listed)
+MEMBERS_PER_HOUSEHOLD = 3.9  # approximate living members per household (calibrates duplicate_person)
+
+MEMBER_DEFECTS = (  # drawn per survey member row from disjoint intervals of one uniform
+    "nik_missing", "nik_malformed", "nik_placeholder", "nik_not_in_registry",
+    "birth_date_sex_mismatch", "future_birth_date",
+)
+DUPLICATE = "duplicate_person"  # recorded on the older of the two listings
+DECEASED = "deceased_listed"
+HOUSEHOLD_DEFECTS = ("unknown_village", "negative_floor_area", "short_interview")
+CURBSTONING = "curbstoning"
+DEFECTS = (*MEMBER_DEFECTS, DUPLICATE, DECEASED, *HOUSEHOLD_DEFECTS, CURBSTONING)
+
+
+def household_defects(r: Draws, rates: DefectRates) -> dict[str, str]:
+    """Household defects from disjoint intervals; a curbstoner's households get only `curbstoning`."""
+    u = "u_hh_defect"
+    pairs = [("curbstoner", f"'{CURBSTONING}'")]
+    lo = 0.0
+    for name in HOUSEHOLD_DEFECTS:
+        hi = lo + getattr(rates, name)
+        pairs.append((f"{u} >= {double(lo)} AND {u} < {double(hi)}", f"'{name}'"))
+        lo = hi
+    p_dead = min(1.0, rates.deceased_listed / DEATH_SHARE)
+    return {
+        "hh_defect": f"CASE WHEN listed THEN {case(pairs)} END",
+        # Deceased listed: the household's dead member appears on the roster.
+        "deceased_listed": f"listed AND dead_last AND {r.u('dlist', 'hh_idx')} < {double(p_dead)}",
+    }
+
+
+def member_defects(p: DataFrame, r: Draws, rates: DefectRates) -> DataFrame:
+    """Which survey member row gets which defect, and the reported values that carry it."""
+    k = ("hh_idx", "member_no")
+    p = add_columns(p, {"u_member_defect": r.u("member_defect", *k), "u_value": r.u("defect_value", *k)})
+    u = "u_member_defect"
+    eligible = "listed AND NOT is_dead AND NOT coalesce(member_no = dup_member_no, false)"
+    pairs = []
+    lo = 0.0
+    for name in MEMBER_DEFECTS:
+        hi = lo + getattr(rates, name)
+        pairs.append((f"{eligible} AND {u} >= {double(lo)} AND {u} < {double(hi)}", f"'{name}'"))
+        lo = hi
+    pairs.append(("listed AND is_dead AND deceased_listed", f"'{DECEASED}'"))
+    p = add_columns(p, {"member_defect": case(pairs)})
+    malformed = case([("u_value < 1.0D / 3", "substr(nik, 1, 15)"),
+                       ("u_value < 2.0D / 3", "concat(substr(nik, 1, 7), 'O', substr(nik, 9, 8))")],
+                      "concat(nik, '0')")
+    placeholders = tuple(sorted(nik.PLACEHOLDERS))
+    flip = "(member_defect = 'birth_date_sex_mismatch' AND u_value < 0.5D AND pregnant = 0)"
+    shift = f"(member_defect = 'birth_date_sex_mismatch' AND NOT {flip})"
+    interview_date = "to_date(timestamp_seconds(interview_start_s))"
+    p = add_columns(p, {
+        "reported_nik": case([
+            ("member_defect = 'nik_missing'", "CAST(NULL AS STRING)"),
+            ("member_defect = 'nik_malformed'", malformed),
+            ("member_defect = 'nik_placeholder'", pick(placeholders, r.index("placeholder", len(placeholders), *k))),
+            ("member_defect = 'nik_not_in_registry'",
+             f"concat(substr(nik, 1, 12), CAST(9000 + {r.index('ghost', 999, *k)} AS STRING))"),
+        ], "nik"),
+        "reported_birth_date": case([
+            (shift, f"date_sub(birth_date, 30 + {r.index('shift', 1000, *k)})"),
+            ("member_defect = 'future_birth_date'", f"date_add({interview_date}, 30 + {r.index('future', 365, *k)})"),
+        ], "birth_date"),
+        "reported_sex": f"CASE WHEN {flip} THEN (CASE WHEN sex = 'L' THEN 'P' ELSE 'L' END) ELSE sex END",
+    })
+    return p.drop("u_value", "u_member_defect")
