@@ -18,6 +18,12 @@ deletion-vector support (Delta reader version 3; docs/CONTRACTS.md); `dtks maint
 
 Partitioned tables are written with one file per partition directory: rows are repartitioned by the
 partition columns before the write.
+
+The entry also says what other parts derive from it rather than list again: the columns that hold keyed
+tokens (`dtks rotate-key` rewrites every table that declares one, or that carries the row_hash of a table
+whose hash moves), whether its row_hash is a content hash of its own columns or carried from another
+table, and whether each publication pins its version (`PUBLISHED`) and programmes read it (`GOLD`).
+docs/CONTRACTS.md's catalog table states the same, checked by tests/test_catalog.py.
 """
 
 from __future__ import annotations
@@ -56,16 +62,24 @@ ELIGIBILITY_REASONS = "eligibility_reasons"  # why each household entered or lef
 QUEUE = "verification_queue"  # households to re-survey, rebuilt by each publish
 QUEUE_HISTORY = "verification_history"  # every state each queue entry has had, one row per change
 PUBLICATIONS = "publications"  # one row per publish: the gold table versions that belong together
-GOLD = (DTKS_HOUSEHOLDS, DTKS_MEMBERS, PROGRAM_ELIGIBILITY)  # what programmes read (and export slices)
-# The tables a publication pins the versions of.
-# household_scores: each score's contributions by feature group (`dtks explain`), as the publication used them.
-PUBLISHED = (*GOLD, SCORES, ELIGIBILITY_REASONS, QUEUE, QUEUE_HISTORY)
 REGION = ("province_code", "regency_code")
+
+WRITES = ("overwrite", "insert_new", "newer", "append", "replace_run", "changes")
+
+# How `dtks rotate-key` treats a table's token columns (`Table.token_rule`); the rules themselves are in
+# jobs/rotate_key/rotation.py, which has one for each name here.
+VAULT_TOKENS = "vault"  # the identity vault: tokens recomputed from the identifiers it holds, before any
+#                        other table, giving the map from every old token to its new one
+ALL_TOKENS = "all"  # every non-null value is a token: mapped through the vault, keyed again where it lacks it
+RECORD_KEY_TOKENS = "record_key"  # a quarantine record key: only some are tokens (a registry record's NIK
+#                                   token, a `row:` token); the others are ids and stay
+TOKEN_RULES = (VAULT_TOKENS, ALL_TOKENS, RECORD_KEY_TOKENS)
 
 
 @dataclass(frozen=True)
 class Table:
-    """One table of the lakehouse: how it is keyed, laid out and written."""
+    """One table of the lakehouse: how it is keyed, laid out and written, which of its columns hold tokens,
+    and whether a publication pins it."""
 
     name: str
     write: str
@@ -73,6 +87,24 @@ class Table:
     partition_by: tuple[str, ...] = ()
     order_by: str | None = None  # `newer`: the column that says which version of a key is the latest
     properties: Mapping[str, str] = field(default_factory=dict)
+    # The columns holding keyed NIK or KK tokens; `array.field` is a field of each struct in an array column
+    # (silver_survey's roster entries).
+    tokens: tuple[str, ...] = ()
+    token_rule: str = ALL_TOKENS  # how rotate-key re-keys the token columns (TOKEN_RULES)
+    hashed: bool = False  # its row_hash is a content hash of its own columns: computed again over new tokens
+    carries: str | None = None  # the table whose row_hash its rows carry (follows it when that moves)
+    published: bool = False  # each publication pins its version (readers go through `read_published`)
+    gold: bool = False  # what programmes read and `dtks export` slices (published too)
+
+    def __post_init__(self) -> None:
+        if self.write not in WRITES:
+            raise ValueError(f"table {self.name}: write mode {self.write!r} is not one of {WRITES}")
+        if self.token_rule not in TOKEN_RULES:
+            raise ValueError(f"table {self.name}: token rule {self.token_rule!r} is not one of {TOKEN_RULES}")
+        if self.gold and not self.published:
+            raise ValueError(f"table {self.name}: a gold table is published")
+        if self.hashed and self.carries:
+            raise ValueError(f"table {self.name}: its row_hash is either its own or carried, not both")
 
 
 def _stats(*columns: str) -> dict[str, str]:
@@ -87,32 +119,46 @@ ROW_HASH = "row_hash"
 CATALOG: dict[str, Table] = {
     t.name: t
     for t in (
-        Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token")),
-        Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token")),
+        Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token"),
+              tokens=("nik_token",), token_rule=VAULT_TOKENS),
+        Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
+              tokens=("nik_token", "kk_token"), hashed=True),
         Table(QUARANTINE, "insert_new", ("source", "record_key", "reason_code"), ("source",),
-              properties=_stats("record_key")),
+              properties=_stats("record_key"), tokens=("record_key",), token_rule=RECORD_KEY_TOKENS),
         Table(SURVEY, "newer", ("household_id",), order_by="interview_start",
-              properties=DV | _stats("household_id")),
-        Table(HOUSEHOLDS, "changes", ("household_id",), properties=DV | _stats("household_id")),
-        Table(MEMBERS, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id")),
-        Table(APPEALS, "insert_new", ("appeal_id",), properties=_stats("appeal_id", "household_id")),
+              properties=DV | _stats("household_id"), tokens=("kk_token", "members.nik_token")),
+        Table(HOUSEHOLDS, "changes", ("household_id",), properties=DV | _stats("household_id"),
+              tokens=("kk_token",), hashed=True),
+        Table(MEMBERS, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id"),
+              tokens=("nik_token",), hashed=True),
+        Table(APPEALS, "insert_new", ("appeal_id",), properties=_stats("appeal_id", "household_id"),
+              tokens=("head_token",)),  # an appeal's subject: its head's NIK
         Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),
-        Table(SCORES, "changes", ("household_id",), properties=DV | _stats("household_id")),
-        Table(DTKS_HOUSEHOLDS, "overwrite", ("household_id",), REGION, properties=_stats("household_id", "decile")),
+        # Each score's contributions by feature group (`dtks explain`), as the publication used them.
+        Table(SCORES, "changes", ("household_id",), properties=DV | _stats("household_id"),
+              carries=HOUSEHOLDS, published=True),
+        Table(DTKS_HOUSEHOLDS, "overwrite", ("household_id",), REGION, properties=_stats("household_id", "decile"),
+              published=True, gold=True),
         Table(DTKS_MEMBERS, "changes", ("household_id", "member_no"), REGION,
-              properties=DV | _stats("household_id")),
+              properties=DV | _stats("household_id"), tokens=("nik_token",), carries=MEMBERS,
+              published=True, gold=True),
         Table(PROGRAM_ELIGIBILITY, "changes", ("program", "household_id"), ("program", "province_code"),
-              properties=CDF | DV | _stats("household_id")),
+              properties=CDF | DV | _stats("household_id"), published=True, gold=True),
         Table(ELIGIBILITY_REASONS, "append", ("eligibility_version", "program", "household_id"),
-              properties=_stats("eligibility_version", "household_id")),
-        Table(QUEUE, "overwrite", ("entry_id",), REGION, properties=_stats("household_id", "status")),
-        Table(QUEUE_HISTORY, "append", ("entry_id", "publication_run_id"), properties=_stats("entry_id", "status")),
+              properties=_stats("eligibility_version", "household_id"), published=True),
+        Table(QUEUE, "overwrite", ("entry_id",), REGION, properties=_stats("household_id", "status"),
+              tokens=("head_token",), published=True),
+        Table(QUEUE_HISTORY, "append", ("entry_id", "publication_run_id"), properties=_stats("entry_id", "status"),
+              tokens=("head_token",), published=True),
         Table(QUALITY_BY_REGION, "replace_run", ("run_id", "province_code", "regency_code"), ("run_id",)),
         Table(QUALITY_ENUMERATORS, "replace_run", ("run_id", "enumerator_id"), ("run_id",)),
         Table(PIPELINE_RUNS, "append", ("run_id", "stage")),
         Table(PUBLICATIONS, "append", ("publication_id",)),
     )
 }
+# The tables a publication pins the versions of, and among them what programmes read (and export slices).
+PUBLISHED = tuple(name for name, t in CATALOG.items() if t.published)
+GOLD = tuple(name for name, t in CATALOG.items() if t.gold)
 
 
 def table(name: str) -> Table:

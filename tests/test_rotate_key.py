@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StructType
 
 from jobs.core import pseudonym
 from jobs.rotate_key import rotation as rotate_key
@@ -60,6 +61,27 @@ def rotated(spark, nation, tmp_path_factory):
     reference = new_key_config(config).model_copy(update={"lakehouse_root": str(root / "reference")})
     run(spark, reference, "ingest", landing=str(nation[1]), as_of=pd.Timestamp(AS_OF).date())
     return config, before, before_versions, result, reference
+
+
+def stored_columns(schema, prefix=""):
+    """Every column of a schema, a field of a struct (or of each struct in an array) as `column.field`."""
+    for f in schema.fields:
+        yield prefix + f.name
+        kind = f.dataType.elementType if isinstance(f.dataType, ArrayType) else f.dataType
+        if isinstance(kind, StructType):
+            yield from stored_columns(kind, f"{prefix}{f.name}.")
+
+
+def test_the_catalog_declares_every_stored_token_column(rotated):
+    """Rotation rewrites the columns the catalog declares: every `*_token` column of every table the
+    published nation holds is declared, and every declared column is there (the catalog holds no schemas)."""
+    _, before, *_ = rotated
+    for name, df in before.items():
+        declared = tables.table(name).tokens
+        columns = set(stored_columns(df.schema))
+        assert {c for c in columns if c.rsplit(".", 1)[-1].endswith("_token")} == {
+            c for c in declared if c.endswith("_token")}, name
+        assert set(declared) <= columns, name
 
 
 def test_tokens_equal_a_round_ingested_with_the_new_key(spark, rotated):

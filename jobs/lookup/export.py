@@ -33,7 +33,8 @@ def region_filter(code: str) -> F.Column:
 
 
 def region_slice(households: DataFrame, members: DataFrame, eligibility: DataFrame, code: str) -> dict[str, DataFrame]:
-    """Pure: the three gold tables cut to one region (eligibility through its households)."""
+    """Pure: the gold tables (tables.GOLD) cut to one region (eligibility through its households); a new gold
+    table gets its slice here (tests/test_catalog.py checks every gold table has one)."""
     hh = households.where(region_filter(code))
     ids = hh.select("household_id")
     elig = eligibility.where(F.col("province_code") == F.lit(code[:2])).join(ids, "household_id", "left_semi")
@@ -66,7 +67,8 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
     if not versions:
         raise UserError(f"no complete publication under {config.lakehouse}: run `dtks publish` first")
     gold = {name: tables.read(spark, config, name, versions[name]) for name in tables.GOLD}
-    parts = region_slice(*(gold[name] for name in tables.GOLD), code)
+    parts = region_slice(gold[tables.DTKS_HOUSEHOLDS], gold[tables.DTKS_MEMBERS], gold[tables.PROGRAM_ELIGIBILITY],
+                         code)
     publication = (
         tables.read(spark, config, tables.PUBLICATIONS).orderBy(F.col("publication_id").desc()).first().asDict()
     )

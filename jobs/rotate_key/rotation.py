@@ -1,5 +1,12 @@
 """The re-tokenisation behind `dtks rotate-key`: pure transforms of each table with tokens, and the
-order and resumable writes of a rotation (see jobs/rotate_key/stage.py for the rules)."""
+order and resumable writes of a rotation (see jobs/rotate_key/stage.py for the rules).
+
+Which tables and columns hold tokens is the table catalog's (runtime/tables.py: `Table.tokens`,
+`token_rule`, `hashed`, `carries`, `published`); this module names no table. Its special cases are chosen by
+those attributes: the vault (VAULT_TOKENS) first, a column of an array of structs (`array.field`, the
+survey's roster entries), a column only some of whose values are tokens (SOME_TOKENS: quarantine record
+keys), a row_hash recomputed (`hashed`) and a row_hash carried from such a table (`carries`: the scores,
+dtks_members)."""
 
 from __future__ import annotations
 
@@ -60,27 +67,58 @@ def carried(df: DataFrame, moves: DataFrame, keys: list[str]) -> DataFrame:
     return joined.select(*columns)
 
 
-def survey_retokened(survey: DataFrame, tokens: DataFrame) -> DataFrame:
-    """silver_survey: the KK token on the household and the NIK token inside each roster entry."""
-    out = retoken(survey, "kk_token", tokens) if "kk_token" in survey.columns else survey
-    entries = out.select("household_id", F.posexplode("members").alias("_pos", "_m")).select(
-        "household_id", "_pos", "_m.*")
-    fields = survey.schema["members"].dataType.elementType.fieldNames()
-    entries = retoken(entries, "nik_token", tokens)
-    rosters = entries.groupBy("household_id").agg(
+def nested_retokened(df: DataFrame, column: str, keys: list[str], tokens: DataFrame) -> DataFrame:
+    """`array.field` (a token in each struct of an array column, e.g. silver_survey's roster entries) with
+    every old token replaced, each array's entries kept in their order; rows are found again by `keys`."""
+    array, name = column.split(".", 1)
+    kind = df.schema[array].dataType
+    entries = df.select(*keys, F.posexplode(array).alias("_pos", "_m")).select(*keys, "_pos", "_m.*")
+    fields = kind.elementType.fieldNames()
+    entries = retoken(entries, name, tokens)
+    rebuilt = entries.groupBy(*keys).agg(
         F.sort_array(F.collect_list(F.struct("_pos", F.struct(*fields).alias("_m")))).alias("_r"))
-    rebuilt = out.drop("members").join(rosters, "household_id", "left").withColumn(
-        "members", F.coalesce(F.transform("_r", lambda e: e["_m"]), F.array().cast(survey.schema["members"].dataType))
-    ).drop("_r")
-    return rebuilt.select(*survey.columns)
+    out = df.drop(array).join(rebuilt, keys, "left").withColumn(
+        array, F.coalesce(F.transform("_r", lambda e: e["_m"]), F.array().cast(kind))).drop("_r")
+    return out.select(*df.columns)
 
 
-def quarantine_retokened(quarantine: DataFrame, tokens: DataFrame) -> DataFrame:
-    """Record keys that are tokens: a registry record's NIK token, or a row token of any source (a
-    household id or `household:member` key is no token and stays)."""
+def record_key_is_token(column: str) -> Column:
+    """Which quarantine record keys are tokens: a registry record's NIK token, or a row token of any source
+    (a household id or `household:member` key is no token and stays)."""
     registry = F.col("source").isin(contract.REGISTRY, contract.REGISTRY_CHANGES)
-    return retoken(quarantine, "record_key", tokens,
-                   is_token=registry | F.col("record_key").startswith(pseudonym.ROW)).select(*quarantine.columns)
+    return registry | F.col(column).startswith(pseudonym.ROW)
+
+
+# The token rules of the catalog (runtime/tables.py TOKEN_RULES) that say which values of a column are tokens;
+# under ALL_TOKENS every value is one, and the vault's tokens are recomputed from its identifiers.
+SOME_TOKENS: dict[str, Callable[[str], Column]] = {tables.RECORD_KEY_TOKENS: record_key_is_token}
+
+
+def retokened(df: DataFrame, t: tables.Table, tokens: DataFrame) -> DataFrame:
+    """A table's rows with each of its declared token columns re-keyed (a column the stored table lacks,
+    written before it was added, is skipped), under the table's token rule."""
+    for column in t.tokens:
+        if column.split(".", 1)[0] not in df.columns:
+            continue
+        if "." in column:
+            df = nested_retokened(df, column, list(t.keys), tokens)
+        else:
+            rule = SOME_TOKENS.get(t.token_rule)
+            df = retoken(df, column, tokens, rule(column) if rule else None)
+    return df
+
+
+def order() -> list[tables.Table]:
+    """The tables `dtks rotate-key` rewrites, in dependency order: the vault first (its old and new tokens
+    are the map every other table is re-keyed with); then every table with token columns or carrying another's
+    row_hash, those a publication does not pin before those it pins (a rotation killed in between leaves the
+    publication as it was), and within each a table carrying a row_hash after the tables whose hashes
+    move. Tables with neither (dtks_households, program_eligibility, ...) are not rotated."""
+    vault = [t for t in tables.CATALOG.values() if t.token_rule == tables.VAULT_TOKENS]
+    if len(vault) != 1:
+        raise ValueError(f"the catalog names {len(vault)} identity vaults; rotation needs exactly one")
+    rest = [t for t in tables.CATALOG.values() if t not in vault and (t.tokens or t.carries)]
+    return vault + sorted(rest, key=lambda t: (t.published, t.carries is not None))  # stable: catalog order
 
 
 # ---------------------------------------------------------------- the stage
@@ -97,7 +135,7 @@ def source_version(spark: SparkSession, config: DtksConfig, name: str, mark: str
 
 
 class Rotation:
-    """Each table with tokens, from its pre-rotation version to a rotated commit, in dependency order."""
+    """Each table with tokens, from its pre-rotation version to a rotated commit, in dependency order (`order`)."""
 
     def __init__(self, spark: SparkSession, config: DtksConfig, mark: str,
                  put: Callable[[str, DataFrame], DataFrame], written: dict[str, int]) -> None:
@@ -118,54 +156,35 @@ class Rotation:
         return tables.exists(self.spark, self.config, name)
 
     def all(self) -> None:
-        vault, done = self.before(tables.IDENTITY_VAULT)
-        tokens = self.put("tokens", vault.select(F.col("nik_token").alias(OLD), nik.token(F.col("nik"), NEW).alias(TO)))
-        self.write(tables.IDENTITY_VAULT, vault.select(nik.token(F.col("nik"), NEW).alias("nik_token"), "nik"), done)
-        if self.exists(tables.REGISTRY):
-            registry, done = self.before(tables.REGISTRY)
-            new = retoken(retoken(registry, "nik_token", tokens), "kk_token", tokens).select(*registry.columns)
-            self.write(tables.REGISTRY, rehashed(new), done)
-        if self.exists(tables.SURVEY):
-            survey, done = self.before(tables.SURVEY)
-            self.write(tables.SURVEY, survey_retokened(survey, tokens), done)
-        moves = {}
-        for name, keys in ((tables.HOUSEHOLDS, ["household_id"]), (tables.MEMBERS, ["household_id", "member_no"])):
-            if not self.exists(name):
+        plan = order()
+        vault = plan[0]
+        old, done = self.before(vault.name)
+        column = vault.tokens[0]
+        tokens = self.put("tokens", old.select(F.col(column).alias(OLD), nik.token(F.col("nik"), NEW).alias(TO)))
+        self.write(vault.name, old.select(nik.token(F.col("nik"), NEW).alias(column), "nik"), done)
+        carried_by = {t.carries for t in plan if t.carries}
+        moves: dict[str, DataFrame] = {}
+        pinned = False
+        for t in plan[1:]:
+            if t.published and not pinned:
+                faults.failpoint("rotate.before_gold")  # every table the publication pins is still as it was
+                pinned = True
+            if not self.exists(t.name):
                 continue
-            old, done = self.before(name)
-            columns = [c for c in ("nik_token", "kk_token") if c in old.columns]
-            if not columns:
+            old, done = self.before(t.name)
+            columns = [c for c in t.tokens if c.split(".", 1)[0] in old.columns]
+            follows = moves.get(t.carries) if t.carries else None
+            if not columns and follows is None:
                 continue
-            new = old
-            for column in columns:
-                new = retoken(new, column, tokens)
-            new = self.put(name, rehashed(new.select(*old.columns)))
-            moves[name] = hash_moves(old, new, keys)
-            self.write(name, new, done)
-        if self.exists(tables.TRAINING):
-            training, done = self.before(tables.TRAINING)
-            columns = [c for c in ("nik_token", "kk_token") if c in training.columns]
-            for column in columns:
-                training = retoken(training, column, tokens)
-            if columns:
-                self.write(tables.TRAINING, training, done)
-        if self.exists(tables.QUARANTINE):
-            quarantine, done = self.before(tables.QUARANTINE)
-            self.write(tables.QUARANTINE, quarantine_retokened(quarantine, tokens), done)
-        for name in (tables.APPEALS, tables.QUEUE, tables.QUEUE_HISTORY):  # an appeal's subject: a head's NIK
-            if self.exists(name):
-                old, done = self.before(name)
-                self.write(name, retoken(old, "head_token", tokens).select(*old.columns), done)
-        faults.failpoint("rotate.before_gold")
-        if self.exists(tables.SCORES) and tables.HOUSEHOLDS in moves:
-            scores, done = self.before(tables.SCORES)
-            self.write(tables.SCORES, carried(scores, moves[tables.HOUSEHOLDS], ["household_id"]), done)
-        if self.exists(tables.DTKS_MEMBERS):
-            gold, done = self.before(tables.DTKS_MEMBERS)
-            new = retoken(gold, "nik_token", tokens).select(*gold.columns)
-            if tables.MEMBERS in moves:
-                new = carried(new, moves[tables.MEMBERS], ["household_id", "member_no"])
-            self.write(tables.DTKS_MEMBERS, new, done)
+            new = retokened(old, t, tokens).select(*old.columns)
+            if t.hashed:
+                new = rehashed(new)
+                if t.name in carried_by:
+                    new = self.put(t.name, new)
+                    moves[t.name] = hash_moves(old, new, list(t.keys))
+            if follows is not None:
+                new = carried(new, follows, list(tables.table(t.carries).keys))
+            self.write(t.name, new, done)
 
 
 def republish(spark: SparkSession, config: DtksConfig, run_id: str) -> int:
