@@ -64,7 +64,7 @@ def spec_from_questionnaire(checked: QuestionnaireFile) -> FeatureSpec:
 
 
 def load_spec(config: DtksConfig) -> FeatureSpec:
-    return spec_from_questionnaire(questionnaire.load(config))
+    return spec_from_questionnaire(questionnaire.load_file(config))
 
 
 def is_holdout(household_ids: pd.Series, share: float) -> np.ndarray:

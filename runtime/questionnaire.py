@@ -111,7 +111,7 @@ def _read(path: Path, mtime_ns: int) -> QuestionnaireFile:
     return validated_file(QuestionnaireFile, path)
 
 
-def load(config: DtksConfig) -> QuestionnaireFile:
+def load_file(config: DtksConfig) -> QuestionnaireFile:
     """The questionnaire of this config (conf_dir / questionnaire_file), parsed once while unchanged."""
     path = config.conf_file(config.questionnaire_file).resolve()
     return _read(path, path.stat().st_mtime_ns if path.exists() else 0)

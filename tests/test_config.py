@@ -226,20 +226,20 @@ def test_rule_files_are_checked_by_their_own_models_naming_file_and_key(tmp_path
     bad = tmp_path / "questionnaire.yaml"
     bad.write_text(text.replace("floor_area:        {type: float", "floor_area:        {type: decimal"))
     with pytest.raises(ConfigError, match=rf"^{bad}: key 'household.floor_area.type': Input should be 'int'"):
-        questionnaire.load(shipped.model_copy(update={"questionnaire_file": str(bad)}))
+        questionnaire.load_file(shipped.model_copy(update={"questionnaire_file": str(bad)}))
     bad.write_text(text.replace("region_effects: [province_code, is_urban]", "region_effects: [is_urban]"))
     with pytest.raises(ConfigError, match=r"key 'model': region_effects must start with 'province_code'"):
-        questionnaire.load(shipped.model_copy(update={"questionnaire_file": str(bad)}))
+        questionnaire.load_file(shipped.model_copy(update={"questionnaire_file": str(bad)}))
     bad.write_text(text.replace("features: [head_education, share_working_formal]", "features: [head_education]"))
     with pytest.raises(ConfigError, match=r"key 'model': groups: share_working_formal is in no group"):
-        questionnaire.load(shipped.model_copy(update={"questionnaire_file": str(bad)}))
+        questionnaire.load_file(shipped.model_copy(update={"questionnaire_file": str(bad)}))
     bad.write_text(text.replace("features: [province_code, is_urban]", "features: [province_code, is_urban, car]"))
     with pytest.raises(ConfigError, match=r"key 'model': groups: car is in two groups"):
-        questionnaire.load(shipped.model_copy(update={"questionnaire_file": str(bad)}))
-    first = questionnaire.load(shipped)
+        questionnaire.load_file(shipped.model_copy(update={"questionnaire_file": str(bad)}))
+    first = questionnaire.load_file(shipped)
     assert first.model.group_of()["car"] == "assets" and first.model.group_of()["is_urban"] == "region"
     assert first.model.group_labels()["assets"] == ("Kepemilikan aset", "assets")
-    assert questionnaire.load(shipped) is first  # parsed once while the file is unchanged
+    assert questionnaire.load_file(shipped) is first  # parsed once while the file is unchanged
     assert first.model.features[:2] == ("log_hh_size", "log_floor_area_per_capita")
 
 

@@ -56,7 +56,7 @@ def test_features_come_from_the_questionnaire_with_a_fixed_reference_level():
     with pytest.raises(ValueError, match="model.categorical: feature 'floor_area' has no code list"):
         QuestionnaireFile.model_validate({"versions": ["v1"], "member": {}, "model": {"target": "y", "categorical": [
             "floor_area"]}, "household": {"floor_area": {"type": "float"}}})
-    assert spec_from_questionnaire(questionnaire.load(config)) == spec
+    assert spec_from_questionnaire(questionnaire.load_file(config)) == spec
 
 
 def test_targeting_errors_on_a_hand_checked_case():
@@ -335,7 +335,7 @@ def test_quantile_family_trains_scores_natively_and_explains(config, spark):
     scoring = make_training_frame(150, seed=5, prefix="Q")
     scoring.loc[:4, "province_code"] = "99"  # unseen: no province effect
     expr = spark_expression(uri)
-    groups = questionnaire.load(config).model.group_of()
+    groups = questionnaire.load_file(config).model.group_of()
     contributions, intercept = explanation(uri, groups)
     assert expr is not None
     got = (spark.createDataFrame(scoring[["household_id", *spec.input_columns]])

@@ -367,7 +367,7 @@ def test_explanations_add_up_to_the_published_score(spark, nation):
     assert frame["contributions"].notna().all()
     assert (frame["explained_score"] - frame["welfare_score"]).abs().max() <= 1e-9
     # Independently: the model's own coefficients and design matrix, summed per group in numpy.
-    model = questionnaire.load(config).model
+    model = questionnaire.load_file(config).model
     group_of = model.group_of()
     version = frame["model_version"].iloc[0]
     pmt = unwrap(mlflow.pyfunc.load_model(f"models:/{config.mlflow.model_name}/{version}")).estimator

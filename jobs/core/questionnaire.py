@@ -55,5 +55,5 @@ def _variables(section: dict[str, VariableSpec]) -> tuple[Variable, ...]:
 
 def load(config: DtksConfig) -> Questionnaire:
     """The questionnaire of this config, with Spark types and range checks for its variables."""
-    data = questionnaire_file.load(config)
+    data = questionnaire_file.load_file(config)
     return Questionnaire(data.versions, _variables(data.household), _variables(data.member), data.model)

@@ -83,7 +83,7 @@ def lookup(config: DtksConfig, household_id: str, spark: Callable[[], SparkSessi
     why = scored[0] if scored else None
     programmes = {r["program"]: r["eligible"] for r in source.rows(
         tables.PROGRAM_ELIGIBILITY, {"household_id": household_id}, ("program", "eligible"))}
-    model = questionnaire.load(config).model
+    model = questionnaire.load_file(config).model
     labels, names = model.group_labels(), regions.load(config).names()
     contributions = ({c["group"]: c["value"] for c in why["contributions"]}
                      if why is not None and why["contributions"] is not None else None)

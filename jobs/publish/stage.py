@@ -66,7 +66,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     members = tables.read(spark, config, tables.MEMBERS)
     ctx.step("population", "counting the population P")
     pop = population(spark, config)
-    features = list(questionnaire.load(config).model.features)
+    features = list(questionnaire.load_file(config).model.features)
     try:
         # The ranked households are computed once into the staging area: the gates read small aggregates
         # of them, and both gold writes read them (the members' write joins them) after every gate passed.

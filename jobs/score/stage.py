@@ -49,7 +49,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     ctx.step("model", "finding the model to score with (champion)")
     model = resolve_model(config, args.model_version)
     predict, path = prediction(spark, model, args.scoring_path)
-    explained = explanation(model, questionnaire.load(config).model.group_of())
+    explained = explanation(model, questionnaire.load_file(config).model.group_of())
     read, written = Observation(), Observation()
     households = tables.read(spark, config, tables.HOUSEHOLDS).observe(read, F.count(F.lit(1)).alias("rows"))
     # A table from before the explanations were kept is scored whole once.
