@@ -10,17 +10,17 @@ from chispa import assert_df_equality
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
-from jobs.core.change_set import DELETE, WAS, was
+from jobs.core.change_set import DELETE, WAS_ELIGIBLE, WAS_RULE, was
 from jobs.policy import reasons
 from jobs.publish.gold import CARRIED
 
 # program_eligibility's change set as gold.eligibility_changes gives it: this run's rows, `_delete`, and what
 # the table held (WAS: eligible, rule version).
 CHANGE = ("program string, household_id string, province_code string, regency_code string, eligible boolean, "
-          f"rule_version string, eligible_since date, updated_run_id string, {DELETE} boolean, {WAS[0]} boolean, "
-          f"{WAS[1]} string")
+          f"rule_version string, eligible_since date, updated_run_id string, {DELETE} boolean, {WAS_ELIGIBLE} boolean, "
+          f"{WAS_RULE} string")
 MOVED = ("program string, household_id string, province_code string, regency_code string, change string, "
-         f"rule_version string, {WAS[1]} string")
+         f"rule_version string, {WAS_RULE} string")
 # This publication's dtks_households (the columns `reasons` reads), with what the previous one held (CARRIED).
 TYPES = {"interview_date": "date", "model_version": "string", "data_hash": "bigint", "decile": "int"}
 RANKED = ", ".join(["household_id string", *[f"{c} {TYPES[c]}" for c in CARRIED],

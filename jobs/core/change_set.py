@@ -15,4 +15,6 @@ def was(column: str) -> str:
     return f"_was_{column}"
 
 
-WAS = (was("eligible"), was("rule"))  # what program_eligibility held, beside its change set
+# What program_eligibility held, beside its change set: whether eligible, and under which rule version.
+WAS_ELIGIBLE, WAS_RULE = was("eligible"), was("rule")
+WAS = (WAS_ELIGIBLE, WAS_RULE)

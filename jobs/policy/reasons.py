@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
-from jobs.core.change_set import DELETE, WAS, was
+from jobs.core.change_set import DELETE, WAS_ELIGIBLE, WAS_RULE, was
 
 INTERVIEW, MODEL, REGISTRY, POLICY, APPEAL, RANK_SHIFT = (
     "INTERVIEW", "MODEL", "REGISTRY", "POLICY", "APPEAL", "RANK_SHIFT")
@@ -41,12 +41,12 @@ FEW_ROWS = 200_000
 def moves(changes: DataFrame) -> DataFrame:
     """Pure: the entries and exits in an eligibility change set (gold.eligibility_changes): a rule-version
     change that leaves a household eligible, or ineligible, is neither."""
-    was = F.coalesce(F.col(WAS[0]), F.lit(False))
+    was = F.coalesce(F.col(WAS_ELIGIBLE), F.lit(False))
     now = ~F.col(DELETE) & F.coalesce(F.col("eligible"), F.lit(False))
     return changes.where(was != now).select(
         "program", "household_id", "province_code", "regency_code",
         F.when(now, F.lit(ENTERED)).otherwise(F.lit(LEFT)).alias("change"),
-        F.col("rule_version"), F.col(WAS[1]))
+        F.col("rule_version"), F.col(WAS_RULE))
 
 
 def reasons(moved: DataFrame, ranked: DataFrame | None, policy: Column, few: bool = False) -> DataFrame:
@@ -86,7 +86,7 @@ def policy_changed(previous: Row, rules: dict[str, str], coverage: float) -> Col
     previous publication's; before rules were recorded there, where the rule version differs."""
     was_rules = previous.asDict().get("rules")
     if was_rules is None:
-        rule = F.col("rule_version") != F.coalesce(F.col(WAS[1]), F.col("rule_version"))
+        rule = F.col("rule_version") != F.coalesce(F.col(WAS_RULE), F.col("rule_version"))
     else:
         rule = F.col("program").isin([p for p, r in rules.items() if was_rules.get(p) != r] or [""])
     return F.lit(previous.coverage_target != coverage) | rule
@@ -100,8 +100,8 @@ def of_publish(elig: DataFrame, changes: DataFrame | None, gold_hh: DataFrame, p
     `gold_hh`: this publication's households with what the previous held (as in `reasons`); `appealed`:
     household_ids whose appeal this publish resolved; `few`: as in `reasons`."""
     if changes is None or previous is None:
-        first = (elig.withColumn(DELETE, F.lit(False)).withColumn(WAS[0], F.lit(None).cast("boolean"))
-                 .withColumn(WAS[1], F.lit(None).cast("string")))
+        first = (elig.withColumn(DELETE, F.lit(False)).withColumn(WAS_ELIGIBLE, F.lit(None).cast("boolean"))
+                 .withColumn(WAS_RULE, F.lit(None).cast("string")))
         found = reasons(moves(first), None, F.lit(False))
     else:
         found = reasons(moves(changes), gold_hh, policy_changed(previous, rules, coverage), few)

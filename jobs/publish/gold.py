@@ -14,7 +14,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core.change_set import DELETE, WAS, was
+from jobs.core.change_set import DELETE, WAS, WAS_ELIGIBLE, WAS_RULE, was
 from jobs.core.contract import FEATURE_COLUMNS
 from jobs.policy import eligibility, ranking
 from runtime import tables
@@ -209,7 +209,7 @@ def eligibility_changes(rows: DataFrame, current: DataFrame) -> DataFrame:
         .withColumn("province_code", F.coalesce(F.col("province_code"), F.col("_t_province")))
         .withColumn("regency_code", F.coalesce(F.col("regency_code"), F.col("_t_regency")))
         .withColumn("_delete", gone)
-        .select(*rows.columns, "_delete", F.col("_t_eligible").alias(WAS[0]), F.col("_t_rule").alias(WAS[1]))
+        .select(*rows.columns, "_delete", F.col("_t_eligible").alias(WAS_ELIGIBLE), F.col("_t_rule").alias(WAS_RULE))
     )
 
 

@@ -31,7 +31,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import curbstoning, questionnaire
-from jobs.core.change_set import WAS, was
+from jobs.core.change_set import WAS_ELIGIBLE, was
 from jobs.core.contract import SANGGAH, USUL
 from jobs.core.verification import (
     CLOSED,
@@ -329,7 +329,7 @@ def outcomes(out: DataFrame, i: Inputs) -> DataFrame:
         decile = i.before.join(F.broadcast(unranked), "household_id", "left_semi").select(
             "household_id", F.col("decile").alias("_unranked_before"))
         held = i.changes.join(closing, "household_id", "left_semi").groupBy("household_id").agg(
-            F.map_from_entries(F.collect_list(F.struct("program", WAS[0]))).alias("_held"))
+            F.map_from_entries(F.collect_list(F.struct("program", WAS_ELIGIBLE))).alias("_held"))
         empty = F.create_map().cast("map<string,boolean>")
         changed = F.coalesce(F.map_keys("_held"), F.array().cast("array<string>"))
         kept = F.map_filter(F.coalesce("eligible_after", empty), lambda k, _: ~F.array_contains(changed, k))
