@@ -174,9 +174,6 @@ def revisit_lists(enumerators: DataFrame, per_province: int) -> DataFrame:
     )
 
 
-# Quarantined rows carry no region (source, record_key, reason_code, detail): they are placed through their
-# record keys (jobs/ingest/checking.py). A member's key is `household_id:member_no`; a key made from a whole
-# row (`row:...`, no usable id) cannot be placed.
 def quarantine_by_province(quarantine: DataFrame) -> DataFrame:
     """Quarantined rows counted by province_code (null: cannot be placed), source and reason_code (`rows`).
 
