@@ -56,6 +56,19 @@ class LandingConfig(_Strict):
     format: Literal["parquet", "csv"]
 
 
+class SmallInputConfig(_Strict):
+    max_mb: float = Field(ge=0.0, description="0: never")
+    sql: dict[str, str]
+
+    @field_validator("sql")
+    @classmethod
+    def _runtime_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.startswith("spark.sql."):
+                raise ValueError(f"{key}: only spark.sql.* settings can change between the stages of one session")
+        return value
+
+
 class SparkConfig(_Strict):
     app_name: str
     master: str
@@ -63,6 +76,7 @@ class SparkConfig(_Strict):
     ui_enabled: bool
     driver_memory: str
     extra: dict[str, str]
+    small_input: SmallInputConfig
 
 
 class MlflowConfig(_Strict):

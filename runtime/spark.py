@@ -48,6 +48,7 @@ def jars_dir() -> Path:
 
 TOKEN_JAR = "dtks-nik-token.jar"
 LOCAL_FS = "id.dtks.LocalFileSystem"
+LOCAL_FILE_CONTEXT = "id.dtks.LocalFs"  # the same, as FileContext (Delta's log commits) sees it
 
 
 def delta_jars() -> list[str]:
@@ -99,9 +100,11 @@ def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) ->
         conf["spark.master"] = spark.master
         conf["spark.driver.memory"] = spark.driver_memory
         conf["spark.jars"] = ",".join(delta_jars())
-        # The local lakehouse's file system sets a file's permissions without running `chmod` per file
-        # (jobs/jvm LocalFileSystem); it is needed on the JVM's own class path, before any file is opened.
+        # The local lakehouse's file system sets a file's permissions and finds links without running `chmod`
+        # or `readlink` per file (jobs/jvm LocalFileSystem, LocalFs); it is needed on the JVM's own class path,
+        # before any file is opened.
         conf["spark.hadoop.fs.file.impl"] = LOCAL_FS
+        conf["spark.hadoop.fs.AbstractFileSystem.file.impl"] = LOCAL_FILE_CONTEXT
         conf["spark.driver.extraClassPath"] = str(jars_dir() / TOKEN_JAR)
     conf.update(spark.extra)
     if submitted:

@@ -1,7 +1,8 @@
 """How a stage runs: parse arguments, load config, get Spark, run, record in pipeline_runs.
 
 A stage module (jobs/<step>/stage.py, listed in jobs/stages.py) defines NAME, HELP, add_arguments(parser)
-and run(ctx, args) -> StageResult, and ends with ``if __name__ == "__main__": main_for(...)`` so that both
+and run(ctx, args) -> StageResult (optionally SIZED = False: its Spark settings do not follow the nation's
+size, runtime/sizing.py), and ends with ``if __name__ == "__main__": main_for(...)`` so that both
 `dtks <stage>` and `spark-submit jobs/<step>/stage.py` work. This module runs a stage it is given; it
 knows no stage by name, so the runtime never imports jobs.
 """
@@ -26,6 +27,7 @@ from pyspark.sql import SparkSession
 from runtime import lock, runs, tables
 from runtime.config import ConfigError, DtksConfig, check_run_id, load_config
 from runtime.console import LOG_FORMAT, Progress, quiet, say
+from runtime.sizing import Fitted
 
 log = logging.getLogger("dtks")
 
@@ -40,12 +42,16 @@ class StageContext:
     stage: str | None = None
     progress: Progress | None = field(default=None, repr=False)
     steps: list[tuple[str, float]] = field(default_factory=list, repr=False)
+    sized: bool = field(default=False, repr=False)  # the current stage's settings follow the nation's size
+    small: bool = field(default=False, repr=False)  # and it is small (runtime/sizing.py)
+    _fitted: Fitted | None = field(default=None, repr=False)
 
     def step(self, key: str, text: str) -> None:
         """Say what the stage is doing now (`text`: the live line on a terminal; the log always), and time it:
         each step's seconds are recorded under its short `key` in pipeline_runs (details `steps`), so a
         benchmark or a test can tell what a step costs without reading the operator's sentence."""
         self.steps.append((key, time.perf_counter()))
+        self.label_jobs()
         if self.progress is not None:
             self.progress.step(text)
         else:
@@ -57,17 +63,26 @@ class StageContext:
             from runtime.spark import get_spark
 
             self._spark = get_spark(self.config)
+            self._fitted = Fitted(self._spark, self.config)
             self.label_jobs()
+            self.fit()
         return self._spark
+
+    def fit(self) -> None:
+        """The current stage's Spark settings for the nation's size (runtime/sizing.py)."""
+        if self._fitted is not None:
+            self.small = self._fitted.fit(self.sized)
 
     @property
     def job_group(self) -> str:
         return f"{self.run_id}:{self.stage}"
 
     def label_jobs(self) -> None:
-        """Spark jobs started from here on belong to the current stage (counted in pipeline_runs)."""
+        """Spark jobs started from here on belong to the current stage (counted in pipeline_runs) and are
+        described by its step's key, as the Spark UI and the event log show them (`dtks ingest: check`)."""
         if self._spark is not None and self.stage is not None:
-            self._spark.sparkContext.setJobGroup(self.job_group, f"dtks {self.stage}")
+            step = f": {self.steps[-1][0]}" if self.steps else ""
+            self._spark.sparkContext.setJobGroup(self.job_group, f"dtks {self.stage}{step}")
 
 
 def stage_arguments(stage: ModuleType, **values) -> argparse.Namespace:
@@ -157,7 +172,9 @@ def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo
         cpu0 = runs.cpu_seconds(ctx._spark)
         ctx.stage = name
         ctx.steps = []
+        ctx.sized = getattr(stage, "SIZED", True)
         ctx.label_jobs()
+        ctx.fit()
         try:
             with Progress(name, lambda: ctx._spark) if echo else contextlib.nullcontext() as progress:
                 ctx.progress = progress
@@ -167,6 +184,7 @@ def execute(ctx: StageContext, stage: ModuleType, args: argparse.Namespace, echo
                 tracker = ctx.spark.sparkContext.statusTracker()
                 result.details["spark_jobs"] = str(len(tracker.getJobIdsForGroup(ctx.job_group)))
                 result.details["cpu_seconds"] = f"{runs.cpu_seconds(ctx.spark) - cpu0:.1f}"
+                result.details["small_input"] = str(ctx.small).lower()
         except Exception as exc:
             ctx.progress = None
             finished = dt.datetime.now(dt.UTC)

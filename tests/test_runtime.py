@@ -47,7 +47,9 @@ def test_spark_submit_settings_are_not_overridden(monkeypatch):
     assert "DontCompileHugeMethods" not in submitted["spark.driver.extraJavaOptions"]
     # the local file system is dtks's only where dtks starts the JVM (its JAR on the class path)
     assert local["spark.hadoop.fs.file.impl"] == spark_runtime.LOCAL_FS
-    assert "spark.hadoop.fs.file.impl" not in submitted and "spark.hadoop.fs.file.impl" not in cluster
+    assert local["spark.hadoop.fs.AbstractFileSystem.file.impl"] == spark_runtime.LOCAL_FILE_CONTEXT
+    for key in ("spark.hadoop.fs.file.impl", "spark.hadoop.fs.AbstractFileSystem.file.impl"):
+        assert key not in submitted and key not in cluster
 
 
 def test_local_lakehouse_files_get_their_permissions_without_chmod(spark, tmp_path):
@@ -66,6 +68,37 @@ def test_local_lakehouse_files_get_their_permissions_without_chmod(spark, tmp_pa
     sticky = jvm.org.apache.hadoop.fs.permission.FsPermission(jvm.java.lang.Short.parseShort("1750", 8))
     fs.setPermission(jvm.org.apache.hadoop.fs.Path(str(path / "p=32")), sticky)
     assert (path / "p=32").stat().st_mode & 0o7777 == 0o1750
+
+
+def test_delta_log_commits_go_through_dtks_file_context(spark, tmp_path):
+    """Delta commits its log through Hadoop's FileContext (create, then rename), which is dtks's on a local
+    lakehouse: a path's status is Hadoop's own (which takes a link on a file: path for the file it points to), found
+    through java.nio rather than a `readlink` process per path, and the commit files get their mode without
+    `chmod`."""
+    jvm, hadoop = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+    context = jvm.org.apache.hadoop.fs.FileContext.getFileContext(jvm.java.net.URI("file:///"), hadoop)
+    assert context.getDefaultFileSystem().getClass().getName() == spark_runtime.LOCAL_FILE_CONTEXT
+    path = tmp_path / "t"
+    spark.createDataFrame([(1,)], "v int").write.format("delta").save(str(path))
+    spark.createDataFrame([(2,)], "v int").write.format("delta").mode("append").save(str(path))
+    assert sorted(r.v for r in spark.read.format("delta").load(str(path)).collect()) == [1, 2]
+    commits = sorted((path / "_delta_log").glob("*.json"))
+    assert [c.name for c in commits] == ["00000000000000000000.json", "00000000000000000001.json"]
+    assert {c.stat().st_mode & 0o777 for c in commits} == {0o644}
+    link = tmp_path / "link.json"
+    link.symlink_to(commits[0])
+    hadoops = jvm.org.apache.hadoop.fs.RawLocalFileSystem()
+    hadoops.initialize(jvm.java.net.URI("file:///"), hadoop)
+    for file in (commits[0], link, tmp_path / "missing.json"):
+        target = jvm.org.apache.hadoop.fs.Path(f"file://{file}")
+        if not file.exists():
+            for status in (context.getFileLinkStatus, hadoops.getFileLinkStatus):
+                with pytest.raises(Exception, match="FileNotFoundException"):
+                    status(target)
+            continue
+        ours, theirs = context.getFileLinkStatus(target), hadoops.getFileLinkStatus(target)
+        assert (ours.isSymlink(), ours.isFile(), ours.getLen()) == (
+            theirs.isSymlink(), theirs.isFile(), theirs.getLen()) == (False, True, commits[0].stat().st_size)
 
 
 def test_missing_delta_jars_say_what_to_run(monkeypatch, tmp_path):

@@ -22,6 +22,7 @@ from runtime.stage import StageContext, config_flag, main_for
 
 NAME = "generate"
 HELP = "write a synthetic nation (registry, survey, training sample, truth, injected defects) to the landing zone"
+SIZED = False  # the landing zone is its output, not its input: drawn with the session's own settings
 POPULATION_FILE = "reference/province_population.csv"
 
 

@@ -6,6 +6,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
 import java.util.Set;
 
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
 
@@ -37,6 +38,19 @@ public class LocalFileSystem extends org.apache.hadoop.fs.LocalFileSystem {
       } catch (UnsupportedOperationException e) {
         super.setPermission(p, permission);
       }
+    }
+
+    /**
+     * A file's status without following a link. Hadoop finds links by running `readlink` for each path (it
+     * does so for both paths of every rename Delta commits through FileContext); NIO answers in process.
+     * A link itself is left to Hadoop.
+     */
+    @Override
+    public FileStatus getFileLinkStatus(Path f) throws IOException {
+      if (Files.isSymbolicLink(pathToFile(f).toPath())) {
+        return super.getFileLinkStatus(f);
+      }
+      return getFileStatus(f);
     }
   }
 
