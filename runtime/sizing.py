@@ -22,26 +22,37 @@ from runtime.config import DtksConfig
 MB = 1024 * 1024
 
 
-def _local_bytes(path: str) -> int:
+def _local_bytes(path: str, limit: int) -> int:
     root = Path(path.removeprefix("file://"))
-    if not root.exists():
-        return 0
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(root) for f in files)
+    total = 0
+    for folder, _, files in os.walk(root):
+        total += sum(os.path.getsize(os.path.join(folder, f)) for f in files)
+        if total >= limit:
+            break
+    return total
 
 
-def _bytes(spark: SparkSession, path: str) -> int:
+def _bytes(spark: SparkSession, path: str, limit: int) -> int:
+    """Bytes of the files under `path`, counted until `limit` (a national folder is not listed to its end)."""
     if "://" not in path or path.startswith("file://"):
-        return _local_bytes(path)
+        return _local_bytes(path, limit)
     jvm = spark.sparkContext._jvm
     target = jvm.org.apache.hadoop.fs.Path(path)
     fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return int(fs.getContentSummary(target).getLength()) if fs.exists(target) else 0
+    if not fs.exists(target):
+        return 0
+    files, total = fs.listFiles(target, True), 0
+    while total < limit and files.hasNext():
+        total += files.next().getLen()
+    return total
 
 
-def nation_mb(spark: SparkSession, config: DtksConfig) -> float:
-    """The larger of the landing zone's and silver_members' bytes on disk, in MB."""
-    landing = str(config.path(config.landing.root))
-    return max(_bytes(spark, landing), _bytes(spark, config.table_path(tables.MEMBERS))) / MB
+def nation_mb(spark: SparkSession, config: DtksConfig, limit_mb: float = float("inf")) -> float:
+    """The larger of the landing zone's and silver_members' bytes on disk, in MB (counted up to `limit_mb`)."""
+    root = config.landing.root
+    landing = root if "://" in root and not root.startswith("file://") else str(config.path(root))
+    limit = int(min(limit_mb, 2.0**52) * MB)
+    return max(_bytes(spark, landing, limit), _bytes(spark, config.table_path(tables.MEMBERS), limit)) / MB
 
 
 class Fitted:
@@ -55,7 +66,8 @@ class Fitted:
         """Apply the small-input settings or the session's own, for the stage about to run (`sized`: one
         whose work grows with the nation, not generate, whose landing zone is its output); True if small."""
         small_input = self.config.spark.small_input
-        small = sized and small_input.max_mb > 0 and nation_mb(self.spark, self.config) < small_input.max_mb
+        small = (sized and small_input.max_mb > 0
+                 and nation_mb(self.spark, self.config, small_input.max_mb) < small_input.max_mb)
         for key, value in small_input.sql.items():
             own = self.own[key]
             if small:

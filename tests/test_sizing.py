@@ -57,3 +57,12 @@ def test_only_sql_settings_can_follow_the_size(tmp_path):
     """A setting Spark reads once, at start-up (memory, JVM options), cannot change between stages."""
     with pytest.raises(ConfigError, match=r"key 'spark.small_input.sql'.*spark.driver.memory: only spark.sql"):
         load_config("test", {"spark": {"small_input": {"sql": {"spark.driver.memory": "1g"}}}})
+
+
+def test_a_national_folder_is_counted_only_up_to_the_limit(spark, tmp_path):
+    config = _config(tmp_path, max_mb=1)
+    for i in range(4):
+        _file(tmp_path / "landing" / f"registry_{i}" / "part-0.parquet", 0.4)
+    assert sizing.nation_mb(spark, config) == pytest.approx(1.6, abs=0.01)
+    assert 1 <= sizing.nation_mb(spark, config, limit_mb=1) < 1.6
+    assert not sizing.Fitted(spark, config).fit()
