@@ -22,11 +22,19 @@ from runtime.config import DtksConfig
 MB = 1024 * 1024
 
 
+def _size(path: str) -> int:
+    """A file's bytes; 0 for one that went away while it was listed, or a dangling link."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _local_bytes(path: str, limit: int) -> int:
     root = Path(path.removeprefix("file://"))
     total = 0
     for folder, _, files in os.walk(root):
-        total += sum(os.path.getsize(os.path.join(folder, f)) for f in files)
+        total += sum(_size(os.path.join(folder, f)) for f in files)
         if total >= limit:
             break
     return total

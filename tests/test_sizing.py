@@ -63,6 +63,7 @@ def test_a_national_folder_is_counted_only_up_to_the_limit(spark, tmp_path):
     config = _config(tmp_path, max_mb=1)
     for i in range(4):
         _file(tmp_path / "landing" / f"registry_{i}" / "part-0.parquet", 0.4)
+    (tmp_path / "landing" / "gone.parquet").symlink_to(tmp_path / "nowhere.parquet")  # counts nothing
     assert sizing.nation_mb(spark, config) == pytest.approx(1.6, abs=0.01)
     assert 1 <= sizing.nation_mb(spark, config, limit_mb=1) < 1.6
     assert not sizing.Fitted(spark, config).fit()
