@@ -115,10 +115,11 @@ def _stage_list(text: str) -> list[str]:
 def run_stages(ctx: StageContext, chosen: list[str] | None) -> list[str]:
     """The stages `dtks run` runs: those chosen (--stages), else the whole pipeline, but never generate over a
     delivery: a plain run skips it (and the cluster environment's by config), `--stages generate` stops."""
-    from jobs.core.deliveries import check_replaceable, folder, foreign, is_local
+    from jobs.core.deliveries import check_replaceable, foreign
+    from runtime.locations import is_local
 
     config = ctx.config
-    landing = folder(config, config.landing.root)
+    landing = config.location(config.landing.root)
     spark = None if is_local(landing) else ctx.spark
     if chosen:
         if "generate" in chosen:

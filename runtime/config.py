@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from runtime import region_codes
+from runtime.locations import is_local
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
@@ -278,6 +279,11 @@ class DtksConfig(_Strict):
         if "://" in value and not value.startswith("file://"):
             return Path(value)  # object-store URIs pass through untouched
         return Path(value.removeprefix("file://")).expanduser().resolve()
+
+    def location(self, value: str) -> str:
+        """A configured folder as Spark and Hadoop take it: an object-store URI as given (a `Path` would fold
+        its `//`), a local path resolved from the working directory."""
+        return str(self.path(value)) if is_local(value) else value
 
     def conf_file(self, name: str) -> Path:
         return Path(self.conf_dir) / name

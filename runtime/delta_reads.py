@@ -16,11 +16,12 @@ import pyarrow as pa
 
 from runtime import tables
 from runtime.config import DtksConfig
+from runtime.locations import is_local
 
 
 def local(config: DtksConfig) -> bool:
     """Whether the lakehouse is on this machine's file system (read here without Spark)."""
-    return "://" not in config.lakehouse or config.lakehouse.startswith("file://")
+    return is_local(config.lakehouse)
 
 
 def _path(config: DtksConfig, name: str) -> str:

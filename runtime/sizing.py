@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from runtime import tables
 from runtime.config import DtksConfig
+from runtime.locations import is_local
 
 MB = 1024 * 1024
 
@@ -42,7 +43,7 @@ def _local_bytes(path: str, limit: int) -> int:
 
 def _bytes(spark: SparkSession, path: str, limit: int) -> int:
     """Bytes of the files under `path`, counted until `limit` (a national folder is not listed to its end)."""
-    if "://" not in path or path.startswith("file://"):
+    if is_local(path):
         return _local_bytes(path, limit)
     jvm = spark.sparkContext._jvm
     target = jvm.org.apache.hadoop.fs.Path(path)
@@ -57,8 +58,7 @@ def _bytes(spark: SparkSession, path: str, limit: int) -> int:
 
 def nation_mb(spark: SparkSession, config: DtksConfig, limit_mb: float = float("inf")) -> float:
     """The larger of the landing zone's and silver_members' bytes on disk, in MB (counted up to `limit_mb`)."""
-    root = config.landing.root
-    landing = root if "://" in root and not root.startswith("file://") else str(config.path(root))
+    landing = config.location(config.landing.root)
     limit = int(min(limit_mb, 2.0**52) * MB)
     return max(_bytes(spark, landing, limit), _bytes(spark, config.table_path(tables.MEMBERS), limit)) / MB
 

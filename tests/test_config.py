@@ -254,3 +254,16 @@ def test_a_stage_flag_is_a_config_override_checked_by_the_same_model(tmp_path, m
     args = build_parser().parse_args(["publish", "--env", "test", "--coverage", "1.5"])
     with pytest.raises(ConfigError, match=r"command line: key 'ranking.coverage_target': .* less than or equal to 1"):
         context_from_args(args)
+
+
+def test_a_configured_folder_on_an_object_store_keeps_its_uri(tmp_path, monkeypatch):
+    """Spark and Hadoop take `s3a://bucket/x`; a pathlib path would fold it to `s3a:/bucket/x`, a path
+    without its bucket. A local folder is resolved from the working directory; `file://` is local."""
+    from runtime.locations import is_local
+
+    monkeypatch.chdir(tmp_path)
+    config = load_config("test")
+    for uri in ("s3a://bucket/landing", "abfss://c@account.dfs.core.windows.net/landing", "gs://b/x"):
+        assert config.location(uri) == uri and not is_local(uri)
+    assert config.location("landing") == str(tmp_path / "landing") and is_local("landing")
+    assert config.location(f"file://{tmp_path}/x") == str(tmp_path / "x") and is_local(f"file://{tmp_path}/x")

@@ -193,7 +193,7 @@ def project(tmp_path: Path) -> Path:
     `make clean` runs copied from this checkout."""
     root = tmp_path / "project"
     for part in ("Makefile", "scripts/clean.py", "jobs/__init__.py", "jobs/core/__init__.py",
-                 "jobs/core/deliveries.py", "runtime/__init__.py", "runtime/errors.py"):
+                 "jobs/core/deliveries.py", "runtime/__init__.py", "runtime/errors.py", "runtime/locations.py"):
         (root / part).parent.mkdir(parents=True, exist_ok=True)
         (root / part).write_bytes((Path(__file__).parents[1] / part).read_bytes())
     for built in (".venv/bin", ".cache/jars", "jobs/jvm/target", "dist", ".pytest-tmp/fast", "lakehouse/silver_survey",

@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from runtime.errors import UserError
+from runtime.locations import is_local
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -22,16 +23,6 @@ if TYPE_CHECKING:
 GENERATOR = "dtks generate"  # manifest.json's `generator` starts with this in every folder generate writes
 MANIFEST = "manifest.json"
 FILES = "files"  # manifest.json: every file generate wrote in its folders, by path under the landing root -> bytes
-
-
-def is_local(path: str) -> bool:
-    """A path on this machine's file system (no Spark needed to look at it)."""
-    return "://" not in path or path.startswith("file://")
-
-
-def folder(config, path: str) -> str:
-    """A folder generate reads or writes: a local path from the working directory, or a URI as given."""
-    return path if "://" in path and not path.startswith("file://") else str(config.path(path))
 
 
 def sizes(path: str, spark: SparkSession | None) -> dict[str, int]:

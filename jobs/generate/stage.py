@@ -13,10 +13,11 @@ import sys
 from pyspark.sql import Observation
 
 from jobs.core import regions
-from jobs.core.deliveries import check_replaceable, folder, is_local
+from jobs.core.deliveries import check_replaceable
 from jobs.generate import defects, synthetic, update, villages, world
 from jobs.generate.delivery import output_files, write_landing
 from runtime.errors import UserError
+from runtime.locations import is_local
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for
 
@@ -52,7 +53,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         return run_update(ctx, args)
     config = ctx.config
     n, seed, fmt = config.generate.households, config.generate.seed, config.landing.format
-    out = folder(config, config.landing.root)
+    out = config.location(config.landing.root)
     check_replaceable(out, None if is_local(out) else ctx.spark)  # before drawing: a delivery is never replaced
     rates = config.generate.defects
     ref = regions.load(config)
@@ -104,8 +105,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     """The next round's delivery for an existing nation (jobs/generate/update.py)."""
     config = ctx.config
-    base, out = folder(config, args.update_of), folder(config, config.landing.root)
-    merged = folder(config, args.merged) if args.merged else None
+    base, out = config.location(args.update_of), config.location(config.landing.root)
+    merged = config.location(args.merged) if args.merged else None
     if merged is not None and merged.rstrip("/") == out.rstrip("/"):
         raise UserError(f"--merged {merged} is --out too: the delivery and the merged nation need a folder each")
     for what, target in (("--out", out), ("--merged", merged)):

@@ -58,7 +58,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     pseudonym.check_key(spark, config, fingerprint)  # tokens of two keys never meet in one lakehouse
     questions = questionnaire.load(config)
     ref = regions.load(config)
-    landing_root, fmt = str(config.path(config.landing.root)), config.landing.format
+    landing_root, fmt = config.location(config.landing.root), config.landing.format
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
     ctx.step("read", f"reading the landing zone {landing_root}")
     with landing.reading(spark, landing_root):  # a landing file Spark cannot read: one line naming it
