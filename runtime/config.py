@@ -116,6 +116,7 @@ class DefectRates(_Strict):
     nik_malformed: float = Field(ge=0.0, le=0.2)
     nik_placeholder: float = Field(ge=0.0, le=0.2)
     nik_not_in_registry: float = Field(ge=0.0, le=0.2)
+    person_not_in_registry: float = Field(ge=0.0, le=0.2)
     birth_date_sex_mismatch: float = Field(ge=0.0, le=0.2)
     future_birth_date: float = Field(ge=0.0, le=0.2)
     duplicate_person: float = Field(ge=0.0, le=0.05)
@@ -133,6 +134,7 @@ class DefectRates(_Strict):
             + self.nik_malformed
             + self.nik_placeholder
             + self.nik_not_in_registry
+            + self.person_not_in_registry
             + self.birth_date_sex_mismatch
             + self.future_birth_date
         )
@@ -140,6 +142,18 @@ class DefectRates(_Strict):
         if member > 0.5 or household > 0.5:
             raise ValueError("member or household defect rates add up to more than 0.5")
         return self
+
+
+class ReportingErrors(_Strict):
+    """How an enumerator misreports a registered person's name and birth date: each a share of the survey
+    members who are in the registry, drawn independently, applied where it can be (docs/CONTRACTS.md)."""
+
+    name_typo: float = Field(ge=0.0, le=1.0, description="one typing error in the name")
+    muhammad_abbreviated: float = Field(ge=0.0, le=1.0, description="Muhammad written M., Moh. or Muh.")
+    name_variant: float = Field(ge=0.0, le=1.0, description="a spelling variant (Nur/Noor, Siti/Sitti)")
+    second_name_dropped: float = Field(ge=0.0, le=1.0, description="the last name left out")
+    birth_day_month_swapped: float = Field(ge=0.0, le=1.0)
+    birth_year_off_by_one: float = Field(ge=0.0, le=1.0)
 
 
 class GenerateConfig(_Strict):
@@ -151,6 +165,7 @@ class GenerateConfig(_Strict):
     in_default_run: bool = Field(description="a plain `dtks run` starts with generate (where the "
                                  "landing zone holds no delivery)")
     defects: DefectRates
+    reporting_errors: ReportingErrors
 
 
 class QueueConfig(_Strict):

@@ -17,12 +17,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
 from jobs.core import nik, regions
-from jobs.generate import defects, outputs, world
+from jobs.generate import defects, names, outputs, world
 from jobs.generate import stage as generate
+from jobs.generate.draws import Draws, add_columns
 from jobs.generate.households import households as draw_households
 from jobs.generate.proxies import PROXIES
 from jobs.generate.villages import read_population, village_plan
-from runtime.config import load_config
+from runtime.config import ReportingErrors, load_config
 from runtime.stage import StageContext
 
 HOUSEHOLDS = 1500
@@ -30,7 +31,7 @@ SEED = 11
 # Reads the nation this module generates (a generate stage run of 1,500 households): the end-to-end tier.
 GENERATED = pytest.mark.e2e
 FOLDERS = ("registry", "survey_households", "survey_members", "training_households", "training_members",
-           "truth/households", "truth/defects")
+           "truth/households", "truth/defects", "truth/members")
 
 
 def _run(spark, root: Path, seed: int = SEED, households: int = HOUSEHOLDS, fmt: str | None = None):
@@ -147,9 +148,14 @@ def worst_gap(persons: pd.Series, census: pd.Series) -> tuple[float, str]:
 @GENERATED
 def test_registry_persons_follow_the_census(landing, ref, spark):
     """Every province is in the nation, each with its census share of the registry's persons (living and
-    dead) within 1.5 percentage points; the plan's households hold exactly these persons (`size`)."""
-    reg = landing.df("registry").groupBy(F.col("village_code").substr(1, 2).alias("province_code")).count()
+    dead) within 1.5 percentage points; the plan's households hold exactly these persons (`size`) and the
+    survey members the registry does not hold (truth/members without a registry NIK)."""
+    province = F.col("village_code").substr(1, 2).alias("province_code")
+    reg = landing.df("registry").groupBy(province).count()
     persons = reg.toPandas().set_index("province_code")["count"]
+    absent = (landing.df("truth/members").where("registry_nik IS NULL")  # an unknown village keeps its district
+              .join(landing.df("survey_households"), "household_id").groupBy(province).count().toPandas())
+    assert absent["count"].sum() == landing.manifest["defects"]["person_not_in_registry"] > 0
     assert set(persons.index) == set(ref.provinces["province_code"])
     gap, where = worst_gap(persons, census_shares(landing.config))
     assert gap < 0.015, (gap, where)
@@ -157,7 +163,8 @@ def test_registry_persons_follow_the_census(landing, ref, spark):
     plan = village_plan(ref, pop, HOUSEHOLDS, SEED, landing.config.generate.defects.curbstoning)
     hh = draw_households(spark, plan, SEED, landing.config.generate.defects, 10.0, 2)
     sizes = hh.groupBy("province_code").agg(F.sum("size").alias("persons")).toPandas()
-    assert sizes.set_index("province_code")["persons"].sort_index().equals(persons.sort_index())
+    everyone = persons.add(absent.set_index("province_code")["count"], fill_value=0).astype("int64")
+    assert sizes.set_index("province_code")["persons"].sort_index().equals(everyone.sort_index())
 
 
 @pytest.mark.parametrize("households", [20_000, 100_000])
@@ -253,12 +260,15 @@ def test_defect_counts_match_the_files(landing, ref):
     assert problems.get(nik.PLACEHOLDER, 0) == expected["nik_placeholder"]
     valid = members.filter(nik.problem(F.col("nik"), provinces, as_of).isNull())
     assert valid.count() == problems[None]
-    assert valid.join(reg, "nik", "left_anti").count() == expected["nik_not_in_registry"]
+    # A NIK written with wrong digits, or the own NIK of a person the registry does not hold.
+    unknown = expected["nik_not_in_registry"] + expected["person_not_in_registry"]
+    assert valid.join(reg, "nik", "left_anti").count() == unknown
     found = valid.join(reg, "nik")
     future = F.col("birth_date") > F.col("interview_date")
     assert members.filter(future).count() == expected["future_birth_date"]
     differs = (F.col("birth_date") != F.col("reg_birth")) | (F.col("sex") != F.col("reg_sex"))
-    assert found.filter(differs & ~future).count() == expected["birth_date_sex_mismatch"]
+    misreported = expected["birth_date_sex_mismatch"] + expected["birth_date_misreported"]
+    assert found.filter(differs & ~future).count() == misreported
     dead = found.filter(F.col("death_date") < F.col("interview_date"))
     assert dead.count() == expected["deceased_listed"]
     # Duplicates: a registry NIK listed twice; truth points at the listing with the older interview.
@@ -288,6 +298,68 @@ def sizes_by_folder(files: dict[str, int]) -> dict[str, list[int]]:
     for name, size in files.items():
         out.setdefault(name.rsplit("/", 1)[0], []).append(size)
     return {folder: sorted(sizes) for folder, sizes in out.items()}
+
+
+def _reported(spark, rows: list[tuple[str]], **rates: float) -> list[str]:
+    errors = ReportingErrors(**({f: 0.0 for f in ReportingErrors.model_fields} | rates))
+    df = spark.createDataFrame([(i, 1, n) for i, (n,) in enumerate(rows)],
+                               "hh_idx long, member_no int, full_name string")
+    out = add_columns(df, names.reported_name(Draws(5), ("hh_idx", "member_no"), errors))
+    return [r.reported_name for r in out.orderBy("hh_idx").collect()]
+
+
+def test_each_reporting_error_on_literal_names(spark):
+    """Each error where it applies, and nowhere else (rates of one and zero)."""
+    rows = [("Muhammad Rizki Saputra",), ("Siti Aminah",), ("Budi",), ("I Wayan Suardana",)]
+    assert _reported(spark, rows) == [r[0] for r in rows]
+    abbreviated = _reported(spark, rows, muhammad_abbreviated=1.0)
+    assert abbreviated[0] in {"M. Rizki Saputra", "Moh. Rizki Saputra", "Muh. Rizki Saputra"}
+    assert abbreviated[1:] == ["Siti Aminah", "Budi", "I Wayan Suardana"]
+    assert _reported(spark, rows, name_variant=1.0) == [
+        "Muhamad Rizki Saputra", "Sitti Aminah", "Budi", "I Wayan Soeardana"]
+    assert _reported(spark, rows, second_name_dropped=1.0) == ["Muhammad Rizki", "Siti", "Budi", "I Wayan"]
+    typos = _reported(spark, rows, name_typo=1.0)
+    typed = spark.createDataFrame(list(zip([r[0] for r in rows], typos, strict=True)), "a string, b string")
+    # One letter replaced, dropped or added (edit distance 1), or two neighbours swapped (distance 2, same letters).
+    checked = typed.select("a", "b", F.levenshtein("a", "b").alias("d"),
+                           (F.array_sort(F.split("a", "")) == F.array_sort(F.split("b", ""))).alias("same")).collect()
+    assert all(r.d == 1 or (r.d == 2 and r.same) for r in checked), checked
+    assert all(r.a[0] == r.b[0] for r in checked)  # the capital stays
+
+
+@GENERATED
+def test_names_and_reporting_errors_follow_their_rates(landing):
+    """Names tell people apart about as real ones do, and the survey misreports them and birth dates at the
+    configured rates (truth/members holds each member's registry NIK)."""
+    errors = landing.config.generate.reporting_errors
+    reg = landing.df("registry").select(F.col("nik").alias("registry_nik"), F.col("full_name").alias("reg_name"),
+                                        F.col("birth_date").alias("reg_birth"), "village_code")
+    members = landing.df("survey_members").join(landing.df("truth/members"), ["household_id", "member_no"], "left")
+    assert members.where("registry_nik IS NULL").count() == landing.manifest["defects"]["person_not_in_registry"]
+    assert members.count() == landing.df("truth/members").count()
+    pairs = members.join(reg, "registry_nik").cache()
+    n = pairs.count()
+    assert n == members.where("registry_nik IS NOT NULL").count()
+    muhammad = pairs.where(F.col("reg_name").rlike(r"\bMuhammad\b"))
+    abbreviated = muhammad.where(F.col("full_name").rlike(r"^(M|Moh|Muh)\. ")).count() / muhammad.count()
+    assert abs(abbreviated - errors.muhammad_abbreviated) < 0.12, abbreviated
+    dropped = pairs.where(F.size(F.split("reg_name", " ")) > F.size(F.split("full_name", " "))).count() / n
+    assert 0.6 * errors.second_name_dropped < dropped < 1.4 * errors.second_name_dropped + 0.02, dropped
+    year_off = pairs.where(F.abs(F.months_between("birth_date", "reg_birth")) == 12).count() / n
+    assert 0.5 * errors.birth_year_off_by_one < year_off < 1.3 * errors.birth_year_off_by_one, year_off
+    swap = F.when(F.dayofmonth("reg_birth") <= 12,
+                  F.make_date(F.year("reg_birth"), F.dayofmonth("reg_birth"), F.month("reg_birth")))
+    swapped = pairs.where((F.col("birth_date") != F.col("reg_birth")) & (F.col("birth_date") == swap)).count()
+    assert swapped > 0
+    # Diversity: many distinct names, a few very common ones, and the traditions where they live.
+    registry = landing.df("registry")
+    distinct = registry.select("full_name").distinct().count()
+    assert distinct > 0.3 * registry.count()
+    first = registry.groupBy(F.split("full_name", " ")[0].alias("w")).count().orderBy(F.desc("count")).first()
+    assert first.w in {"Muhammad", "Siti", "Nur", "Sri"}
+    bali = registry.where("village_code LIKE '51%'").where(F.col("full_name").rlike("^(I|Ni) ")).count()
+    assert bali > 0.5 * registry.where("village_code LIKE '51%'").count()
+    pairs.unpersist()
 
 
 @GENERATED

@@ -45,7 +45,9 @@ MEMBER_STATUS = {
     "nik_malformed": "INVALID_NIK",
     "nik_placeholder": "INVALID_NIK",
     "nik_not_in_registry": "NOT_FOUND",
+    "person_not_in_registry": "NOT_FOUND",
     "birth_date_sex_mismatch": "MATCHED_WITH_DIFFERENCES",
+    "birth_date_misreported": "MATCHED_WITH_DIFFERENCES",
     "duplicate_person": "DUPLICATE",
     "deceased_listed": "DECEASED",
 }

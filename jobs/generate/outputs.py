@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 
-from jobs.generate.defects import CURBSTONING, DUPLICATE
+from jobs.generate.defects import ABSENT, CURBSTONING, DUPLICATE
 from jobs.generate.draws import Draws, double
 from jobs.generate.proxies import PROXIES
 from jobs.generate.world import MISSING_KK_SHARE
@@ -58,9 +58,10 @@ def survey_households(hh: DataFrame, seed: int) -> DataFrame:
 def survey_members(people: DataFrame, survey_hh: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Roster rows as reported (with defects) and the duplicate listings' truth rows."""
     rows = people.filter("listed AND (NOT is_dead OR deceased_listed)").selectExpr(
-        "household_id", "member_no", "reported_nik AS nik", "full_name", "reported_birth_date AS birth_date",
-        "reported_sex AS sex", "relationship", "education", "employment", "disability", "chronic_illness",
-        "pregnant", "in_school", "member_defect AS defect",
+        "household_id", "member_no", "reported_nik AS nik", "reported_name AS full_name",
+        "reported_birth_date AS birth_date", "reported_sex AS sex", "relationship", "education", "employment",
+        "disability", "chronic_illness", "pregnant", "in_school", "member_defect AS defect",
+        f"CASE WHEN coalesce(member_defect, '') != '{ABSENT}' THEN nik END AS registry_nik",
     )
     # Duplicates: the source member also appears in the partner household (hh_idx xor 1, same village).
     source = people.filter("listed AND member_no = dup_member_no")
@@ -75,7 +76,7 @@ def survey_members(people: DataFrame, survey_hh: DataFrame) -> tuple[DataFrame, 
     extra = pairs.selectExpr(
         "p_household_id AS household_id", "CAST(p_roster + 1 AS INT) AS member_no", "nik", "full_name",
         "birth_date", "sex", "9 AS relationship", "education", "employment", "disability", "chronic_illness",
-        "pregnant", "in_school", "CAST(NULL AS STRING) AS defect",
+        "pregnant", "in_school", "CAST(NULL AS STRING) AS defect", "nik AS registry_nik",
     )
     truth = pairs.selectExpr(  # the older listing is the one the pipeline must flag
         "'survey_members' AS source",
@@ -87,7 +88,8 @@ def survey_members(people: DataFrame, survey_hh: DataFrame) -> tuple[DataFrame, 
 
 
 def registry(people: DataFrame) -> DataFrame:
-    return people.select(*REGISTRY_COLUMNS)
+    """Everyone drawn, but the survey members the registry does not hold (`person_not_in_registry`)."""
+    return people.where(f"coalesce(member_defect, '') != '{ABSENT}'").select(*REGISTRY_COLUMNS)
 
 
 def training(hh: DataFrame, people: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -107,6 +109,12 @@ def training(hh: DataFrame, people: DataFrame) -> tuple[DataFrame, DataFrame]:
 def truth_households(hh: DataFrame) -> DataFrame:
     return hh.filter("listed").select(
         "household_id", "consumption_per_capita", "log_consumption_per_capita", "oracle_log_consumption")
+
+
+def truth_members(members: DataFrame) -> DataFrame:
+    """Each survey member row's registry NIK (null for a person the registry does not hold): what linkage
+    is measured against."""
+    return members.select("household_id", "member_no", "registry_nik")
 
 
 def truth_defects(survey_hh: DataFrame, members: DataFrame, duplicates: DataFrame) -> DataFrame:

@@ -13,12 +13,14 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from jobs.core import nik
 from jobs.generate.defects import member_defects
-from jobs.generate.draws import Draws, add_columns, case, clamp, double, pick
-from jobs.generate.world import FIRST_NAMES_L, FIRST_NAMES_P, MIGRANT_SHARE, REFERENCE_DATE, SECOND_NAMES, SURVEY_START
-from runtime.config import DefectRates
+from jobs.generate.draws import Draws, add_columns, case, clamp, double
+from jobs.generate.names import full_name, tradition
+from jobs.generate.world import MIGRANT_SHARE, REFERENCE_DATE, SURVEY_START
+from runtime.config import DefectRates, ReportingErrors
 
 
-def persons(hh: DataFrame, plan_districts: DataFrame, seed: int, rates: DefectRates) -> DataFrame:
+def persons(hh: DataFrame, plan_districts: DataFrame, seed: int, rates: DefectRates,
+            errors: ReportingErrors) -> DataFrame:
     """Everyone in every household (living and dead), with registry NIKs unique by construction."""
     r = Draws(seed)
     keep = ["hh_idx", "household_id", "training_id", "village_code", "district_code", "province_code",
@@ -90,19 +92,17 @@ def persons(hh: DataFrame, plan_districts: DataFrame, seed: int, rates: DefectRa
                F.col("mig_idx") == F.col("district_idx"), "left")
     p = add_columns(p, {
         "nik_district": "coalesce(mig_district, district_code)",
-        "full_name": "concat_ws(' ', CASE WHEN sex = 'L' THEN "
-                     + pick(FIRST_NAMES_L, r.index("first", len(FIRST_NAMES_L), *k)) + " ELSE "
-                     + pick(FIRST_NAMES_P, r.index("first", len(FIRST_NAMES_P), *k)) + " END, "
-                     + pick(SECOND_NAMES, r.index("second", len(SECOND_NAMES), *k)) + ")",
+        "name_tradition": tradition(r),
         "updated_at": f"timestamp_seconds({int(dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp())}L"
                       f" + {r.index('updated', 545 * 86400, *k)})",
     })
+    p = add_columns(p, {"full_name": full_name(r, k)})
     p = add_columns(p, {
         "serial": "row_number() OVER (PARTITION BY nik_district, birth_date, sex ORDER BY hh_idx, member_no)"})
     p = p.withColumn("nik", nik.make_nik(F.col("nik_district"), F.col("birth_date"), F.col("sex"), F.col("serial")))
     p = p.drop("mig_idx", "district_idx", "mig_district", "role", "u_age", "u_sex", "serial", "z_edu", "z_sector",
-               "u_disability", "mig_other", "adult_edu", "sector")
-    return member_defects(p, r, rates)
+               "u_disability", "mig_other", "adult_edu", "sector", "name_tradition")
+    return member_defects(p, r, rates, errors)
 
 
 def _member_answers(r: Draws, k: tuple[str, ...]) -> dict[str, str]:

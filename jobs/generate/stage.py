@@ -63,13 +63,15 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "households": n, "seed": seed, "training_rate": config.generate.training_rate,
         "appeal_share": config.generate.appeal_share,
         "format": fmt, "files_per_folder": output_files(n),
-        "defect_rates": rates.model_dump(), "min_interview_minutes": config.thresholds.min_interview_minutes,
+        "defect_rates": rates.model_dump(), "reporting_errors": config.generate.reporting_errors.model_dump(),
+        "min_interview_minutes": config.thresholds.min_interview_minutes,
         "reference_date": world.REFERENCE_DATE.isoformat(),
         "survey_start": world.SURVEY_START.isoformat(), "survey_days": world.SURVEY_DAYS,
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
     ctx.step("draw", f"drawing {n:,} households over the region reference (seed {seed})")
-    nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.thresholds.min_interview_minutes,
+    nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.generate.reporting_errors,
+                             config.thresholds.min_interview_minutes,
                              config.generate.training_rate, config.trial.regions, config.generate.appeal_share)
 
     def describe(row_counts: dict[str, int], observed: dict[str, Observation]) -> dict:

@@ -39,13 +39,14 @@ from jobs.generate.outputs import (
     training,
     truth_defects,
     truth_households,
+    truth_members,
 )
 from jobs.generate.people import persons
 from jobs.generate.proxies import PROXIES
 from jobs.generate.villages import Plan, village_plan
 from jobs.generate.welfare import with_consumption
 from jobs.generate.world import TRAINING_RATE
-from runtime.config import DefectRates
+from runtime.config import DefectRates, ReportingErrors
 
 
 def materialize(df: DataFrame) -> DataFrame:
@@ -86,13 +87,13 @@ PERSON_COLUMNS = (
     "hh_idx", "member_no", "household_id", "training_id", "village_code", "kk_number", "listed", "in_training",
     "is_dead", "deceased_listed", "dup_member_no", "nik", "full_name", "birth_date", "sex", "relationship", "age",
     "education", "employment", "disability", "chronic_illness", "pregnant", "in_school", "death_date",
-    "updated_at", "reported_nik", "reported_birth_date", "reported_sex", "member_defect",
+    "updated_at", "reported_nik", "reported_birth_date", "reported_sex", "reported_name", "member_defect",
 )
 
 
 def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, households_n: int, seed: int,
-          rates: DefectRates, min_interview_minutes: float, training_rate: float = TRAINING_RATE,
-          scope: tuple[str, ...] = (), appeal_share: float = 0.0) -> Nation:
+          rates: DefectRates, errors: ReportingErrors, min_interview_minutes: float,
+          training_rate: float = TRAINING_RATE, scope: tuple[str, ...] = (), appeal_share: float = 0.0) -> Nation:
     """The whole synthetic nation as DataFrames; nothing that grows with N reaches the driver.
 
     Households, persons and the consumption truth are computed once each (`materialize`); households
@@ -105,7 +106,8 @@ def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, h
     own = [c for c in every.columns if c not in villages.columns and c not in _DRAW_ONLY]
     hh_own = materialize(every.select("slot", *own))
     hh = hh_own.join(villages, "slot")
-    people = materialize(persons(hh, spark.createDataFrame(plan.districts), seed, rates).select(*PERSON_COLUMNS))
+    districts = spark.createDataFrame(plan.districts)
+    people = materialize(persons(hh, districts, seed, rates, errors).select(*PERSON_COLUMNS))
     consumption = materialize(with_consumption(hh, people, seed).select(
         "hh_idx", "household_id", "listed", "consumption_per_capita", "log_consumption_per_capita",
         "oracle_log_consumption"))
@@ -120,6 +122,7 @@ def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, h
         "training_members": t_members,
         "truth/households": truth_households(consumption),
         "truth/defects": truth_defects(s_hh, s_members, dup_truth),
+        "truth/members": truth_members(s_members),
     }
     keys = {
         "registry": ["nik"],
@@ -129,6 +132,7 @@ def build(spark: SparkSession, ref: RegionReference, population: pd.DataFrame, h
         "training_members": ["household_id", "member_no"],
         "truth/households": ["household_id"],
         "truth/defects": ["source", "household_id", "member_no", "defect"],
+        "truth/members": ["household_id", "member_no"],
     }
     if appeal_share > 0:
         tables["appeals"], tables["truth/appeals"] = filed_appeals(s_hh, people, Draws(seed), appeal_share,

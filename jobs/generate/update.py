@@ -27,10 +27,10 @@ from pyspark.sql import functions as F
 from jobs.core import contract, nik, questionnaire
 from jobs.core.questionnaire import Questionnaire
 from jobs.generate.delivery import write_landing
-from jobs.generate.draws import Draws, add_columns, clamp, double, pick
+from jobs.generate.draws import Draws, add_columns, clamp, double
+from jobs.generate.names import given_name
 from jobs.generate.outputs import HOUSEHOLD_HEAD_COLUMNS, MEMBER_COLUMNS, REGISTRY_COLUMNS
 from jobs.generate.proxies import ASSET_MODEL, ORDERED_CUTS, PROXIES, proxies, proxy_draws
-from jobs.generate.world import FIRST_NAMES_L, FIRST_NAMES_P
 from runtime.config import DtksConfig
 from runtime.errors import UserError
 
@@ -112,10 +112,7 @@ def registry_events(registry: DataFrame, villages: list[str], r: Draws, share: f
         "change": f"'{contract.BIRTH}'",
     })
     babies = add_columns(babies, {
-        "full_name": "concat_ws(' ', CASE WHEN sex = 'L' THEN "
-                     + pick(FIRST_NAMES_L, r.index("u_first", len(FIRST_NAMES_L), "mother_nik")) + " ELSE "
-                     + pick(FIRST_NAMES_P, r.index("u_first", len(FIRST_NAMES_P), "mother_nik"))
-                     + " END, element_at(split(full_name, ' '), -1))",
+        "full_name": f"concat_ws(' ', {given_name(r, 'mother_nik')}, element_at(split(full_name, ' '), -1))",
         "_district": "substr(village_code, 1, 6)",
     })
     order = Window.partitionBy("_district", "birth_date", "sex").orderBy("mother_nik")

@@ -1,5 +1,5 @@
 """The synthetic world's fixed facts: dates of the survey round, how villages, enumerators and families are
-sized, province welfare, names.
+sized, province welfare.
 
 Why: the numbers several parts of the generator (the village plan, households, persons, appeals, the update)
 draw from, in one place; each part's own calibration lives with it.
@@ -36,20 +36,6 @@ _POVERTY_PCT = {
     "94": 28.0, "95": 32.0, "96": 18.0,
 }
 PROVINCE_EFFECT = {code: round(-0.25 * math.log(pct / 9.0), 3) for code, pct in _POVERTY_PCT.items()}
-
-FIRST_NAMES_L = (
-    "Agus", "Budi", "Dedi", "Eko", "Fajar", "Hendra", "Iwan", "Joko", "Rudi", "Slamet", "Teguh", "Wahyu",
-    "Yusuf", "Ahmad", "Bambang", "Dimas", "Gilang", "Hadi", "Irfan", "Muhammad", "Rizki", "Sutrisno",
-)
-FIRST_NAMES_P = (
-    "Ani", "Dewi", "Endang", "Fitri", "Indah", "Lestari", "Nur", "Putri", "Rina", "Siti", "Sri", "Wulan",
-    "Yanti", "Ayu", "Dian", "Eka", "Kartini", "Maya", "Ratna", "Sari", "Tuti", "Umi",
-)
-SECOND_NAMES = (
-    "Saputra", "Pratama", "Hidayat", "Santoso", "Wijaya", "Kurniawan", "Setiawan", "Nugroho", "Lubis",
-    "Siregar", "Nasution", "Harahap", "Simanjuntak", "Sinaga", "Manurung", "Rahman", "Hasibuan", "Tanjung",
-    "Wati", "Rahayu", "Susanti", "Handayani", "Purnama", "Utami", "Maharani", "Kusuma", "Permata", "Lim",
-)
 
 # Households (drawn in `households`; the plan allocates by the expected size, `expected_household_size`):
 # latent wealth = WEALTH_PROVINCE * province effect + WEALTH_URBAN * urban + district effect + N(0, 1);
