@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 
 .PHONY: setup demo test test-fast test-cluster package lint bench clean browser
 TOKEN_JAR := .cache/jars/dtks-nik-token.jar
-setup: $(STAMP) .cache/jars/.complete $(TOKEN_JAR)
+# Splink's similarity functions for Spark (jaro_winkler...), as its pinned wheel ships them: record linkage.
+SPLINK_JAR := .cache/jars/splink-similarity-spark4.jar
+setup: $(STAMP) .cache/jars/.complete $(TOKEN_JAR) $(SPLINK_JAR)
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,9 @@ $(STAMP): setup.py
 # Rebuilt after a re-fetch too (the fetch empties the folder).
 $(TOKEN_JAR): jobs/jvm/pom.xml $(wildcard jobs/jvm/src/main/java/id/dtks/*.java) .cache/jars/.complete
 	scripts/build_jvm.sh
+
+$(SPLINK_JAR): $(STAMP) .cache/jars/.complete
+	cp "$$($(PY) -c 'from splink.backends.spark import similarity_jar_location as j; print(j())')" $@
 
 demo: setup
 	$(VENV)/bin/dtks run

@@ -33,6 +33,9 @@ setup(
         "Jinja2==3.1.6",  # the report page's templates (jobs/report/templates)
         # `dtks status` reads a local lakehouse without starting Spark (its SQL path reads deletion vectors)
         "deltalake==1.6.6",
+        # Probabilistic record linkage on Spark (models/linkage.py); its wheel carries the Spark 4 similarity
+        # functions' JAR, copied into .cache/jars at set-up (it brings duckdb and sqlglot, unused by dtks).
+        "splink==5.0.0",
     ],
     extras_require={
         "dev": [

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(stage.NAME.replace("_", "-"), help=stage.HELP, description=stage.HELP)
         add_common_arguments(p)
         stage.add_arguments(p)
-    sub.add_parser("jars", help="print the JAR paths (Delta and the NIK token function) for spark-submit --jars")
+    sub.add_parser("jars", help="print the JAR paths (Delta, the NIK token function, Splink's similarity "
+                       "functions) for spark-submit --jars")
     p = sub.add_parser("status", help="last run of each stage, latest publication, champion model, lock holder")
     add_common_arguments(p)
     p.add_argument("--json", action="store_true", help="as JSON, for scripts")

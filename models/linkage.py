@@ -1,0 +1,194 @@
+"""Probabilistic record linkage: survey members without a usable NIK found among registry persons
+(Fellegi-Sunter, its parameters estimated from the data and its pairs scored by Splink on Spark).
+
+Why: a member whose NIK is missing, malformed or not in the registry is otherwise never checked against the
+civil registry. Names are compared after `standard_name` (Muhammad, M., Moh. and Muh. are one name; Noor is
+Nur; Soe is Su), with term-frequency adjustment so a common name (Muhammad, Siti) weighs less than a rare
+one. Both sides carry the columns of `COLUMNS`; `unique_id` is the member's key on the left and the
+registry person's key on the right. Nothing here reads a table: the caller brings both sides.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+# The columns both sides carry. name: standard_name(); name_key: soundex of its first word; kk: the
+# household's (left) or the person's (right) KK as a 64-bit hash; nik: the 16 digits as reported (left) or
+# registered (right), null where there is none; nik_prefix: its first 12 (district and birth date).
+COLUMNS = ("unique_id", "name", "name_key", "birth_date", "birth_year", "sex", "village_code", "district_code",
+           "kk", "nik", "nik_prefix")
+SEED = 20261206
+_linkers = itertools.count()
+U_MAX_PAIRS = 2_000_000
+EM_MAX_ITERATIONS, EM_CONVERGENCE = 12, 0.001
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """At or above `upper`: linked automatically; from `lower` to `upper`: a pair for clerical review."""
+
+    upper: float
+    lower: float
+
+
+_MUHAMMAD = r"^(M|MOH|MOCH|MUH|MUHAMAD|MOHAMMAD|MOHAMAD|MOHAMMED|MUHAMMED)( |$)"
+# (pattern, replacement) applied in order to an upper-case name whose dots are spaces.
+_SPELLING = (
+    (_MUHAMMAD, "MUHAMMAD$2"), (r"\bNOOR\b", "NUR"), (r"\bSITTI\b", "SITI"), (r"OE", "U"), (r"DJ", "J"),
+    (r"TJ", "C"), (r"CH", "H"), (r"SY", "S"), (r"KH", "H"), (r"Y\b", "I"),
+)
+
+
+def standard_name(name: Column) -> Column:
+    """A name as linkage compares it: upper case, letters and single spaces, common spellings made one."""
+    out = F.upper(F.regexp_replace(name, r"[^A-Za-z ]", " "))
+    out = F.trim(F.regexp_replace(out, r"\s+", " "))
+    for pattern, replacement in _SPELLING:
+        out = F.regexp_replace(out, pattern, replacement)
+    return F.when(out != "", out)
+
+
+def side(df: DataFrame, unique_id: Column, name: Column, birth_date: Column, sex: Column, village_code: Column,
+         kk: Column, nik: Column) -> DataFrame:
+    """The COLUMNS of one side, from its own columns."""
+    std = standard_name(name)
+    digits = F.when(nik.rlike(r"^[0-9]{16}$"), nik)
+    return df.select(
+        unique_id.cast("string").alias("unique_id"),
+        std.alias("name"),
+        F.soundex(F.split(std, " ")[0]).alias("name_key"),
+        birth_date.alias("birth_date"),
+        F.year(birth_date).alias("birth_year"),
+        sex.alias("sex"),
+        village_code.alias("village_code"),
+        F.substring(village_code, 1, 6).alias("district_code"),
+        kk.alias("kk"),
+        digits.alias("nik"),
+        F.substring(digits, 1, 12).alias("nik_prefix"),
+    )
+
+
+def _settings(probability_two_random_records_match: float):  # -> splink SettingsCreator
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    name = cl.CustomComparison(output_column_name="name", comparison_levels=[
+        cll.NullLevel("name"),
+        cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+        cll.JaroWinklerLevel("name", 0.95),
+        cll.CustomLevel("startswith(name_l, concat(name_r, ' ')) OR startswith(name_r, concat(name_l, ' '))",
+                        "one name is the other with a name more"),
+        cll.JaroWinklerLevel("name", 0.88),
+        cll.JaroWinklerLevel("name", 0.75),
+        cll.ElseLevel(),
+    ])
+    birth = cl.CustomComparison(output_column_name="birth_date", comparison_levels=[
+        cll.NullLevel("birth_date"),
+        cll.ExactMatchLevel("birth_date"),
+        cll.CustomLevel("day(birth_date_l) = month(birth_date_r) AND month(birth_date_l) = day(birth_date_r) "
+                        "AND year(birth_date_l) = year(birth_date_r)", "day and month swapped"),
+        cll.CustomLevel("day(birth_date_l) = day(birth_date_r) AND month(birth_date_l) = month(birth_date_r) "
+                        "AND abs(year(birth_date_l) - year(birth_date_r)) = 1", "year off by one"),
+        cll.CustomLevel("abs(datediff(birth_date_l, birth_date_r)) <= 366", "within a year"),
+        cll.ElseLevel(),
+    ])
+    place = cl.CustomComparison(output_column_name="village_code", comparison_levels=[
+        cll.NullLevel("village_code"),
+        cll.ExactMatchLevel("village_code"),
+        cll.ExactMatchLevel("district_code"),
+        cll.ElseLevel(),
+    ])
+    kk = cl.CustomComparison(output_column_name="kk", comparison_levels=[
+        cll.NullLevel("kk"), cll.ExactMatchLevel("kk"), cll.ElseLevel()])
+    nik = cl.CustomComparison(output_column_name="nik", comparison_levels=[
+        cll.NullLevel("nik"), cll.LevenshteinLevel("nik", 2), cll.ElseLevel()])
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="unique_id",
+        probability_two_random_records_match=probability_two_random_records_match,
+        comparisons=[name, birth, cl.ExactMatch("sex"), place, kk, nik],
+        blocking_rules_to_generate_predictions=[
+            block_on("village_code", "birth_date"),
+            block_on("kk"),
+            block_on("district_code", "birth_year", "name_key"),
+            block_on("nik_prefix"),
+        ],
+        max_iterations=EM_MAX_ITERATIONS,
+        em_convergence=EM_CONVERGENCE,
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def _linker(spark: SparkSession, left: DataFrame, right: DataFrame, settings):
+    from splink import Linker, SparkAPI
+
+    api = SparkAPI(spark_session=spark, break_lineage_method="persist")
+    run = next(_linkers)  # each linker's input views get their own names in the session
+    tables = [api.register(df.select(*COLUMNS), dataset_display_name=name, table_name=f"__dtks_{name}_{run}")
+              for df, name in ((left, "members"), (right, "registry"))]
+    return Linker(tables, settings)
+
+
+def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share: float = 0.8) -> dict:
+    """Estimate the model on these two sides as Splink recommends: u by random sampling, m by expectation
+    maximisation over blocking rules; reproducible (fixed seed). `expected_share`: the share of the left
+    thought to be in the registry, which sets the prior (λ). Returns the settings with their parameters."""
+    from splink import block_on
+
+    n_left, n_right = left.count(), right.count()
+    prior = min(0.5, expected_share * n_left / max(1, n_left * n_right))
+    linker = _linker(spark, left, right, _settings(prior))
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED, num_chunks=1,
+                                                     min_count_per_level=None)
+    # Each rule leaves free the comparisons it does not block on; together they estimate every level.
+    for rule in (block_on("village_code", "birth_date"), block_on("village_code", "name_key"),
+                 block_on("name_key", "birth_date")):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, fix_u_probabilities=True, fix_probability_two_random_records_match=True,
+            estimate_without_term_frequencies=True)
+    return linker.misc.save_model_to_json()
+
+
+def predict(spark: SparkSession, left: DataFrame, right: DataFrame, model: dict, lower: float) -> DataFrame:
+    """Pairs (member_id, registry_id, match_probability, match_weight) at or above `lower`, before the
+    one-to-one rule."""
+    linker = _linker(spark, left, right, model)
+    scored = linker.inference.predict(threshold_match_probability=lower).as_spark_dataframe()
+    members_left = F.col("source_dataset_l") == "members"
+    return scored.select(
+        F.when(members_left, F.col("unique_id_l")).otherwise(F.col("unique_id_r")).alias("member_id"),
+        F.when(members_left, F.col("unique_id_r")).otherwise(F.col("unique_id_l")).alias("registry_id"),
+        "match_probability", "match_weight",
+    )
+
+
+def one_to_one(pairs: DataFrame) -> DataFrame:
+    """Each member's best pair, then each registry person's best member: at most one link per registry
+    person and per member (ties by the other side's key, so the result never depends on row order)."""
+    by_member = Window.partitionBy("member_id").orderBy(F.desc("match_probability"), "registry_id")
+    best = pairs.withColumn("_r", F.row_number().over(by_member)).where("_r = 1").drop("_r")
+    by_person = Window.partitionBy("registry_id").orderBy(F.desc("match_probability"), "member_id")
+    return best.withColumn("_r", F.row_number().over(by_person)).where("_r = 1").drop("_r")
+
+
+def decide(pairs: DataFrame, thresholds: Thresholds) -> DataFrame:
+    """`decision`: LINK at or above the upper threshold, REVIEW below it."""
+    return pairs.withColumn(
+        "decision", F.when(F.col("match_probability") >= thresholds.upper, F.lit("LINK")).otherwise(F.lit("REVIEW")))
+
+
+def parameters(model: dict) -> Iterable[tuple[str, str, float | None, float | None]]:
+    """(comparison, level, m, u) of a trained model: what is logged, never a record."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            yield (comparison["output_column_name"], level.get("label_for_charts", level["sql_condition"]),
+                   level.get("m_probability"), level.get("u_probability"))
