@@ -33,6 +33,7 @@ def main() -> int:
     parser.add_argument("--upper", type=float, default=0.999)
     parser.add_argument("--lower", type=float, default=0.5)
     parser.add_argument("--out")
+    parser.add_argument("--model-out", help="also write the trained model (settings, m and u: no record) here")
     args = parser.parse_args()
     config = load_config("local")
     spark = get_spark(config)  # the similarity functions' JAR is among the set-up JARs (.cache/jars)
@@ -103,6 +104,8 @@ def main() -> int:
         "parameters": [list(p) for p in linkage.parameters(model)],
         "lambda": model.get("probability_two_random_records_match"),
     }
+    if args.model_out:
+        Path(args.model_out).write_text(json.dumps(model, indent=2, sort_keys=True) + "\n")
     text = json.dumps(result, indent=2, default=str)
     if args.out:
         Path(args.out).write_text(text + "\n")

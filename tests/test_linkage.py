@@ -3,6 +3,10 @@ scored pairs become at most one link per member and per registry person."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
@@ -39,3 +43,33 @@ def test_decide_links_at_the_upper_threshold_and_reviews_below(spark):
     pairs = spark.createDataFrame([("a", "A", 0.99), ("b", "B", 0.989999), ("c", "C", 0.5)], schema)
     got = linkage.decide(pairs, linkage.Thresholds(upper=0.99, lower=0.5))
     assert {r.member_id: r.decision for r in got.collect()} == {"a": "LINK", "b": "REVIEW", "c": "REVIEW"}
+
+
+MODEL = Path(__file__).parent / "linkage_model.json"  # trained by scripts/bench_linkage.py --model-out (20 k)
+
+
+def test_a_trained_model_scores_literal_members_against_the_registry(spark):
+    """The similarity functions load from the set-up JAR and a trained model of this shape scores pairs on our
+    Spark: a member with an abbreviated name and a swapped birth date, and one whose NIK has a wrong digit,
+    are linked; a stranger of the same village is not. Re-train the file when the comparisons change."""
+    model = json.loads(MODEL.read_text())
+    cols = "uid string, name string, birth date, sex string, village string, kk string, nik string"
+    members = spark.createDataFrame([
+        ("H1:2", "M. Rizki Saputra", dt.date(1990, 4, 3), "L", "3201010001", "K1", None),
+        ("H1:3", "Siti Aminah", dt.date(1985, 7, 21), "P", "3201010001", "K1", "3201016107851001"),
+        ("H2:1", "Yohanes Lado", dt.date(1962, 1, 30), "L", "3201010001", "K9", None),
+    ], cols)
+    registry = spark.createDataFrame([
+        ("A", "Muhammad Rizki Saputra", dt.date(1990, 3, 4), "L", "3201010001", "K1", "3201010403900001"),
+        ("B", "Siti Aminah", dt.date(1985, 7, 21), "P", "3201010001", "K1", "3201016107850001"),
+        ("C", "Budi Santoso", dt.date(1962, 1, 30), "L", "3201010001", "K5", "3201013001620001"),
+    ], cols)
+
+    def side(df):
+        return linkage.side(df, F.col("uid"), F.col("name"), F.col("birth"), F.col("sex"), F.col("village"),
+                            F.xxhash64("kk"), F.col("nik"))
+
+    pairs = linkage.predict(spark, side(members), side(registry), model, lower=0.5)
+    decided = linkage.decide(linkage.one_to_one(pairs), linkage.Thresholds(upper=0.999, lower=0.5))
+    got = {r.member_id: (r.registry_id, r.decision) for r in decided.collect()}
+    assert got == {"H1:2": ("A", "LINK"), "H1:3": ("B", "LINK")}, got
