@@ -55,7 +55,8 @@ def standard_name(name: Column) -> Column:
 
 def side(df: DataFrame, unique_id: Column, name: Column, birth_date: Column, sex: Column, village_code: Column,
          kk: Column, nik: Column) -> DataFrame:
-    """The COLUMNS of one side, from its own columns."""
+    """The COLUMNS of one side, from its own columns (`kk`: the KK number or token, hashed here; null stays
+    null, as xxhash64 of a null is not)."""
     std = standard_name(name)
     digits = F.when(nik.rlike(r"^[0-9]{16}$"), nik)
     return df.select(
@@ -67,7 +68,7 @@ def side(df: DataFrame, unique_id: Column, name: Column, birth_date: Column, sex
         sex.alias("sex"),
         village_code.alias("village_code"),
         F.substring(village_code, 1, 6).alias("district_code"),
-        kk.alias("kk"),
+        F.when(kk.isNotNull(), F.xxhash64(kk)).alias("kk"),
         digits.alias("nik"),
         F.substring(digits, 1, 12).alias("nik_prefix"),
     )
@@ -147,9 +148,10 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
     linker = _linker(spark, left, right, _settings(prior))
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED, num_chunks=1,
                                                      min_count_per_level=None)
-    # Each rule leaves free the comparisons it does not block on; together they estimate every level.
-    for rule in (block_on("village_code", "birth_date"), block_on("village_code", "name_key"),
-                 block_on("name_key", "birth_date")):
+    # A comparison whose columns a rule blocks on is left out of that rule's session (a derived column such as
+    # name_key would not be): each comparison is estimated by a rule that does not select on it.
+    for rule in (block_on("village_code", "birth_date"), block_on("village_code", "name"),
+                 block_on("name", "birth_date")):
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, fix_u_probabilities=True, fix_probability_two_random_records_match=True,
             estimate_without_term_frequencies=True)

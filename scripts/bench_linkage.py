@@ -48,10 +48,10 @@ def main() -> int:
     matched_niks = found.select("nik").distinct()
     unmatched = members.join(found.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
     left = linkage.side(unmatched, F.concat_ws(":", "household_id", "member_no"), F.col("full_name"),
-                        F.col("birth_date"), F.col("sex"), F.col("village_code"), F.xxhash64("kk_number"),
+                        F.col("birth_date"), F.col("sex"), F.col("village_code"), F.col("kk_number"),
                         F.col("nik")).cache()
     right = linkage.side(registry.join(matched_niks, "nik", "left_anti"), F.col("nik"), F.col("full_name"),
-                         F.col("birth_date"), F.col("sex"), F.col("village_code"), F.xxhash64("kk_number"),
+                         F.col("birth_date"), F.col("sex"), F.col("village_code"), F.col("kk_number"),
                          F.col("nik")).cache()
     n_left, n_right = left.count(), right.count()
     t0 = time.perf_counter()
@@ -112,9 +112,9 @@ def main() -> int:
     national = result["national"]
     print(json.dumps({k: result[k] for k in ("left", "right", "train_s", "predict_s")} | national, default=str))
     for upper, row in sweep.items():
-        print(f"upper {upper}: precision {row['precision']:.4f} recall {row['recall']:.4f} "
-              f"review {row['review_share']:.4f} absent linked {row['absent_linked_share']:.4f}")
-    worst = min((v["recall"] or 1.0, k) for k, v in result["by_province"].items())
+        print(f"upper {upper}: " + ", ".join(f"{k} {row[k]}" for k in (
+            "precision", "recall", "review_share", "absent_linked_share")))
+    worst = min((1.0 if v["recall"] is None else v["recall"], k) for k, v in result["by_province"].items())
     print(f"worst province recall: {worst}")
     return 0
 

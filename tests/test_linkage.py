@@ -67,7 +67,7 @@ def test_a_trained_model_scores_literal_members_against_the_registry(spark):
 
     def side(df):
         return linkage.side(df, F.col("uid"), F.col("name"), F.col("birth"), F.col("sex"), F.col("village"),
-                            F.xxhash64("kk"), F.col("nik"))
+                            F.col("kk"), F.col("nik"))
 
     pairs = linkage.predict(spark, side(members), side(registry), model, lower=0.5)
     decided = linkage.decide(linkage.one_to_one(pairs), linkage.Thresholds(upper=0.999, lower=0.5))

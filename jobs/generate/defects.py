@@ -71,8 +71,9 @@ def member_defects(p: DataFrame, r: Draws, rates: DefectRates, errors: Reporting
                        ("u_value < 2.0D / 3", "concat(substr(nik, 1, 7), 'O', substr(nik, 9, 8))")],
                       "concat(nik, '0')")
     # One or two digits wrong, in the serial's leading two (always 0 in a registered NIK: serials are small),
-    # never an 8 or 9 there (the update rounds' newborns): a well-formed NIK the registry does not hold.
-    first = f"CAST(1 + {r.index('digit1', 7, *k)} AS STRING)"
+    # the first 1-4 (update rounds give NIK corrections 5000 + serial and newborns 8000+): a well-formed NIK the
+    # registry does not hold, now or after an update.
+    first = f"CAST(1 + {r.index('digit1', 4, *k)} AS STRING)"
     second = f"CASE WHEN u_value < 0.5D THEN CAST(1 + {r.index('digit2', 7, *k)} AS STRING) ELSE substr(nik, 14, 1) END"
     wrong_digits = f"concat(substr(nik, 1, 12), {first}, {second}, substr(nik, 15, 2))"
     placeholders = tuple(sorted(nik.PLACEHOLDERS))

@@ -221,7 +221,7 @@ def full_name(r: Draws, k: tuple[str, ...]) -> str:
 
 def given_name(r: Draws, salt_key: str) -> str:
     """SQL: a newborn's given name in the mother's tradition-free form (a Javanese, Sundanese or Malay list by
-    a draw keyed on `salt_key`); the update generator adds the father's last name to it."""
+    a draw keyed on `salt_key`); the update generator adds the mother's last name to it."""
     pairs = ((_JAVANESE_L, _JAVANESE_P), (_SUNDANESE_L, _SUNDANESE_P), (_MALAY_L, _MALAY_P))
     which = r.index("newborn_list", len(pairs), salt_key)
     return case([(f"{which} = {i}", f"CASE WHEN sex = 'L' THEN {pick(m, _skewed(r, 'newborn', len(m), salt_key))}"
