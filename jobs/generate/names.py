@@ -224,11 +224,8 @@ def given_name(r: Draws, salt_key: str) -> str:
     a draw keyed on `salt_key`); the update generator adds the mother's last name to it."""
     pairs = ((_JAVANESE_L, _JAVANESE_P), (_SUNDANESE_L, _SUNDANESE_P), (_MALAY_L, _MALAY_P))
     which = r.index("newborn_list", len(pairs), salt_key)
-    return case([(f"{which} = {i}", f"CASE WHEN sex = 'L' THEN {pick(m, _skewed(r, 'newborn', len(m), salt_key))}"
-                  f" ELSE {pick(f, _skewed(r, 'newborn', len(f), salt_key))} END")
-                 for i, (m, f) in enumerate(pairs[:-1])],
-                f"CASE WHEN sex = 'L' THEN {pick(pairs[-1][0], _skewed(r, 'newborn', len(pairs[-1][0]), salt_key))}"
-                f" ELSE {pick(pairs[-1][1], _skewed(r, 'newborn', len(pairs[-1][1]), salt_key))} END")
+    return case([(f"{which} = {i}", _given(r, m, f, (salt_key,), "newborn")) for i, (m, f) in enumerate(pairs[:-1])],
+                _given(r, *pairs[-1], (salt_key,), "newborn"))
 
 
 # Spelling variants a clerk may write: (pattern, replacement), the first that applies is used.
