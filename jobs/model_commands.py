@@ -1,4 +1,5 @@
-"""`dtks model list | compare V1 V2 | impact [V] | promote V | rollback`: registry commands for data scientists.
+"""`dtks model list | compare V1 V2 | impact [V] | promote V | rollback | train-linkage`: registry commands for
+data scientists. With `--linkage`, list, compare and promote act on the linkage model (`linkage.model_name`).
 
 Wired into jobs/cli.py by `add_model_commands(sub)` and `run_model_command(args)`. MLflow is
 imported only when a command runs, so `dtks --help` stays fast. Beside the `dtks` command rather than in
@@ -21,12 +22,15 @@ SUBGROUP_METRICS = ("exclusion_error_40", "inclusion_error_40", "exclusion_error
 def add_model_commands(subparsers: Any) -> None:
     from runtime.stage import add_common_arguments, config_flag
 
-    parser = subparsers.add_parser("model", help="list, compare, promote and roll back ranking-model versions")
+    parser = subparsers.add_parser("model", help="list, compare, promote and roll back ranking-model versions "
+                                   "(--linkage: the linkage model's), train a linkage version")
     sub = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     p = sub.add_parser("list", help="registered versions with alias, family and headline metrics")
     add_common_arguments(p)
+    _linkage_flag(p)
     p = sub.add_parser("compare", help="two versions' logged metrics side by side")
     add_common_arguments(p)
+    _linkage_flag(p)
     p.add_argument("v1")
     p.add_argument("v2")
     p = sub.add_parser("impact", help="who would enter and leave each programme if a version, a coverage or "
@@ -45,8 +49,20 @@ def add_model_commands(subparsers: Any) -> None:
     p.add_argument("--force", action="store_true",
                    help="promote even beyond the churn and subgroup limits; records who and why")
     p.add_argument("--by", help="who forces it (default: the login name)")
+    _linkage_flag(p)
     p = sub.add_parser("rollback", help="move champion back to the previous champion")
     add_common_arguments(p)
+    p = sub.add_parser("train-linkage", help="train a linkage model version on the lakehouse's current round and "
+                       "register it (in use only with --promote)")
+    add_common_arguments(p)
+    p.add_argument("--truth", help="a generated nation's truth/members folder: precision, recall and review share "
+                   "measured against it and logged with the version")
+    p.add_argument("--promote", action="store_true", help="make it the version ingest scores with (linkage.alias)")
+
+
+def _linkage_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--linkage", action="store_true", help="the linkage model (linkage.model_name), not the ranking "
+                   "model")
 
 
 def run_model_command(args: argparse.Namespace) -> int:
@@ -73,6 +89,9 @@ def _dispatch(args: argparse.Namespace) -> None:
     from models import registry
     from runtime.errors import UserError
 
+    if args.model_command == "train-linkage" or getattr(args, "linkage", False):
+        _linkage_command(args)
+        return
     client, name = _client(args)
     try:
         if args.model_command == "list":
@@ -88,6 +107,72 @@ def _dispatch(args: argparse.Namespace) -> None:
             print(f"{name}: champion rolled back from version {old} to {new}")
     except (MlflowException, ValueError) as exc:
         raise UserError(f"model {name}: {exc}") from exc
+
+
+def _linkage_command(args: argparse.Namespace) -> None:
+    """list, compare, promote (--linkage) and train-linkage: the linkage model's versions."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from models import linkage_versions
+    from runtime.config import load_config
+    from runtime.errors import UserError
+    from runtime.tracking import setup_mlflow
+
+    if args.model_command == "train-linkage":
+        from jobs.ingest.link_training import train_version
+
+        ctx = _spark_context(args)
+        version, measured = train_version(ctx.spark, ctx.config, ctx.run_id, args.truth, args.promote)
+        name = ctx.config.linkage.model_name
+        print(f"{name}: version {version} registered" + (" and in use" if args.promote else
+              f" (not in use: dtks model promote --linkage {version})"))
+        print("  ".join(f"{k} {v:.4f}" if k.startswith("truth_") and v < 1.5 else f"{k} {v:,.0f}"
+                        for k, v in measured.items()))
+        return
+    config = load_config(env=args.env, overrides=args.overrides)
+    setup_mlflow(config, linkage=True)
+    client, name = MlflowClient(), config.linkage.model_name
+    try:
+        if args.model_command == "list":
+            print(format_linkage_list(client, name))
+        elif args.model_command == "compare":
+            print(format_linkage_compare(client, name, args.v1, args.v2))
+        elif args.model_command == "promote":
+            before = linkage_versions.promote(config, str(args.version), args.reason or "promoted by hand")
+            print(f"{name}: version {args.version} is {config.linkage.alias} (was {before or 'none'})")
+    except MlflowException as exc:
+        raise UserError(f"model {name}: {exc}") from exc
+
+
+def format_linkage_list(client, name: str) -> str:
+    versions = _versions(client, name)
+    if not versions:
+        return f"{name}: no versions registered"
+    lines = ["{:>7}  {:<20} {:>10} {:>9} {:>9} {:>9}  {:<34} created".format(
+        "version", "aliases", "lambda", "precision", "recall", "review", "origin")]
+    for v in versions:
+        m = _metrics(client, v)
+        lines.append(f"{v.version:>7}  {','.join(v.aliases) or '-':<20} {m.get('lambda', float('nan')):10.3g} "
+                     f"{m.get('truth_precision', float('nan')):9.4f} {m.get('truth_recall', float('nan')):9.4f} "
+                     f"{m.get('truth_review_share', float('nan')):9.4f}  {v.tags.get('origin', '-'):<34} "
+                     f"{_date(v.creation_timestamp)}")
+    return "\n".join(lines)
+
+
+def format_linkage_compare(client, name: str, v1: str, v2: str) -> str:
+    """λ, m and u per comparison level, and the measured quality, of two versions side by side."""
+    a, b = client.get_model_version(name, str(v1)), client.get_model_version(name, str(v2))
+    ma, mb = _metrics(client, a), _metrics(client, b)
+    labels = client.get_run(b.run_id).data.params if b.run_id else {}
+    lines = [f"{'metric':<34} {'v' + str(v1):>12} {'v' + str(v2):>12}"]
+    for key in sorted(set(ma) | set(mb), key=lambda k: (k.split("/")[1:], k) if "/" in k else ([k], k)):
+        lines.append(f"{key:<34} {ma.get(key, float('nan')):12.6g} {mb.get(key, float('nan')):12.6g}")
+    levels = {k.removeprefix("levels/"): v for k, v in labels.items() if k.startswith("levels/")}
+    if levels:
+        lines.append("levels (m/<comparison>/<n>: n-th level, closest first):")
+        lines += [f"  {c}: {v}" for c, v in sorted(levels.items())]
+    return "\n".join(lines)
 
 
 def _spark_context(args: argparse.Namespace):

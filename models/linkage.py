@@ -11,6 +11,8 @@ registry person's key on the right. Nothing here reads a table: the caller bring
 from __future__ import annotations
 
 import itertools
+import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from pyspark.sql import functions as F
 COLUMNS = ("unique_id", "name", "name_key", "birth_date", "birth_year", "sex", "village_code", "district_code",
            "kk", "nik", "nik_prefix")
 SEED = 20261206
+LINK, REVIEW = "LINK", "REVIEW"  # `decide`: at or above the upper threshold, and from the lower to it
 _linkers = itertools.count()
 U_MAX_PAIRS = 2_000_000
 EM_MAX_ITERATIONS, EM_CONVERGENCE = 12, 0.001
@@ -130,6 +133,8 @@ def _settings(probability_two_random_records_match: float):  # -> splink Setting
 def _linker(spark: SparkSession, left: DataFrame, right: DataFrame, settings):
     from splink import Linker, SparkAPI
 
+    logging.getLogger("splink").setLevel(logging.WARNING)  # its INFO lines are per step, for notebooks
+
     api = SparkAPI(spark_session=spark, break_lineage_method="persist")
     run = next(_linkers)  # each linker's input views get their own names in the session
     tables = [api.register(df.select(*COLUMNS), dataset_display_name=name, table_name=f"__dtks_{name}_{run}")
@@ -159,16 +164,36 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
 
 
 def predict(spark: SparkSession, left: DataFrame, right: DataFrame, model: dict, lower: float) -> DataFrame:
-    """Pairs (member_id, registry_id, match_probability, match_weight) at or above `lower`, before the
-    one-to-one rule."""
-    linker = _linker(spark, left, right, model)
+    """Pairs (member_id, registry_id, match_probability, match_weight and each comparison's level as
+    level_<comparison>, `levels`) at or above `lower`, before the one-to-one rule."""
+    # Each comparison's partial weight (mw_) comes with the intermediate columns; the level is read off it.
+    linker = _linker(spark, left, right, model | {"retain_intermediate_calculation_columns": True})
     scored = linker.inference.predict(threshold_match_probability=lower).as_spark_dataframe()
     members_left = F.col("source_dataset_l") == "members"
     return scored.select(
         F.when(members_left, F.col("unique_id_l")).otherwise(F.col("unique_id_r")).alias("member_id"),
         F.when(members_left, F.col("unique_id_r")).otherwise(F.col("unique_id_l")).alias("registry_id"),
-        "match_probability", "match_weight",
+        "match_probability", "match_weight", *levels(model),
     )
+
+
+def levels(model: dict) -> list[Column]:
+    """level_<comparison> from its partial match weight mw_<comparison>: Splink's numbering (the closest
+    agreement highest, 0 for the else level), null where a side lacks the value. The weight of each level is
+    log2(m/u), distinct within a comparison of a trained model; a level EM saw no pair of (m unknown) weighs 0,
+    as Splink scores it."""
+    out = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        graded = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        level = F.lit(None).cast("int")
+        for i, lv in reversed(list(enumerate(graded))):
+            m, u = lv.get("m_probability"), lv.get("u_probability")
+            weight = math.log2(m / u) if m and u else 0.0
+            level = F.when(F.abs(F.col(f"mw_{name}") - F.lit(weight)) < 1e-9, F.lit(len(graded) - 1 - i)).otherwise(
+                level)
+        out.append(level.alias(f"level_{name}"))
+    return out
 
 
 def one_to_one(pairs: DataFrame) -> DataFrame:
@@ -183,7 +208,7 @@ def one_to_one(pairs: DataFrame) -> DataFrame:
 def decide(pairs: DataFrame, thresholds: Thresholds) -> DataFrame:
     """`decision`: LINK at or above the upper threshold, REVIEW below it."""
     return pairs.withColumn(
-        "decision", F.when(F.col("match_probability") >= thresholds.upper, F.lit("LINK")).otherwise(F.lit("REVIEW")))
+        "decision", F.when(F.col("match_probability") >= thresholds.upper, F.lit(LINK)).otherwise(F.lit(REVIEW)))
 
 
 def parameters(model: dict) -> Iterable[tuple[str, str, float | None, float | None]]:

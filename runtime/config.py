@@ -182,6 +182,26 @@ class QueueConfig(_Strict):
     priority: list[str] = Field(description="the reasons, first = priority 1")
 
 
+class LinkageConfig(_Strict):
+    """Probabilistic linkage of members without a usable NIK (models/linkage.py, jobs/ingest/linking.py)."""
+
+    enabled: bool
+    model_name: str = Field(description="the linkage model's registered name in MLflow")
+    alias: str = Field(description="the version ingest scores with")
+    upper: float = Field(gt=0.0, le=1.0, description="at or above: linked automatically")
+    lower: float = Field(gt=0.0, le=1.0, description="from here to upper: a pair for clerical review")
+    expected_share: float = Field(gt=0.0, le=1.0, description="training prior: share of members without a "
+                                  "usable NIK thought to be in the registry")
+    initial_model: str | None = Field(description="a lakehouse with no version registers this model file "
+                                      "(in the conf folder unless absolute) as its first instead of training one")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LinkageConfig:
+        if self.lower > self.upper:
+            raise ValueError("lower must not exceed upper")
+        return self
+
+
 class ModelConfig(_Strict):
     """How the ranking model is fitted (the feature list itself lives in questionnaire.yaml)."""
 
@@ -273,6 +293,7 @@ class DtksConfig(_Strict):
     security: SecurityConfig
     generate: GenerateConfig
     model: ModelConfig
+    linkage: LinkageConfig
     promotion: PromotionConfig
     trial: TrialConfig
     questionnaire_file: str
@@ -348,6 +369,8 @@ def _apply_trial(config: DtksConfig, source: str) -> DtksConfig:
                     "model_name": f"{config.mlflow.model_name}_trial_{tag.replace('-', '_')}",
                 }
             ),
+            "linkage": config.linkage.model_copy(
+                update={"model_name": f"{config.linkage.model_name}_trial_{tag.replace('-', '_')}"}),
             "ranking": config.ranking.model_copy(update={"official_population": None}),
         }
     )

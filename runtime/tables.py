@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 PIPELINE_RUNS = "pipeline_runs"
 QUARANTINE = "quarantine"
 IDENTITY_VAULT = "identity_vault"
+# Restricted, with the vault's access rules: the names (and reported NIKs) that linkage compares.
+IDENTITY_REGISTRY = "identity_registry"  # each registry person's name and NIK, by token
+IDENTITY_SURVEY = "identity_survey"  # each current roster's names and NIKs as reported, by household
+LINKAGE_REVIEW = "linkage_review"  # member/registry-person pairs for clerical review, with their decisions
 REGISTRY = "silver_registry"
 SURVEY = "silver_survey"
 HOUSEHOLDS = "silver_households"
@@ -95,6 +99,7 @@ class Table:
     carries: str | None = None  # the table whose row_hash its rows carry (follows it when that moves)
     published: bool = False  # each publication pins its version (readers go through `read_published`)
     gold: bool = False  # what programmes read and `dtks export` slices (published too)
+    restricted: bool = False  # holds raw identifiers or names: the vault's access rules (docs/DEPLOYMENT.md)
 
     def __post_init__(self) -> None:
         if self.write not in WRITES:
@@ -120,7 +125,11 @@ CATALOG: dict[str, Table] = {
     t.name: t
     for t in (
         Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token"),
-              tokens=("nik_token",), token_rule=VAULT_TOKENS),
+              tokens=("nik_token",), token_rule=VAULT_TOKENS, restricted=True),
+        Table(IDENTITY_REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
+              tokens=("nik_token",), hashed=True, restricted=True),
+        Table(IDENTITY_SURVEY, "newer", ("household_id",), order_by="interview_start",
+              properties=DV | _stats("household_id"), restricted=True),
         Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
               tokens=("nik_token", "kk_token"), hashed=True),
         Table(QUARANTINE, "insert_new", ("source", "record_key", "reason_code"), ("source",),
@@ -131,6 +140,8 @@ CATALOG: dict[str, Table] = {
               tokens=("kk_token",), hashed=True),
         Table(MEMBERS, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id"),
               tokens=("nik_token",), hashed=True),
+        Table(LINKAGE_REVIEW, "changes", ("household_id", "member_no", "nik_token"),
+              properties=DV | _stats("household_id"), tokens=("nik_token",), hashed=True),
         Table(APPEALS, "insert_new", ("appeal_id",), properties=_stats("appeal_id", "household_id"),
               tokens=("head_token",)),  # an appeal's subject: its head's NIK
         Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),
@@ -159,6 +170,7 @@ CATALOG: dict[str, Table] = {
 # The tables a publication pins the versions of, and among them what programmes read (and export slices).
 PUBLISHED = tuple(name for name, t in CATALOG.items() if t.published)
 GOLD = tuple(name for name, t in CATALOG.items() if t.gold)
+RESTRICTED = tuple(name for name, t in CATALOG.items() if t.restricted)
 
 
 def table(name: str) -> Table:

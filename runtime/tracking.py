@@ -9,8 +9,9 @@ import mlflow
 from runtime.config import DtksConfig
 
 
-def setup_mlflow(config: DtksConfig) -> str:
-    """Point MLflow at the configured store and return the experiment id (created on first use)."""
+def setup_mlflow(config: DtksConfig, linkage: bool = False) -> str:
+    """Point MLflow at the configured store and return the experiment id (created on first use): the ranking
+    model's experiment, or with `linkage` its sibling `<experiment>-linkage` for the linkage model's runs."""
     uri = config.mlflow.tracking_uri
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
@@ -19,7 +20,7 @@ def setup_mlflow(config: DtksConfig) -> str:
         uri = f"sqlite:///{db}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    name = config.mlflow.experiment
+    name = config.mlflow.experiment + ("-linkage" if linkage else "")
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id

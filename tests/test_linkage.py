@@ -45,7 +45,7 @@ def test_decide_links_at_the_upper_threshold_and_reviews_below(spark):
     assert {r.member_id: r.decision for r in got.collect()} == {"a": "LINK", "b": "REVIEW", "c": "REVIEW"}
 
 
-MODEL = Path(__file__).parent / "linkage_model.json"  # trained by scripts/bench_linkage.py --model-out (20 k)
+MODEL = Path(__file__).parents[1] / "conf" / "linkage_model.json"  # scripts/bench_linkage.py --model-out (20 k)
 
 
 def test_a_trained_model_scores_literal_members_against_the_registry(spark):

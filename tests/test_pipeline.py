@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pyspark.sql import functions as F
 
-from jobs.core import regions
+from jobs.core import contract, regions
 from jobs.publish import stage as publish_stage
 from jobs.report import figures as report_figures
 from jobs.report import formats as report_formats
@@ -76,8 +76,12 @@ def test_injected_defects_end_with_the_right_status(spark, nation):
         joined = rows.join(members, ["household_id", "member_no"])
         assert rows.count() == counts[defect] and joined.count() + in_rejected == counts[defect], defect
         got = {r.match_status: r.n for r in joined.groupBy("match_status").agg(F.count("*").alias("n")).collect()}
-        assert got == {status: counts[defect] - in_rejected}, defect
-        expected_by_status[status] = expected_by_status.get(status, 0) + counts[defect] - in_rejected
+        # A member without a usable NIK may be found by linkage (test_links_are_the_true_persons).
+        linked = got.pop(contract.MATCHED_PROBABILISTIC, 0) if status in contract.UNMATCHED else 0
+        assert got == {status: counts[defect] - in_rejected - linked}, defect
+        expected_by_status[status] = expected_by_status.get(status, 0) + counts[defect] - in_rejected - linked
+        expected_by_status[contract.MATCHED_PROBABILISTIC] = expected_by_status.get(
+            contract.MATCHED_PROBABILISTIC, 0) + linked
     # No other member carries these statuses: nothing is flagged that was not injected.
     for status, n in expected_by_status.items():
         assert members.where(F.col("match_status") == status).count() == n, status
@@ -88,6 +92,30 @@ def test_injected_defects_end_with_the_right_status(spark, nation):
         (F.unix_timestamp("interview_end") - F.unix_timestamp("interview_start")) < 600
     )
     assert short.count() == counts["short_interview"]
+
+
+def test_links_are_the_true_persons(spark, nation):
+    """Linkage in ingest on the shared nation (the suite's pinned model, conf/linkage_model.json): every member
+    it linked is the registry person the generator's truth says, most members without a usable NIK who are in
+    the registry are linked, and nobody the registry lacks is."""
+    config, landing, results, _ = nation
+    truth = spark.read.parquet(str(landing / "truth" / "members"))
+    vault = tables.read(spark, config, tables.IDENTITY_VAULT).select("nik_token", F.col("nik").alias("registry_nik"))
+    members = tables.read(spark, config, tables.MEMBERS)
+    linked = members.where(F.col("match_status") == contract.MATCHED_PROBABILISTIC)
+    judged = linked.join(vault, "nik_token", "left").join(
+        truth.select("household_id", "member_no", F.col("registry_nik").alias("true_nik")),
+        ["household_id", "member_no"])
+    assert judged.count() == linked.count() > 0
+    assert judged.where(F.col("registry_nik").eqNullSafe(F.col("true_nik"))).count() == linked.count()
+    assert linked.where(F.col("match_probability") >= config.linkage.upper).count() == linked.count()
+    assert members.where(F.col("match_probability").isNotNull()).count() == linked.count()
+    unusable = members.where(F.col("match_status").isin(*contract.UNMATCHED)).unionByName(linked).join(
+        truth, ["household_id", "member_no"])
+    in_registry = unusable.where(F.col("registry_nik").isNotNull()).count()
+    assert linked.count() >= 0.85 * in_registry
+    d = results["ingest"].details
+    assert int(d["linkage.links"]) == linked.count() and d["linkage.version"] == "1"
 
 
 def personal_data(spark, landing):
@@ -102,12 +130,13 @@ def assert_no_personal_data(blob: bytes, niks: set[str], names: set[str]) -> Non
 
 
 def test_no_raw_nik_or_name_in_tables_logs_or_mlflow(spark, nation):
-    """Personal data stays in identity_vault: every other table, the logs and the MLflow store are clean."""
+    """Personal data stays in the restricted tables (the vault, the identity tables linkage reads): every other
+    table, the logs and the MLflow store (the linkage model's versions too) are clean."""
     config, landing, _, _ = nation
     niks, names = personal_data(spark, landing)
     root = config.path(config.lakehouse)
     for table_dir in sorted(p for p in root.iterdir() if (p / "_delta_log").exists()):
-        if table_dir.name == tables.IDENTITY_VAULT:
+        if table_dir.name in tables.RESTRICTED:
             continue
         df = tables.read(spark, config, table_dir.name)
         strings = [c for c, t in df.dtypes if t == "string"]

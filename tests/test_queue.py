@@ -8,6 +8,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from jobs.publish import queue
+from runtime.config import load_config
 
 
 def test_outcomes_take_the_decile_before_from_the_carried_column_or_the_previous_publication(spark):
@@ -42,3 +43,25 @@ def test_outcomes_take_the_decile_before_from_the_carried_column_or_the_previous
     ], "household_id string, decile_before int, decile_after int, eligible_before map<string,boolean>, "
        "eligible_after map<string,boolean>, appeal_types array<string>, detail string"),
         ignore_nullable=True)
+
+
+def test_a_household_with_a_pair_awaiting_review_is_queued_for_it(spark):
+    """signals: LINKAGE_REVIEW for a household in linkage_review's pending pairs, beside its other reasons; a
+    household without one gets none."""
+    day = dt.date(2026, 6, 30)
+    surveyed = spark.createDataFrame([
+        ("h1", "32", "3273", "3273011001", dt.date(2026, 1, 1), "e1"),
+        ("h2", "32", "3273", "3273011001", dt.date(2020, 1, 1), "e1"),  # stale, and a pair to review
+        ("h3", "32", "3273", "3273011001", dt.date(2026, 1, 1), "e1"),
+    ], "household_id string, province_code string, regency_code string, village_code string, interview_date date, "
+       "enumerator_id string")
+    ranked = spark.createDataFrame([], "household_id string, province_code string, regency_code string, "
+                                   "village_code string, interview_date date, persons_to_cutoff long")
+    nobody = spark.createDataFrame([], "household_id string")
+    inputs = queue.Inputs(surveyed=surveyed, ranked=ranked, heads=nobody, listed=None,
+                          suspects=spark.createDataFrame([], "enumerator_id string"), appeals=None, previous=None,
+                          closed=None, before=None, changes=None, after=ranked, programs={},
+                          reviews=spark.createDataFrame([("h1",), ("h2",)], "household_id string"))
+    got = queue.signals(inputs, day, 1000, queue.settings(load_config("test")))
+    assert sorted((r.subject, r.reason) for r in got.collect()) == [
+        ("h1", "LINKAGE_REVIEW"), ("h2", "LINKAGE_REVIEW"), ("h2", "STALE_INTERVIEW")]

@@ -51,7 +51,13 @@ class Batch:
     training_members: DataFrame | None  # None: no training sample delivered (silver_training kept)
     training_households: DataFrame | None
     appeals: DataFrame | None = None  # None: no appeals delivered
+    # Restricted (the vault's access rules): names and NIKs as registered, and each roster's as reported.
+    identity_registry: DataFrame | None = None
+    identity_survey: DataFrame | None = None
 
+
+IDENTITY_COLUMNS = ("nik_token", "nik", "full_name")  # identity_registry, with its row_hash
+REPORTED = ("member_no", "nik", "full_name")  # identity_survey's roster entries: as the field wrote them
 
 APPEAL_COLUMNS = ("appeal_id", "appeal_type", "filed_at", "village_code", "province_code", "regency_code",
                   "household_id", "head_token", "filer_relation", "reason_category", "has_photo", "has_gps")
@@ -97,20 +103,33 @@ def transform(checked: Checked, run_id: str) -> Batch:
     vault = values.select(nik.token(F.col("nik")).alias("nik_token"), "nik")
     survey = nest(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS], run_id)
     training = contract.TRAINING_HOUSEHOLDS in accepted
+    identities = accepted[source].select(*IDENTITY_COLUMNS, *(["change", "previous_token"] if events else []))
+    identities = identities.withColumn(tables.ROW_HASH, tables.row_hash(IDENTITY_COLUMNS))
     return Batch(
         quarantine,
         registry,
         events,
         vault,
         survey,
-        accepted[contract.TRAINING_MEMBERS].drop("nik", validation.REASON, validation.DETAIL, validation.PROVINCE,
-                                                 RECORD_KEY)
+        accepted[contract.TRAINING_MEMBERS].drop("nik", "full_name", validation.REASON, validation.DETAIL,
+                                                 validation.PROVINCE, RECORD_KEY)
         if training else None,
         accepted[contract.TRAINING_HOUSEHOLDS].drop(validation.REASON, validation.DETAIL, validation.PRIMARY,
                                                    validation.PROVINCE, RECORD_KEY, "kk_token", "kk_number")
         if training else None,
         appeals(accepted[contract.APPEALS], run_id) if contract.APPEALS in accepted else None,
+        identities,
+        reported(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS]),
     )
+
+
+def reported(hh: DataFrame, mem: DataFrame) -> DataFrame:
+    """identity_survey rows: each household's roster as reported (member number, NIK as written, name), with
+    its interview_start, so a newer interview replaces the roster as in silver_survey."""
+    roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*REPORTED))).alias("members"))
+    empty = F.array().cast(roster.schema["members"].dataType)
+    return (hh.select("household_id", "interview_start").join(roster, "household_id", "left")
+            .withColumn("members", F.coalesce(F.col("members"), empty)))
 
 
 def appeals(accepted: DataFrame, run_id: str) -> DataFrame:
@@ -136,14 +155,16 @@ def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool) -> DataFrame:
+def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool,
+                        columns: tuple[str, ...] = REGISTRY_COLUMNS) -> DataFrame:
     """Pure: what changes in silver_registry, flagged `_delete` where a person leaves it.
 
     The whole registry (events False) is diffed with the stored one by content hash: new and changed
     persons in, persons no longer delivered out. Events (docs/CONTRACTS.md) carry each person's record
     after the event; a NIK correction also removes the record under the previous NIK. Rows equal to
-    the stored ones are left out, so only real changes go on downstream."""
-    columns = [*REGISTRY_COLUMNS, tables.ROW_HASH]
+    the stored ones are left out, so only real changes go on downstream. `columns`: the table's own (those of
+    identity_registry for its change set)."""
+    columns = [*columns, tables.ROW_HASH]
     held = stored.select("nik_token", F.col(tables.ROW_HASH).alias("_t_hash"))
     upserts = (
         delivered.select(*columns)

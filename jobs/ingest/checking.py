@@ -37,7 +37,8 @@ def _member_key(raw: DataFrame) -> Column:
 
 def _finish(checked: DataFrame, record_key: Column, provinces: list[str]) -> tuple[DataFrame, Observation]:
     """Tokens once, a record key and the province the row is from for rejected rows only (a member's: its
-    household's), personal columns other than the NIK dropped; counted by an Observation on the same pass."""
+    household's), personal columns other than the NIK, KK number and name dropped; counted by an Observation on
+    the same pass."""
     rejected = F.col(validation.REASON).isNotNull()
     place = F.col(validation.PROVINCE) if validation.PROVINCE in checked.columns else (
         validation.province(F.col("village_code"), provinces) if "village_code" in checked.columns else F.lit(None))
@@ -47,7 +48,8 @@ def _finish(checked: DataFrame, record_key: Column, provinces: list[str]) -> tup
         out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"))))
     if "kk_number" in out.columns:
         out = out.withColumn("kk_token", pseudonym.kk_token())
-    personal = ("full_name", "previous_nik", landing.BAD_COLUMNS)  # NIK and KK number: for the vault, then dropped
+    # NIK, KK number and name: for the vault and the identity tables (restricted), then dropped
+    personal = ("previous_nik", landing.BAD_COLUMNS)
     out = out.drop(*[c for c in personal if c in out.columns])
     verdict = Observation()
     out = out.observe(

@@ -16,6 +16,7 @@ from jobs.core.contract import (
     DUPLICATE,
     INVALID_NIK,
     MATCHED,
+    MATCHED_PROBABILISTIC,
     MATCHED_WITH_DIFFERENCES,
     MISSING_NIK,
     NOT_COUNTED,
@@ -50,15 +51,21 @@ def registry_event() -> Column:
     )
 
 
+def died_by(death_date: Column, interview_date: Column) -> Column:
+    """The registry records the person's death on or before the interview (DECEASED; linkage reviews such a link)."""
+    return death_date.isNotNull() & (death_date <= interview_date)
+
+
 def kk_hash(column: str) -> Column:
     """A KK token as a 64-bit hash, null when it is null (compared, never joined on)."""
     return F.when(F.col(column).isNotNull(), F.xxhash64(F.col(column)))
 
 
 def match(
-    members: DataFrame, registry: DataFrame, listings: DataFrame | None = None, events: bool = False
+    members: DataFrame, registry: DataFrame, listings: DataFrame | None = None, events: bool = False,
+    links: DataFrame | None = None,
 ) -> DataFrame:
-    """Add match_status and match_detail to members (and `registry_event` when `events`).
+    """Add match_status, match_detail and match_probability to members (and `registry_event` when `events`).
 
     members: household_id, member_no, nik_token (null unless the NIK is well formed), nik_problem,
              birth_date, sex, interview_start, interview_date.
@@ -69,7 +76,20 @@ def match(
               them all.
     events: also flag `registry_event` (null when the NIK is not matched); members then carry their
             household's village_code and HOUSEHOLD_KK, the registry its village_code and kk_token.
+    links: members linked by probabilistic linkage (household_id, member_no, linked_token, match_probability,
+           jobs/ingest/linking.py): each is that registry person's from here on, MATCHED_PROBABILISTIC, and
+           not a listing for the duplicate rule (linkage only links persons no NIK lists).
     """
+    if links is None:
+        members = members.withColumn("_linked", F.lit(False)).withColumn(
+            "match_probability", F.lit(None).cast("double"))
+    else:
+        members = (
+            members.join(links, ["household_id", "member_no"], "left")
+            .withColumn("_linked", F.col("linked_token").isNotNull())
+            .withColumn("nik_token", F.coalesce(F.col("linked_token"), F.col("nik_token")))
+            .drop("linked_token")
+        )
     reg = registry.select(
         F.col("nik_token").alias("_r_token"),
         F.col("birth_date").alias("_r_birth"),
@@ -93,27 +113,26 @@ def match(
     status = (
         F.when(F.col(LISTING) > 1, F.lit(DUPLICATE))
         .when(F.col("_r_token").isNull(), F.lit(NOT_FOUND))
-        .when(F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")), F.lit(DECEASED))
+        .when(died_by(F.col("_r_death"), F.col("interview_date")), F.lit(DECEASED))
+        .when(F.col("_linked"), F.lit(MATCHED_PROBABILISTIC))
         .when(diffs != "", F.lit(MATCHED_WITH_DIFFERENCES))
         .otherwise(F.lit(MATCHED))
     )
     detail = (
         F.when(F.col(LISTING) > 1, F.lit("listed in a more recent interview of another household"))
         .when(F.col("_r_token").isNull(), F.lit("NIK not in the civil registry"))
-        .when(
-            F.col("_r_death").isNotNull() & (F.col("_r_death") <= F.col("interview_date")),
-            F.lit("registry records a death"),
-        )
+        .when(died_by(F.col("_r_death"), F.col("interview_date")), F.lit("registry records a death"))
+        .when(F.col("_linked"), F.lit("no usable NIK: linked to the registry by name, birth date and place"))
         .when(diffs != "", F.concat(F.lit("differs from registry: "), diffs))
     )
     matched = joined.withColumn("match_status", status).withColumn("match_detail", detail)
     unmatched = invalid.withColumn(
         "match_status", F.when(F.col("nik_problem") == nik.MISSING, F.lit(MISSING_NIK)).otherwise(F.lit(INVALID_NIK))
-    ).withColumn("match_detail", F.col("nik_problem"))
+    ).withColumn("match_detail", F.col("nik_problem")).drop("_linked")
     if events:
         matched = matched.withColumn("registry_event", F.when(F.col("_r_token").isNotNull(), registry_event()))
         unmatched = unmatched.withColumn("registry_event", F.lit(None).cast("boolean"))
-    matched = matched.drop(LISTING, "_r_token", "_r_birth", "_r_sex", "_r_death", "_r_village", "_r_kk")
+    matched = matched.drop("_linked", LISTING, "_r_token", "_r_birth", "_r_sex", "_r_death", "_r_village", "_r_kk")
     return matched.unionByName(unmatched)
 
 

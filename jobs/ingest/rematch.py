@@ -12,8 +12,12 @@ from pyspark.sql import functions as F
 
 from jobs.core import contract, regions
 from jobs.ingest import features as hh_features
-from jobs.ingest import matching
+from jobs.ingest import linking, matching
 from runtime import tables
+
+# (members without a usable NIK, registry persons no roster lists) -> links (household_id, member_no,
+# linked_token, match_probability): the round's linkage (silver.Linker), or None when it is off.
+Link = Callable[[DataFrame, DataFrame], DataFrame]
 
 
 def current_members(survey: DataFrame) -> DataFrame:
@@ -36,6 +40,7 @@ def member_rows(matched: DataFrame) -> DataFrame:
         "nik_token",
         "match_status",
         "match_detail",
+        "match_probability",
         "registry_event",
         "sex",
         "birth_date",
@@ -62,17 +67,47 @@ def _match_registry(registry: DataFrame) -> DataFrame:
     return registry.select("nik_token", "birth_date", "sex", "death_date", "village_code", "kk_token")
 
 
-def match_all(survey: DataFrame, registry: DataFrame) -> DataFrame:
-    """silver_members rows of every current roster, matched nationally. The first round writes them
-    straight to the table and takes the household features from it (`household_rows`), so each member
-    row is written once."""
-    return member_rows(matching.match(current_members(survey), _match_registry(registry), events=True))
+def link_inputs(members: DataFrame, registry: DataFrame, listed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Linkage's two sides: `members` without a usable NIK, and the registry persons whose tokens are not
+    `listed` (by a roster's NIK, or linked by a roster the round does not re-match)."""
+    left = linking.unmatched(members, registry.select("nik_token"))
+    return left, _match_registry(registry).join(listed, "nik_token", "left_anti")
+
+
+def national_link_inputs(survey: DataFrame, registry: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """A first round's linkage sides: every current roster's members without a usable NIK, and the registry
+    persons no roster lists by NIK (what `dtks model train-linkage` trains on)."""
+    members = current_members(survey)
+    return link_inputs(members, registry, _listed(members))
+
+
+def _listed(members: DataFrame) -> DataFrame:
+    return members.select("nik_token").where(F.col("nik_token").isNotNull())
+
+
+def _links(members: DataFrame, registry: DataFrame, listed: DataFrame, link: Link | None) -> DataFrame | None:
+    """The links of `members` without a usable NIK to registry persons whose tokens are not `listed`."""
+    return None if link is None else link(*link_inputs(members, registry, listed))
+
+
+def match_all(survey: DataFrame, registry: DataFrame, link: Link | None = None) -> DataFrame:
+    """silver_members rows of every current roster, matched nationally (with `link`, members without a usable
+    NIK linked first). The first round writes them straight to the table and takes the household features from
+    it (`household_rows`), so each member row is written once."""
+    members = current_members(survey)
+    links = _links(members, registry, _listed(members), link)
+    return member_rows(matching.match(members, _match_registry(registry), events=True, links=links))
 
 
 def _listings(members: DataFrame) -> DataFrame:
     return members.where(F.col("nik_token").isNotNull()).select(
         "household_id", "member_no", "nik_token", "interview_start"
     )
+
+
+def _by_nik(stored_members: DataFrame) -> DataFrame:
+    """Stored members listed by their NIK (a probabilistic link is not a listing for the duplicate rule)."""
+    return stored_members.where(F.col("match_status") != contract.MATCHED_PROBABILISTIC)
 
 
 def match_changed(
@@ -82,6 +117,7 @@ def match_changed(
     registry: DataFrame,
     changed_tokens: DataFrame,
     put: Callable[[str, DataFrame], DataFrame],
+    link: Link | None = None,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Re-match only the rosters this delivery can change: (households, members, members to delete).
 
@@ -89,12 +125,14 @@ def match_changed(
     stored_members: silver_members before this delivery; changed_tokens: registry persons changed.
     A roster can change when it is fresh, or lists a NIK that a fresh roster lists or listed (the
     duplicate rule may move), or lists a NIK whose registry record changed. Its members' statuses
-    are taken against every current listing of their NIKs nationally, as in a first round.
+    are taken against every current listing of their NIKs nationally, as in a first round. A roster holding a
+    link to a person is affected like one listing the person's NIK; with `link`, its members without a usable
+    NIK are linked again against the persons no NIK lists and no unaffected roster links.
     """
     fresh_ids = fresh.select("household_id")
     new_listings = _listings(current_members(fresh))
-    kept_listings = _listings(stored_members).join(fresh_ids, "household_id", "left_anti")
-    listings = kept_listings.unionByName(new_listings)
+    kept = stored_members.join(fresh_ids, "household_id", "left_anti")
+    listings = _listings(_by_nik(kept)).unionByName(new_listings)
     touched = reduce(
         DataFrame.unionByName,
         [
@@ -105,11 +143,19 @@ def match_changed(
     ).distinct()
     affected = put(
         "affected",
-        fresh_ids.unionByName(listings.join(touched, "nik_token", "left_semi").select("household_id")).distinct(),
+        fresh_ids.unionByName(_listings(kept).unionByName(new_listings).join(touched, "nik_token", "left_semi")
+                              .select("household_id")).distinct(),
     )
     rosters = survey.join(affected, "household_id", "left_semi")
     members = current_members(rosters)
-    tokens = members.where(F.col("nik_token").isNotNull()).select("nik_token").distinct()
+    linked_elsewhere = _listings(kept.where(F.col("match_status") == contract.MATCHED_PROBABILISTIC)).join(
+        affected, "household_id", "left_anti")
+    links = _links(members, registry, listings.select("nik_token").unionByName(linked_elsewhere.select("nik_token")),
+                   link)
+    tokens = members.where(F.col("nik_token").isNotNull()).select("nik_token")
+    if links is not None:
+        tokens = tokens.unionByName(links.select(F.col("linked_token").alias("nik_token")))
+    tokens = tokens.distinct()
     matched = put(
         "matched",
         matching.match(
@@ -117,6 +163,7 @@ def match_changed(
             _match_registry(registry).join(tokens, "nik_token", "left_semi"),
             listings.join(tokens, "nik_token", "left_semi"),
             events=True,
+            links=links,
         ),
     )
     rows = member_rows(matched)

@@ -12,8 +12,10 @@ from pyspark.sql import functions as F
 
 from jobs.core import contract
 from jobs.core.change_set import DELETE
-from jobs.ingest.batch import Batch, registry_change_set
+from jobs.ingest import linking
+from jobs.ingest.batch import IDENTITY_COLUMNS, Batch, registry_change_set
 from jobs.ingest.rematch import household_rows, match_all, match_changed, training_features
+from models import linkage, linkage_versions
 from runtime import tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
@@ -25,8 +27,10 @@ def incremental(spark: SparkSession, config: DtksConfig) -> bool:
     return (
         tables.has_columns(spark, config, tables.REGISTRY, tables.ROW_HASH)
         and tables.has_columns(spark, config, tables.HOUSEHOLDS, tables.ROW_HASH)
-        and tables.has_columns(spark, config, tables.MEMBERS, tables.ROW_HASH, "interview_start", "registry_event")
+        and tables.has_columns(spark, config, tables.MEMBERS, tables.ROW_HASH, "interview_start", "registry_event",
+                               "match_probability")
         and tables.exists(spark, config, tables.SURVEY)
+        and tables.exists(spark, config, tables.IDENTITY_REGISTRY)
     )
 
 
@@ -62,11 +66,19 @@ def store_inputs(
                 f"to; deliver the whole '{contract.REGISTRY}' first"
             )
         tables.overwrite(batch.registry, config, tables.REGISTRY, rows=accepted[registry_source])
+        tables.overwrite(batch.identity_registry.select(*IDENTITY_COLUMNS, tables.ROW_HASH), config,
+                         tables.IDENTITY_REGISTRY, rows=accepted[registry_source])
         tables.merge_newer(spark, config, tables.SURVEY, batch.survey, rows=accepted[contract.SURVEY_HOUSEHOLDS])
+        tables.merge_newer(spark, config, tables.IDENTITY_SURVEY, batch.identity_survey,
+                           rows=accepted[contract.SURVEY_HOUSEHOLDS])
         return Stored(False, tables.read(spark, config, tables.REGISTRY), tables.read(spark, config, tables.SURVEY))
     stored = tables.read(spark, config, tables.REGISTRY)
     changed = put("registry_change_set", registry_change_set(batch.registry, stored, batch.registry_events))
     tables.merge_changes(spark, config, tables.REGISTRY, changed, delete=DELETE)
+    named = registry_change_set(batch.identity_registry, tables.read(spark, config, tables.IDENTITY_REGISTRY),
+                                batch.registry_events, IDENTITY_COLUMNS)
+    tables.merge_changes(spark, config, tables.IDENTITY_REGISTRY, put("identity_change_set", named), delete=DELETE)
+    tables.merge_newer(spark, config, tables.IDENTITY_SURVEY, batch.identity_survey)
     # Pinned to this version: the members to delete are read while the merge below writes the table.
     members_before = tables.read(spark, config, tables.MEMBERS, tables.version(spark, config, tables.MEMBERS))
     fresh = put("survey", tables.newer_rows(spark, config, tables.SURVEY, batch.survey))
@@ -75,16 +87,72 @@ def store_inputs(
                   fresh, changed, members_before)
 
 
+class Linker:
+    """The round's linkage (jobs/ingest/linking.py) with the pinned model: called by the re-match with its
+    members without a usable NIK and the registry persons no roster lists; keeps the pairs for review."""
+
+    def __init__(self, spark: SparkSession, config: DtksConfig, put: Callable[[str, DataFrame], DataFrame]):
+        self.spark, self.config, self.put = spark, config, put
+        self.version: str | None = None
+        self.review: DataFrame | None = None
+        self.links: DataFrame | None = None
+
+    def _model(self, left: DataFrame, right: DataFrame) -> dict:
+        def train() -> dict:
+            return linkage.train(self.spark, left, right, self.config.linkage.expected_share)
+
+        self.version, model = linkage_versions.pinned(self.config, train)
+        return model
+
+    def __call__(self, members: DataFrame, persons: DataFrame) -> DataFrame:
+        found = linking.link(self.spark, members, persons,
+                             tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
+                             tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY),
+                             self._model, linkage_versions.thresholds(self.config), self.put)
+        self.review = self.put("linkage_review", found.review)
+        self.links = self.put("links", found.links)
+        return self.links
+
+
+def store_review(spark: SparkSession, config: DtksConfig, review: DataFrame, run_id: str,
+                 rematched: DataFrame | None) -> None:
+    """linkage_review: this round's pairs; in an update round (`rematched`: the households re-matched) only
+    theirs change, and their pairs not found again leave."""
+    rows = review.withColumn(tables.ROW_HASH, tables.row_hash(review.columns)).withColumn(
+        "ingest_run_id", F.lit(run_id))
+    if rematched is None or not tables.exists(spark, config, tables.LINKAGE_REVIEW):
+        tables.overwrite(rows, config, tables.LINKAGE_REVIEW)
+        return
+    keys = list(tables.table(tables.LINKAGE_REVIEW).keys)
+    gone = (tables.read(spark, config, tables.LINKAGE_REVIEW).join(rematched, "household_id", "left_semi")
+            .join(rows.select(*keys), keys, "left_anti").select(*keys))
+    changes = rows.withColumn(DELETE, F.lit(False)).unionByName(gone.withColumn(DELETE, F.lit(True)),
+                                                                allowMissingColumns=True)
+    tables.merge_changes(spark, config, tables.LINKAGE_REVIEW, changes, delete=DELETE)
+
+
+@dataclass
+class Matched:
+    """What the re-match did: households matched; with linkage, its version, links made and pairs to review."""
+
+    households: int
+    linkage_version: str | None = None
+    links: int | None = None
+    review: int | None = None
+
+
 def rematch_and_store(
     spark: SparkSession, config: DtksConfig, batch: Batch, stored: Stored, accepted: dict[str, int],
-    put: Callable[[str, DataFrame], DataFrame],
-) -> int:
-    """Match the rosters against the stored registry and write silver_households and silver_members
-    (and silver_training when a sample is delivered); returns the households matched."""
+    put: Callable[[str, DataFrame], DataFrame], run_id: str,
+) -> Matched:
+    """Match the rosters against the stored registry (members without a usable NIK linked first, when
+    linkage.enabled) and write silver_households, silver_members and linkage_review (and silver_training when
+    a sample is delivered)."""
     current = Observation()
+    link = Linker(spark, config, put) if config.linkage.enabled else None
     if stored.update:
         households, members, gone = match_changed(stored.fresh, stored.survey, stored.members_before,
-                                                  stored.registry, stored.changed, put)
+                                                  stored.registry, stored.changed, put, link)
         households = households.observe(current, F.count(F.lit(1)).alias("rows"))
         # Stored before the MERGEs: a MERGE reads its source twice (to find the touched files, then to
         # write), and these derive from scans of the survey and the members table.
@@ -95,12 +163,18 @@ def rematch_and_store(
         ))
         tables.merge_changes(spark, config, tables.MEMBERS, member_changes, delete=DELETE)
     else:
-        members = match_all(stored.survey, stored.registry)
+        members = match_all(stored.survey, stored.registry, link)
         tables.overwrite(members, config, tables.MEMBERS, rows=accepted[contract.SURVEY_MEMBERS])
         households = household_rows(stored.survey, tables.read(spark, config, tables.MEMBERS))
         households = households.observe(current, F.count(F.lit(1)).alias("rows"))
         tables.overwrite(households, config, tables.HOUSEHOLDS, rows=accepted[contract.SURVEY_HOUSEHOLDS])
+    if link is not None and link.review is not None:
+        store_review(spark, config, link.review, run_id, households.select("household_id") if stored.update else None)
     if batch.training_households is not None:
         training = training_features(batch.training_households, batch.training_members, stored.registry)
         tables.overwrite(training, config, tables.TRAINING, rows=accepted[contract.TRAINING_HOUSEHOLDS])
-    return int(current.get["rows"])
+    out = Matched(int(current.get["rows"]))
+    if link is not None and link.review is not None:
+        out.linkage_version, out.review = link.version, link.review.count()
+        out.links = link.links.count()
+    return out

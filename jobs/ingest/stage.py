@@ -80,7 +80,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             ctx.step("store", "writing the registry, survey, vault and quarantine")
             stored = silver.store_inputs(spark, config, batch, accepted, area.put)
             ctx.step("match", "matching survey members to the registry (padan)")
-            matched = silver.rematch_and_store(spark, config, batch, stored, accepted, area.put)
+            matched = silver.rematch_and_store(spark, config, batch, stored, accepted, area.put, ctx.run_id)
     if pseudonym.key_state(spark, config)[0] is None:  # the first round (or one made before keys were named)
         pseudonym.set_key_state(spark, config, fingerprint, None)
     details = {f"{s}.{k}": str(v) for s, c in counts.items() for k, v in c.items()}
@@ -88,7 +88,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     rows_out = sum(c["accepted"] for c in counts.values())
     quarantined = sum(c["quarantined"] for c in counts.values())
     how = "households re-matched (update round)" if stored.update else "current survey households matched"
-    summary = [f"ingest: {rows_in:,} rows read, {rows_out:,} accepted, {quarantined:,} quarantined; {matched:,} {how}"]
+    summary = [f"ingest: {rows_in:,} rows read, {rows_out:,} accepted, {quarantined:,} quarantined; "
+               f"{matched.households:,} {how}"]
+    if matched.links is not None:
+        details |= {"linkage.version": str(matched.linkage_version), "linkage.links": str(matched.links),
+                    "linkage.review": str(matched.review)}
+        summary.append(f"linkage (model {config.linkage.model_name} version {matched.linkage_version}): "
+                       f"{matched.links:,} members without a usable NIK linked, {matched.review:,} pairs to review")
     return StageResult(rows_in=rows_in, rows_out=rows_out, details=details, summary=summary)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core.contract import MATCHED, MATCHED_WITH_DIFFERENCES
+from jobs.core.contract import MATCHED_STATUSES
 from runtime import tables
 from runtime.config import DtksConfig, ThresholdsConfig
 from runtime.errors import GateFailed
@@ -29,8 +29,8 @@ class GateResult:
 
 
 def matched() -> F.Column:
-    """Members matched to the registry (padan), with or without differences."""
-    return F.col("match_status").isin(MATCHED, MATCHED_WITH_DIFFERENCES)
+    """Members matched to the registry (padan): by NIK, with or without differences, or linked automatically."""
+    return F.col("match_status").isin(*MATCHED_STATUSES)
 
 
 def reconciliation(last_ingest: dict | None) -> GateResult:

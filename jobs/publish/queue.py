@@ -7,7 +7,8 @@ re-survey, with every reason that applies (the codes and their words: jobs/core/
 - NEAR_CUTOFF: within `queue.near_cutoff_band` x P persons of the coverage line;
 - STALE_INTERVIEW: interviewed more than `queue.stale_interview_days` ago;
 - CURBSTONING: interviewed by an enumerator the curbstoning rule flags (jobs/core/curbstoning.py);
-- REGISTRY_EVENT: the registry now says its head died, lives in another village or is on another KK.
+- REGISTRY_EVENT: the registry now says its head died, lives in another village or is on another KK;
+- LINKAGE_REVIEW: a member's pair in linkage_review awaits a decision (confirm or reject the link).
 
 Its deadline is the earliest of its reasons' (the filing date, or the day the reason was first queued, plus
 `queue.deadline_days`); its priority the first of its reasons in `queue.priority` (1 = first); `settings`
@@ -33,10 +34,12 @@ from pyspark.sql import functions as F
 from jobs.core import curbstoning, questionnaire
 from jobs.core.change_set import WAS_ELIGIBLE, was
 from jobs.core.contract import SANGGAH, USUL
+from jobs.core.linkage_review import PENDING
 from jobs.core.verification import (
     CLOSED,
     CURBSTONING,
     LAPSED,
+    LINKAGE_REVIEW,
     NEAR_CUTOFF,
     OPEN,
     REASONS,
@@ -87,6 +90,7 @@ class Inputs:
     changes: DataFrame | None  # this publish's program_eligibility change set, with what the table held
     after: DataFrame  # this publication's dtks_households
     programs: dict[str, Column]  # each programme's rule over a dtks_households row (eligibility.conditions)
+    reviews: DataFrame | None = None  # household_id with a pair awaiting a decision in linkage_review
 
 
 def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, programs: dict[str, Column],
@@ -101,6 +105,9 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, pro
     # roster again when that record changes), so the registry is not read here.
     heads = members.where((F.col("relationship") == 1) & F.col("registry_event")).select("household_id")
     appeals = tables.read(spark, config, tables.APPEALS) if tables.exists(spark, config, tables.APPEALS) else None
+    reviews = tables.read(spark, config, tables.LINKAGE_REVIEW).where(
+        F.col("review_status") == PENDING).select("household_id").distinct() if tables.exists(
+        spark, config, tables.LINKAGE_REVIEW) else None
     # Staged once: the published queue is read thrice (heads named, open entries, what changed), and it holds a
     # file per regency.
     previous = put("queue_previous", tables.read_published(spark, config, tables.QUEUE)) if tables.exists(
@@ -133,7 +140,7 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, pro
         heads=heads, listed=listed,
         suspects=curbstoning.suspects(households, questionnaire.load(config)),
         appeals=appeals, previous=previous, closed=closed, before=before, changes=changes, after=gold_hh,
-        programs=programs)
+        programs=programs, reviews=reviews)
 
 
 def write(spark: SparkSession, config: DtksConfig, inputs: Inputs, as_of: dt.date, population: int,
@@ -176,13 +183,19 @@ def signals(i: Inputs, as_of: dt.date, population: int, config: QueueConfig,
                # would move every surveyed household to meet them.
                .join(F.broadcast(i.heads.select("household_id", F.lit(True).alias("_event"))), "household_id",
                      "left"))
+    if i.reviews is not None:  # a few households per thousand: broadcast like the heads
+        flagged = flagged.join(F.broadcast(i.reviews.select("household_id", F.lit(True).alias("_review"))),
+                               "household_id", "left")
+    else:
+        flagged = flagged.withColumn("_review", F.lit(None).cast("boolean"))
     if named is not None:
         flagged = flagged.join(named.select(F.col("subject").alias("household_id"), F.lit(True).alias("_named"))
                                .distinct(), "household_id", "left")
     else:
         flagged = flagged.withColumn("_named", F.lit(None).cast("boolean"))
     codes = F.filter(F.array(*[F.when(cond, F.lit(code)) for cond, code in (
-        (stale, STALE), (F.col("_suspect"), CURBSTONING), (F.col("_event"), REGISTRY_EVENT))]),
+        (stale, STALE), (F.col("_suspect"), CURBSTONING), (F.col("_event"), REGISTRY_EVENT),
+        (F.col("_review"), LINKAGE_REVIEW))]),
         lambda c: c.isNotNull())
     own = flagged.select("household_id", *FACTS, codes.alias("_reasons"),
                          F.coalesce("_named", F.lit(False)).alias("_named")).where(

@@ -12,6 +12,7 @@ from jobs.core import contract, quarantine, verification
 STATUS_LABELS = {
     contract.MATCHED: ("matched (padan)", "#1a9641"),
     contract.MATCHED_WITH_DIFFERENCES: ("matched with differences (padan, to check)", "#a6d96a"),
+    contract.MATCHED_PROBABILISTIC: ("linked by name and birth date (no usable NIK)", "#66bd63"),
     contract.NOT_FOUND: ("not found (tidak padan)", "#d7191c"),
     contract.INVALID_NIK: ("invalid NIK", "#fdae61"),
     contract.MISSING_NIK: ("missing NIK", "#f46d43"),

@@ -86,8 +86,7 @@ def region_quality(
         *[(F.sum(f"_n_{s.lower()}") / listed).alias(f"share_{s.lower()}") for s in contract.STATUSES],
         F.sum(f"_n_{contract.DUPLICATE.lower()}").alias("duplicates"),
         F.sum(f"_n_{contract.DECEASED.lower()}").alias("deceased"),
-        ((F.sum(f"_n_{contract.MATCHED.lower()}") + F.sum(f"_n_{contract.MATCHED_WITH_DIFFERENCES.lower()}"))
-         / listed).alias("match_rate"),
+        (sum(F.sum(f"_n_{s.lower()}") for s in contract.MATCHED_STATUSES) / listed).alias("match_rate"),
         *gold,
     ).select(
         "*",
