@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("region", help="province (2 digits) or regency (4 digits) code, e.g. 31 or 32.01")
     p.add_argument("--out", required=True, help="new local folder to write (never overwritten)")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument("--linkage-review", action="store_true", help="instead: the region's linkage pairs awaiting a "
+                   "decision, with both records' names and birth data (restricted: for the office's review only)")
     add_model_commands(sub)
     return parser
 
@@ -70,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 def region_export(ctx: StageContext, args: argparse.Namespace) -> None:
     from jobs.lookup.export import export_region
 
-    manifest = export_region(ctx.spark, ctx.config, args.region, args.out, args.format)
+    manifest = export_region(ctx.spark, ctx.config, args.region, args.out, args.format, args.linkage_review)
     counts = manifest["row_counts"]
-    say(f"exported {manifest['region_code']} {manifest['region_name']} (publication {manifest['publication_id']}) "
+    source = (f"publication {manifest['publication_id']}" if "publication_id" in manifest else
+              f"linkage_review version {manifest['linkage_review_version']}")
+    say(f"exported {manifest['region_code']} {manifest['region_name']} ({source}) "
         f"to {args.out}: " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))
 
 

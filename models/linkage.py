@@ -163,11 +163,25 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
     return linker.misc.save_model_to_json()
 
 
-def predict(spark: SparkSession, left: DataFrame, right: DataFrame, model: dict, lower: float) -> DataFrame:
+def name_frequencies(names: DataFrame) -> DataFrame:
+    """The term-frequency lookup of the name comparison (name, tf_name: its share of `names`), from a standard
+    `name` column."""
+    counts = names.where(F.col("name").isNotNull()).groupBy("name").agg(F.count(F.lit(1)).alias("_k"))
+    total = names.where(F.col("name").isNotNull()).agg(F.count(F.lit(1)).alias("_n"))
+    return counts.crossJoin(F.broadcast(total)).select("name", (F.col("_k") / F.col("_n")).alias("tf_name"))
+
+
+def predict(spark: SparkSession, left: DataFrame, right: DataFrame, model: dict, lower: float,
+            frequencies: DataFrame | None = None) -> DataFrame:
     """Pairs (member_id, registry_id, match_probability, match_weight and each comparison's level as
-    level_<comparison>, `levels`) at or above `lower`, before the one-to-one rule."""
+    level_<comparison>, `levels`) at or above `lower`, before the one-to-one rule. `frequencies`: the name's
+    term frequencies (`name_frequencies`); None: Splink takes them from the two sides, so a pair's probability
+    then depends on who else is scored."""
     # Each comparison's partial weight (mw_) comes with the intermediate columns; the level is read off it.
     linker = _linker(spark, left, right, model | {"retain_intermediate_calculation_columns": True})
+    if frequencies is not None:
+        registered = linker._db_api.register(frequencies, table_name=f"__dtks_tf_name_{next(_linkers)}")
+        linker.table_management.register_term_frequency_lookup(registered, "name")
     scored = linker.inference.predict(threshold_match_probability=lower).as_spark_dataframe()
     members_left = F.col("source_dataset_l") == "members"
     return scored.select(

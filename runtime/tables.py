@@ -434,6 +434,12 @@ def remove_stale_staging(config: DtksConfig) -> None:
     shutil.rmtree(config.path(config.table_path(STAGING)), ignore_errors=True)
 
 
+# Columns a content hash leaves out: the run that wrote the row, and a linked member's match_probability (the
+# pair's probability when the link was made, not a fact of the member: an update round does not score again the
+# links of rosters it does not re-match, docs/CONTRACTS.md).
+HASH_EXCLUDED = (ROW_HASH, "ingest_run_id", "match_probability")
+
+
 def row_hash(columns: Sequence[str]) -> Column:
     """A content hash of the given columns: says whether a row changed since the last run.
 

@@ -82,3 +82,37 @@ def test_unmatched_are_the_members_no_registry_token_matches(spark):
     registry = spark.createDataFrame([("tA",), ("tB",)], "nik_token string")
     got = linking.unmatched(members, registry)
     assert sorted((r.household_id, r.member_no) for r in got.collect()) == [("H1", 2), ("H1", 3)]
+
+
+def test_the_review_file_holds_the_regions_pending_pairs_with_both_records(spark):
+    """review_rows: a pending pair of the region with the member's name and birth data as reported and the
+    person's as registered, `decision` empty for the office; a decided pair and another region's are left out."""
+    from jobs.lookup.review_export import review_rows
+
+    review = spark.createDataFrame([
+        ("H1", 2, "tB", "32", 0.97, 5, 4, 1, 2, 1, None, UNCERTAIN, PENDING),
+        ("H2", 1, "tC", "11", 0.98, 5, 4, 1, 2, 1, None, UNCERTAIN, PENDING),  # another province
+        ("H1", 3, "tD", "32", 0.96, 5, 4, 1, 2, 1, None, UNCERTAIN, "REJECTED"),  # decided
+    ], "household_id string, member_no int, nik_token string, province_code string, match_probability double, "
+       "level_name int, level_birth_date int, level_sex int, level_village_code int, level_kk int, level_nik int, "
+       "review_reason string, review_status string")
+    members = spark.createDataFrame([("H1", 2, D(1985, 2, 1), "P")],
+                                    "household_id string, member_no int, birth_date date, sex string")
+    households = spark.createDataFrame([("H1", "3273011001", "32", "3273"), ("H2", "1101012001", "11", "1101")],
+                                       "household_id string, village_code string, province_code string, "
+                                       "regency_code string")
+    reported = spark.createDataFrame([("H1", 2, None, "Sitti Aminah")],
+                                     "household_id string, member_no int, nik string, full_name string")
+    persons = spark.createDataFrame([("tB", D(1985, 1, 2), "P", "3273011001")],
+                                    "nik_token string, birth_date date, sex string, village_code string")
+    registered = spark.createDataFrame([("tB", "3273014201850002", "Siti Aminah")],
+                                       "nik_token string, nik string, full_name string")
+    for code in ("32", "3273"):
+        got = [r.asDict() for r in review_rows(review, members, households, reported, persons, registered,
+                                               code).collect()]
+        assert len(got) == 1, code
+        row = got[0]
+        assert (row["member_name"], row["member_birth_date"], row["member_nik"], row["registry_name"],
+                row["registry_birth_date"], row["registry_nik"], row["decision"]) == (
+            "Sitti Aminah", D(1985, 2, 1), None, "Siti Aminah", D(1985, 1, 2), "3273014201850002", None)
+    assert review_rows(review, members, households, reported, persons, registered, "3201").count() == 0

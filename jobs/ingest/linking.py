@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import regions
+from jobs.core.identities import flattened
 from jobs.core.linkage_review import LINK_TO_DECEASED, PENDING, UNCERTAIN
 from jobs.ingest import matching
 from models import linkage
@@ -62,10 +63,9 @@ def right_side(persons: DataFrame, identities: DataFrame) -> DataFrame:
                         F.col("village_code"), matching.kk_hash("kk_token"), F.col("nik"))
 
 
-def flattened(identity_survey: DataFrame) -> DataFrame:
-    """identity_survey's rosters as rows: household_id, member_no, nik (as reported), full_name."""
-    return identity_survey.select("household_id", F.explode("members").alias("m")).select(
-        "household_id", "m.member_no", "m.nik", "m.full_name")
+def frequencies(identity_registry: DataFrame) -> DataFrame:
+    """The name comparison's term frequencies: each standard name's share of the registry's names."""
+    return linkage.name_frequencies(identity_registry.select(linkage.standard_name(F.col("full_name")).alias("name")))
 
 
 def decided(pairs: DataFrame, left: DataFrame, persons: DataFrame, thresholds: linkage.Thresholds) -> Links:
@@ -97,7 +97,9 @@ def link(spark: SparkSession, members: DataFrame, persons: DataFrame, identity_s
     lists: nik_token, birth_date, sex, village_code, kk_token, death_date) with the model `model_for(left,
     right)` gives (the pinned version; a first one trained on these sides when there is none).
 
-    Both sides are stored (`put`) before Splink reads them: each of its steps would otherwise evaluate their
+    A name's term frequency is its share of the whole registry's names, so that a pair scores the same whoever
+    else is scored (an update round scores fewer members than a full round). Both sides are stored (`put`)
+    before Splink reads them: each of its steps would otherwise evaluate their
     lineage again (the survey's rosters, the registry and the identity tables)."""
     members = put("linkage_members", members.select(
         "household_id", "member_no", "interview_date", "village_code", matching.HOUSEHOLD_KK, "birth_date", "sex",
@@ -108,22 +110,24 @@ def link(spark: SparkSession, members: DataFrame, persons: DataFrame, identity_s
                                               "left_semi"))
     left = put("linkage_left", left_side(members, reported))
     right = put("linkage_right", right_side(persons, identity_registry))
-    pairs = linkage.predict(spark, left, right, model_for(left, right), thresholds.lower)
+    pairs = linkage.predict(spark, left, right, model_for(left, right), thresholds.lower,
+                            put("linkage_name_frequencies", frequencies(identity_registry)))
     where = members.select("household_id", "member_no", "interview_date", "province_code", MEMBER_ID)
     return decided(pairs, where, persons, thresholds)
 
 
-def quality(found: Links, members: DataFrame, truth: DataFrame) -> dict[str, float]:
+def quality(found: Links, members: DataFrame, truth: DataFrame, by: str | None = None) -> dict:
     """The links and reviews of `members` (household_id, member_no: those scored) judged against `truth`
     (household_id, member_no, registry_token: the person the member is, null for one not in the registry):
     precision (true links among links), recall (true links among members in the registry), review_share (of
-    those members, sent to review), absent_linked_share (members not in the registry linked to anyone)."""
+    those members, sent to review), absent_linked_share (members not in the registry linked to anyone). With
+    `by` (a column of `members`), a dict of them per value."""
     keys = ["household_id", "member_no"]
-    judged = (members.select(*keys).join(truth, keys, "left")
+    judged = (members.select(*keys, *([by] if by else [])).join(truth, keys, "left")
               .join(found.links.select(*keys, "linked_token"), keys, "left")
               .join(found.review.select(*keys).distinct().withColumn("_review", F.lit(True)), keys, "left"))
     present, linked = F.col("registry_token").isNotNull(), F.col("linked_token").isNotNull()
-    row = judged.agg(
+    counts = [
         F.count(F.lit(1)).alias("members"),
         F.count_if(present).alias("in_registry"),
         F.count_if(linked).alias("links"),
@@ -131,11 +135,16 @@ def quality(found: Links, members: DataFrame, truth: DataFrame) -> dict[str, flo
         F.count_if(present & ~linked & F.col("_review").isNotNull()).alias("review"),
         F.count_if(~present).alias("absent"),
         F.count_if(~present & linked).alias("absent_linked"),
-    ).first().asDict()
+    ]
+    if by:
+        return {r[by]: _rates(r.asDict()) for r in judged.groupBy(by).agg(*counts).collect()}
+    return _rates(judged.agg(*counts).first().asDict())
 
+
+def _rates(row: dict) -> dict[str, float]:
     def share(a: str, b: str) -> float:
         return row[a] / row[b] if row[b] else float("nan")
 
-    return {**{k: float(v) for k, v in row.items()}, "precision": share("true_links", "links"),
-            "recall": share("true_links", "in_registry"), "review_share": share("review", "in_registry"),
-            "absent_linked_share": share("absent_linked", "absent")}
+    return {**{k: float(v) for k, v in row.items() if isinstance(v, int)},
+            "precision": share("true_links", "links"), "recall": share("true_links", "in_registry"),
+            "review_share": share("review", "in_registry"), "absent_linked_share": share("absent_linked", "absent")}

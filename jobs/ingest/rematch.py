@@ -51,7 +51,8 @@ def member_rows(matched: DataFrame) -> DataFrame:
         regions.province_code(F.col("village_code")),
         regions.regency_code(F.col("village_code")),
     )
-    return members.withColumn(tables.ROW_HASH, tables.row_hash(members.columns))
+    return members.withColumn(tables.ROW_HASH, tables.row_hash(
+        [c for c in members.columns if c not in tables.HASH_EXCLUDED]))
 
 
 def household_rows(rosters: DataFrame, members: DataFrame) -> DataFrame:
@@ -155,6 +156,10 @@ def match_changed(
     tokens = members.where(F.col("nik_token").isNotNull()).select("nik_token")
     if links is not None:
         tokens = tokens.unionByName(links.select(F.col("linked_token").alias("nik_token")))
+        # A linked member no longer lists the NIK it reported (as in a first round, where it is linked before
+        # the listings are ranked): its stored listing leaves the duplicate rule.
+        listings = listings.join(links.select("household_id", "member_no"), ["household_id", "member_no"],
+                                 "left_anti")
     tokens = tokens.distinct()
     matched = put(
         "matched",

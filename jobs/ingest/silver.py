@@ -118,7 +118,8 @@ def store_review(spark: SparkSession, config: DtksConfig, review: DataFrame, run
                  rematched: DataFrame | None) -> None:
     """linkage_review: this round's pairs; in an update round (`rematched`: the households re-matched) only
     theirs change, and their pairs not found again leave."""
-    rows = review.withColumn(tables.ROW_HASH, tables.row_hash(review.columns)).withColumn(
+    rows = review.withColumn(tables.ROW_HASH, tables.row_hash(
+        [c for c in review.columns if c not in tables.HASH_EXCLUDED])).withColumn(
         "ingest_run_id", F.lit(run_id))
     if rematched is None or not tables.exists(spark, config, tables.LINKAGE_REVIEW):
         tables.overwrite(rows, config, tables.LINKAGE_REVIEW)

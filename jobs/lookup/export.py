@@ -1,4 +1,5 @@
-"""A regional office's slice of the published register: one province's or regency's rows, tokens only.
+"""A regional office's slice of the published register: one province's or regency's rows, tokens only (or, with
+--linkage-review, its linkage review file: jobs/lookup/review_export.py).
 
 Read from the latest complete publication (so the three tables agree), filtered by region code,
 written to a temporary sibling folder and renamed into place at the end: an export is complete or
@@ -53,8 +54,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, fmt: str = "parquet") -> dict:
-    """Write one region's slice to `out` (a new local folder) and return its manifest."""
+def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, fmt: str = "parquet",
+                  linkage_review: bool = False) -> dict:
+    """Write one region's slice to `out` (a new local folder) and return its manifest; with `linkage_review`, the
+    region's linkage review file instead (jobs/lookup/review_export.py: names, for the office's review only)."""
     code = region_codes.plain(code)
     ref = regions.load(config)
     regions.check_scope(ref, (code,), what="region")
@@ -63,6 +66,17 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
     target = config.path(out)
     if target.exists():
         raise UserError(f"--out {target} already exists: exports never overwrite; choose a new folder")
+    if linkage_review:
+        from jobs.lookup.review_export import FILE, ORDER, read_review
+
+        if not tables.exists(spark, config, tables.LINKAGE_REVIEW):
+            raise UserError(f"{config.table_path(tables.LINKAGE_REVIEW)} not found: run `dtks ingest` with linkage "
+                            "first")
+        return _write(target, {FILE: read_review(spark, config, code)}, fmt, ref, code, {
+            "linkage_review_version": tables.version(spark, config, tables.LINKAGE_REVIEW),
+            "personal_data": "names, birth dates and NIKs of both records of each pair: for the office's review "
+                             "only; return the rows with `decision` filled as the linkage_decisions landing source"},
+            ORDER)
     versions = tables.published_versions(spark, config)
     if not versions:
         raise UserError(f"no complete publication under {config.lakehouse}: run `dtks publish` first")
@@ -72,6 +86,17 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
     publication = (
         tables.read(spark, config, tables.PUBLICATIONS).orderBy(F.col("publication_id").desc()).first().asDict()
     )
+    return _write(target, parts, fmt, ref, code, {
+        "publication_id": publication["publication_id"],
+        "publication_run_id": publication["run_id"],
+        "table_versions": versions,
+        "personal_data": "none: persons are identified by nik_token only"})
+
+
+def _write(target: Path, parts: dict[str, DataFrame], fmt: str, ref: regions.RegionReference, code: str,
+           about: dict, ordered: tuple[str, ...] = ()) -> dict:
+    """Write `parts` to `target` through a temporary sibling renamed at the end, with a manifest (the region,
+    `about`, row counts, each file's SHA-256), each file's rows sorted by `ordered`; returns the manifest."""
     # This export's own temp sibling (a concurrent export to the same --out has its own): created here, so
     # it is the only folder this command ever removes.
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +106,8 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
         for name, df in parts.items():
             n = df.count()
             counts[name] = n
-            writer = df.repartition(max(1, math.ceil(n / ROWS_PER_FILE))).write.mode("error")
+            laid = df.repartition(max(1, math.ceil(n / ROWS_PER_FILE)))
+            writer = (laid.sortWithinPartitions(*ordered) if ordered else laid).write.mode("error")
             if fmt == "csv":
                 writer.option("header", True).option("escape", '"').csv(str(partial / name))  # RFC 4180
             else:
@@ -99,12 +125,9 @@ def export_region(spark: SparkSession, config: DtksConfig, code: str, out: str, 
             "regencies": {c: names.name(c) for c in sorted(ref.regencies["regency_code"]) if c.startswith(code)},
             "format": fmt,
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "publication_id": publication["publication_id"],
-            "publication_run_id": publication["run_id"],
-            "table_versions": versions,
+            **about,
             "row_counts": counts,
             "files_sha256": files,
-            "personal_data": "none: persons are identified by nik_token only",
         }
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         partial.rename(target)

@@ -45,10 +45,9 @@ def retoken(df: DataFrame, column: str, tokens: DataFrame, is_token: Column | No
 
 def rehashed(df: DataFrame) -> DataFrame:
     """The content hash again over the row's new tokens (the hash covers every column but the run id)."""
-    return df.withColumn(tables.ROW_HASH, tables.row_hash([c for c in df.columns if c not in HASH_EXCLUDED]))
+    return df.withColumn(tables.ROW_HASH, tables.row_hash([c for c in df.columns if c not in tables.HASH_EXCLUDED]))
 
 
-HASH_EXCLUDED = (tables.ROW_HASH, "ingest_run_id")
 
 
 def hash_moves(old: DataFrame, new: DataFrame, keys: list[str]) -> DataFrame:
