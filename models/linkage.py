@@ -40,27 +40,30 @@ class Thresholds:
 
 
 _MUHAMMAD = r"^(M|MOH|MOCH|MUH|MUHAMAD|MOHAMMAD|MOHAMAD|MOHAMMED|MUHAMMED)( |$)"
-# (pattern, replacement) applied in order to an upper-case name whose dots are spaces.
-_SPELLING = (
-    (_MUHAMMAD, "MUHAMMAD$2"), (r"\bNOOR\b", "NUR"), (r"\bSITTI\b", "SITI"), (r"OE", "U"), (r"DJ", "J"),
-    (r"TJ", "C"), (r"CH", "H"), (r"SY", "S"), (r"KH", "H"), (r"Y\b", "I"),
-)
+# Applied in order to an upper-case name of letters and single spaces: (pattern, replacement) as regular
+# expressions, then plain substrings (a literal replace costs a fraction of a regular expression), then the
+# final Y.
+_SPELLING = ((_MUHAMMAD, "MUHAMMAD$2"), (r"\bNOOR\b", "NUR"), (r"\bSITTI\b", "SITI"))
+_LITERAL = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "H"), ("SY", "S"), ("KH", "H"))
 
 
 def standard_name(name: Column) -> Column:
     """A name as linkage compares it: upper case, letters and single spaces, common spellings made one."""
-    out = F.upper(F.regexp_replace(name, r"[^A-Za-z ]", " "))
-    out = F.trim(F.regexp_replace(out, r"\s+", " "))
+    out = F.upper(F.regexp_replace(name, r"[^A-Za-z ]+", " "))
+    out = F.trim(F.regexp_replace(out, r" {2,}", " "))
     for pattern, replacement in _SPELLING:
         out = F.regexp_replace(out, pattern, replacement)
+    for text, replacement in _LITERAL:
+        out = F.replace(out, F.lit(text), F.lit(replacement))
+    out = F.regexp_replace(out, r"Y\b", "I")
     return F.when(out != "", out)
 
 
 def side(df: DataFrame, unique_id: Column, name: Column, birth_date: Column, sex: Column, village_code: Column,
-         kk: Column, nik: Column) -> DataFrame:
+         kk: Column, nik: Column, standard: bool = False) -> DataFrame:
     """The COLUMNS of one side, from its own columns (`kk`: the KK number or token, hashed here; null stays
-    null, as xxhash64 of a null is not)."""
-    std = standard_name(name)
+    null, as xxhash64 of a null is not; `standard`: the name is already `standard_name`'s)."""
+    std = name if standard else standard_name(name)
     digits = F.when(nik.rlike(r"^[0-9]{16}$"), nik)
     return df.select(
         unique_id.cast("string").alias("unique_id"),

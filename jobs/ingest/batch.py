@@ -14,6 +14,7 @@ from jobs.core import contract, nik, regions
 from jobs.core.change_set import DELETE
 from jobs.ingest import validation
 from jobs.ingest.checking import RECORD_KEY, Checked
+from models import linkage
 from runtime import tables
 
 REGISTRY_COLUMNS = (
@@ -56,7 +57,9 @@ class Batch:
     identity_survey: DataFrame | None = None
 
 
-IDENTITY_COLUMNS = ("nik_token", "nik", "full_name")  # identity_registry, with its row_hash
+# identity_registry: each person's NIK and name, and the name as linkage compares it (stored once per person, so
+# a round's linkage standardises only its members' names), with its row_hash.
+IDENTITY_COLUMNS = ("nik_token", "nik", "full_name", "name")
 REPORTED = ("member_no", "nik", "full_name")  # identity_survey's roster entries: as the field wrote them
 
 APPEAL_COLUMNS = ("appeal_id", "appeal_type", "filed_at", "village_code", "province_code", "regency_code",
@@ -103,7 +106,8 @@ def transform(checked: Checked, run_id: str) -> Batch:
     vault = values.select(nik.token(F.col("nik")).alias("nik_token"), "nik")
     survey = nest(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS], run_id)
     training = contract.TRAINING_HOUSEHOLDS in accepted
-    identities = accepted[source].select(*IDENTITY_COLUMNS, *(["change", "previous_token"] if events else []))
+    identities = accepted[source].withColumn("name", linkage.standard_name(F.col("full_name"))).select(
+        *IDENTITY_COLUMNS, *(["change", "previous_token"] if events else []))
     identities = identities.withColumn(tables.ROW_HASH, tables.row_hash(IDENTITY_COLUMNS))
     return Batch(
         quarantine,

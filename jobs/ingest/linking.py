@@ -25,6 +25,9 @@ from jobs.ingest import matching
 from models import linkage
 
 MEMBER_ID = "_member_id"
+# What the left side needs of a member (the anti-join with the registry moves these, not the whole row).
+LEFT_COLUMNS = ("household_id", "member_no", "nik_token", "interview_date", "village_code", matching.HOUSEHOLD_KK,
+                "birth_date", "sex")
 LEVELS = ("name", "birth_date", "sex", "village_code", "kk", "nik")  # the comparisons, as level_<name> columns
 
 
@@ -56,16 +59,16 @@ def left_side(members: DataFrame, reported: DataFrame) -> DataFrame:
 
 
 def right_side(persons: DataFrame, identities: DataFrame) -> DataFrame:
-    """Linkage's right: registry persons (nik_token, birth_date, sex, village_code, kk_token) with their name
-    and NIK (identity_registry)."""
-    named = persons.join(identities.select("nik_token", "nik", "full_name"), "nik_token", "left")
-    return linkage.side(named, F.col("nik_token"), F.col("full_name"), F.col("birth_date"), F.col("sex"),
-                        F.col("village_code"), matching.kk_hash("kk_token"), F.col("nik"))
+    """Linkage's right: registry persons (nik_token, birth_date, sex, village_code, kk_token) with their standard
+    name and NIK (identity_registry)."""
+    named = persons.join(identities.select("nik_token", "nik", "name"), "nik_token", "left")
+    return linkage.side(named, F.col("nik_token"), F.col("name"), F.col("birth_date"), F.col("sex"),
+                        F.col("village_code"), matching.kk_hash("kk_token"), F.col("nik"), standard=True)
 
 
 def frequencies(identity_registry: DataFrame) -> DataFrame:
     """The name comparison's term frequencies: each standard name's share of the registry's names."""
-    return linkage.name_frequencies(identity_registry.select(linkage.standard_name(F.col("full_name")).alias("name")))
+    return linkage.name_frequencies(identity_registry.select("name"))
 
 
 def decided(pairs: DataFrame, left: DataFrame, persons: DataFrame, thresholds: linkage.Thresholds) -> Links:

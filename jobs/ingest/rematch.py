@@ -71,7 +71,7 @@ def _match_registry(registry: DataFrame) -> DataFrame:
 def link_inputs(members: DataFrame, registry: DataFrame, listed: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Linkage's two sides: `members` without a usable NIK, and the registry persons whose tokens are not
     `listed` (by a roster's NIK, or linked by a roster the round does not re-match)."""
-    left = linking.unmatched(members, registry.select("nik_token"))
+    left = linking.unmatched(members.select(*linking.LEFT_COLUMNS), registry.select("nik_token"))
     return left, _match_registry(registry).join(listed, "nik_token", "left_anti")
 
 
