@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import nbformat
@@ -73,15 +72,3 @@ def test_model_impact_notebook_trains_a_challenger_and_reads_its_impact(own_nati
     assert "female_head exclusion_error_60" in out and "verdict at training: promotion disabled" in out
     assert "dtks model promote 2" in out
 
-
-def test_linkage_notebook_reads_the_version_in_use_and_measures_it_against_the_truth(nation, monkeypatch, tmp_path):
-    """On the shared nation, read-only (its kernel caches what it scores and writes nothing): the version ingest
-    used, its parameters, the round's match weights and the threshold sweep against truth/members."""
-    config, landing = nation[0], nation[1]
-    _parameters(monkeypatch, config)
-    monkeypatch.setenv("DTKS_TRUTH", str(landing / "truth" / "members"))
-    out = _outputs(_execute(NOTEBOOKS / "linkage.ipynb", tmp_path))
-    assert "dtks_linkage: version 1 in use (champion)" in out, out
-    assert "pairs scored" in out and "absent_linked_share" in out and "dtks model promote --linkage" in out
-    at = re.search(r"at linkage.upper 0.999: precision ([0-9.]+), recall ([0-9.]+)", out)
-    assert at and float(at[1]) >= 0.99 and float(at[2]) >= 0.85, out

@@ -29,6 +29,8 @@ MEMBER_ID = "_member_id"
 LEFT_COLUMNS = ("household_id", "member_no", "nik_token", "interview_date", "village_code", matching.HOUSEHOLD_KK,
                 "birth_date", "sex")
 LEVELS = ("name", "birth_date", "sex", "village_code", "kk", "nik")  # the comparisons, as level_<name> columns
+PAIRS = ("member_id string, registry_id string, match_probability double, match_weight double, "
+         + ", ".join(f"level_{c} int" for c in LEVELS))  # linkage.predict's pairs
 
 
 @dataclass
@@ -109,13 +111,15 @@ def link(spark: SparkSession, members: DataFrame, persons: DataFrame, identity_s
         regions.province_code(F.col("village_code")), member_id().alias(MEMBER_ID)))
     persons = put("linkage_persons", persons.select("nik_token", "birth_date", "sex", "village_code", "kk_token",
                                                     "death_date"))
+    where = members.select("household_id", "member_no", "interview_date", "province_code", MEMBER_ID)
+    if members.isEmpty() or persons.isEmpty():  # nobody to compare: no model is needed, nor Splink started
+        return decided(spark.createDataFrame([], PAIRS), where, persons, thresholds)
     reported = flattened(identity_survey.join(members.select("household_id").distinct(), "household_id",
                                               "left_semi"))
     left = put("linkage_left", left_side(members, reported))
     right = put("linkage_right", right_side(persons, identity_registry))
     pairs = linkage.predict(spark, left, right, model_for(left, right), thresholds.lower,
                             put("linkage_name_frequencies", frequencies(identity_registry)))
-    where = members.select("household_id", "member_no", "interview_date", "province_code", MEMBER_ID)
     return decided(pairs, where, persons, thresholds)
 
 

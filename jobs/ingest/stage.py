@@ -91,10 +91,13 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     summary = [f"ingest: {rows_in:,} rows read, {rows_out:,} accepted, {quarantined:,} quarantined; "
                f"{matched.households:,} {how}"]
     if matched.links is not None:
-        details |= {"linkage.version": str(matched.linkage_version), "linkage.links": str(matched.links),
+        details |= {"linkage.version": str(matched.linkage_version or "-"), "linkage.links": str(matched.links),
                     "linkage.review": str(matched.review)}
-        summary.append(f"linkage (model {config.linkage.model_name} version {matched.linkage_version}): "
-                       f"{matched.links:,} members without a usable NIK linked, {matched.review:,} pairs to review")
+        summary.append(
+            f"linkage (model {config.linkage.model_name} version {matched.linkage_version}): {matched.links:,} "
+            f"members without a usable NIK linked, {matched.review:,} pairs to review"
+            if matched.linkage_version else "linkage: no member without a usable NIK, or no registry person left "
+            "to compare with")
     return StageResult(rows_in=rows_in, rows_out=rows_out, details=details, summary=summary)
 
 
