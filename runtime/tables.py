@@ -49,7 +49,8 @@ IDENTITY_VAULT = "identity_vault"
 # Restricted, with the vault's access rules: the names (and reported NIKs) that linkage compares.
 IDENTITY_REGISTRY = "identity_registry"  # each registry person's name and NIK, by token
 IDENTITY_SURVEY = "identity_survey"  # each current roster's names and NIKs as reported, by household
-LINKAGE_REVIEW = "linkage_review"  # member/registry-person pairs for clerical review, with their decisions
+LINKAGE_REVIEW = "linkage_review"  # member/registry-person pairs awaiting clerical review
+LINKAGE_DECISIONS = "linkage_decisions"  # every decision on a reviewed pair (the latest per pair), applied by ingest
 REGISTRY = "silver_registry"
 SURVEY = "silver_survey"
 HOUSEHOLDS = "silver_households"
@@ -127,7 +128,7 @@ CATALOG: dict[str, Table] = {
         Table(IDENTITY_VAULT, "insert_new", ("nik_token",), properties=_stats("nik_token"),
               tokens=("nik_token",), token_rule=VAULT_TOKENS, restricted=True),
         Table(IDENTITY_REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
-              tokens=("nik_token",), hashed=True, restricted=True),
+              tokens=("nik_token",), restricted=True),
         Table(IDENTITY_SURVEY, "newer", ("household_id",), order_by="interview_start",
               properties=DV | _stats("household_id"), restricted=True),
         Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
@@ -142,6 +143,8 @@ CATALOG: dict[str, Table] = {
               tokens=("nik_token",), hashed=True),
         Table(LINKAGE_REVIEW, "changes", ("household_id", "member_no", "nik_token"),
               properties=DV | _stats("household_id"), tokens=("nik_token",), hashed=True),
+        Table(LINKAGE_DECISIONS, "newer", ("household_id", "member_no", "nik_token"), order_by="decided_at",
+              properties=DV | _stats("household_id"), tokens=("nik_token",)),
         Table(APPEALS, "insert_new", ("appeal_id",), properties=_stats("appeal_id", "household_id"),
               tokens=("head_token",)),  # an appeal's subject: its head's NIK
         Table(TRAINING, "overwrite", ("household_id",), properties=_stats("household_id")),

@@ -143,7 +143,7 @@ def test_no_raw_nik_or_name_outside_the_vault(spark, ingested):
             assert len(df.collect()) == 11
             continue
         if table_dir.name == tables.IDENTITY_REGISTRY:  # restricted: what linkage compares, by token
-            assert set(df.columns) == {"nik_token", "nik", "full_name", "name", "row_hash"} and df.count() == 7
+            assert set(df.columns) == {"nik_token", "nik", "full_name", "name"} and df.count() == 7
             continue
         if table_dir.name == tables.IDENTITY_SURVEY:  # restricted: each accepted roster as reported
             assert set(df.columns) == {"household_id", "interview_start", "members"}

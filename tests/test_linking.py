@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from jobs.core import contract
 from jobs.core.linkage_review import LINK_TO_DECEASED, PENDING, UNCERTAIN
@@ -76,12 +77,38 @@ def test_a_linked_member_is_the_persons_and_matched_probabilistically(spark):
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_unmatched_are_the_members_no_registry_token_matches(spark):
-    members = spark.createDataFrame([("H1", 1, "tA"), ("H1", 2, None), ("H1", 3, "tX")],
-                                    "household_id string, member_no int, nik_token string")
-    registry = spark.createDataFrame([("tA",), ("tB",)], "nik_token string")
-    got = linking.unmatched(members, registry)
-    assert sorted((r.household_id, r.member_no) for r in got.collect()) == [("H1", 2), ("H1", 3)]
+SIDES = ("_side string, household_id string, member_no int, nik_token string, interview_date date, "
+         "village_code string, kk long, birth_date date, sex string, death_date date")
+
+
+def test_the_sides_are_the_members_no_registry_token_matches_and_the_persons_no_member_lists(spark):
+    """link_sides: left, the members with no token or a token the registry lacks; right, the registry persons
+    nobody lists. A first round finds both in one full outer join, an update round (`listed`: the national
+    listings) by anti-joins: the same rows either way."""
+    from jobs.ingest import rematch
+
+    d = D(2025, 3, 1)
+    members = spark.createDataFrame([
+        ("H1", 1, "tA", d, "3201010001", 7, D(1980, 1, 1), "L"),  # listed: in neither side
+        ("H1", 2, None, d, "3201010001", 7, D(1985, 2, 1), "P"),  # no token: left
+        ("H1", 3, "tX", d, "3201010001", 7, D(2010, 5, 5), "L"),  # not in the registry: left
+    ], f"household_id string, member_no int, nik_token string, interview_date date, village_code string, "
+       f"{matching.HOUSEHOLD_KK} long, birth_date date, sex string")
+    registry = spark.createDataFrame([
+        ("tA", D(1980, 1, 1), "L", "3201010001", "kA", None),
+        ("tB", D(1985, 1, 2), "P", "3201010002", "kB", D(2020, 1, 1)),  # nobody lists B: right
+    ], "nik_token string, birth_date date, sex string, village_code string, kk_token string, death_date date")
+    kk_b = registry.select(matching.kk_hash("kk_token")).where("nik_token = 'tB'").first()[0]
+    expected = spark.createDataFrame([
+        (linking.MEMBER, "H1", 2, None, d, "3201010001", 7, D(1985, 2, 1), "P", None),
+        (linking.MEMBER, "H1", 3, "tX", d, "3201010001", 7, D(2010, 5, 5), "L", None),
+        (linking.PERSON, None, None, "tB", None, "3201010002", kk_b, D(1985, 1, 2), "P", D(2020, 1, 1)),
+    ], SIDES)
+    first = rematch.link_sides(members, registry)
+    update = rematch.link_sides(members, registry, members.select("nik_token").where("nik_token is not null"))
+    for got in (first, update):
+        assert_df_equality(got.select(*linking.SIDE_COLUMNS), expected, ignore_row_order=True,
+                           ignore_nullable=True)
 
 
 def test_the_review_file_holds_the_regions_pending_pairs_with_both_records(spark):
@@ -116,3 +143,61 @@ def test_the_review_file_holds_the_regions_pending_pairs_with_both_records(spark
                 row["registry_birth_date"], row["registry_nik"], row["decision"]) == (
             "Sitti Aminah", D(1985, 2, 1), None, "Siti Aminah", D(1985, 1, 2), "3273014201850002", None)
     assert review_rows(review, members, households, reported, persons, registered, "3201").count() == 0
+
+
+DECISION = ("household_id string, member_no int, nik_token string, decision string, decided_by string, "
+            "decided_at timestamp")
+
+
+def test_a_decision_names_a_reviewed_pair_and_the_latest_stands(spark):
+    """validation.decisions: one reason per row, the first rule it breaks; a pair decided twice keeps its latest
+    decision; an accepted row carries the pair's province and probability from the review."""
+    from jobs.core import quarantine as q
+    from jobs.ingest import landing, validation
+
+    t = dt.datetime(2026, 5, 1, 10)
+    known = spark.createDataFrame([("H1", 2, "tB", "32", 0.97), ("H2", 1, "tC", "11", 0.98)],
+                                  "household_id string, member_no int, nik_token string, province_code string, "
+                                  "match_probability double")
+    rows = spark.createDataFrame([
+        ("H1", 2, "tB", "REJECT", "officer-1", t),  # superseded by the next row
+        ("H1", 2, "tB", "CONFIRM", "officer-2", t + dt.timedelta(days=1)),  # kept
+        ("H2", 1, "tC", "MAYBE", "officer-1", t),  # BAD_VALUE
+        ("H2", 1, "tX", "CONFIRM", "officer-1", t),  # never sent for review
+        ("H2", 1, "tC", "REJECT", None, t),  # MISSING_VALUE
+        ("H1", 2, "tB", "CONFIRM", "officer-3", dt.datetime(2026, 8, 1)),  # after the as-of date
+    ], DECISION).withColumn(landing.BAD_COLUMNS, F.array().cast("array<string>"))
+    got = validation.decisions(rows, known, D(2026, 6, 30)).select(
+        "decided_by", "decision", "province_code", "match_probability", validation.REASON)
+    assert_df_equality(got, spark.createDataFrame([
+        ("officer-1", "REJECT", "32", 0.97, q.DUPLICATE_RECORD),
+        ("officer-2", "CONFIRM", "32", 0.97, None),
+        ("officer-1", "MAYBE", "11", 0.98, q.BAD_VALUE),
+        ("officer-1", "CONFIRM", None, None, q.UNKNOWN_PAIR),
+        (None, "REJECT", "11", 0.98, q.MISSING_VALUE),
+        ("officer-3", "CONFIRM", "32", 0.97, q.OUT_OF_RANGE),
+    ], "decided_by string, decision string, province_code string, match_probability double, _reason string"),
+        ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_confirmed_pair_is_a_link_while_both_are_unmatched_and_a_rejected_one_is_never_scored(spark):
+    """confirmed: a link per member and per person (the latest decision first) while the member is still on the
+    left and the person on the right; unrejected: the rejected pair leaves the scored pairs, the member's other
+    pairs stay."""
+    t = dt.datetime(2026, 5, 1, 10)
+    decisions = spark.createDataFrame([
+        ("H1", 1, "tA", "CONFIRM", "o1", t, 0.9),  # linked
+        ("H1", 2, "tA", "CONFIRM", "o1", t - dt.timedelta(days=1), 0.8),  # tA is H1:1's (a later decision)
+        ("H2", 1, "tB", "CONFIRM", "o1", t, 0.7),  # H2:1 now has a usable NIK: not on the left
+        ("H3", 1, "tL", "CONFIRM", "o1", t, 0.6),  # tL is listed by NIK now: not on the right
+        ("H4", 1, "tC", "REJECT", "o1", t, 0.5),
+    ], DECISION + ", match_probability double")
+    members = spark.createDataFrame([("H1", 1), ("H1", 2), ("H3", 1), ("H4", 1)], "household_id string, member_no int")
+    persons = spark.createDataFrame([("tA",), ("tB",), ("tC",)], "nik_token string")
+    assert_df_equality(linking.confirmed(decisions, members, persons), spark.createDataFrame(
+        [("H1", 1, "tA", 0.9)], "household_id string, member_no int, linked_token string, match_probability double"),
+        ignore_nullable=True)
+    pairs = spark.createDataFrame([("H4:1", "tC", 0.97), ("H4:1", "tD", 0.6), ("H1:2", "tC", 0.9)],
+                                  "member_id string, registry_id string, match_probability double")
+    kept = {(r.member_id, r.registry_id) for r in linking.unrejected(pairs, decisions).collect()}
+    assert kept == {("H4:1", "tD"), ("H1:2", "tC")}

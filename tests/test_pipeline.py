@@ -25,7 +25,7 @@ from jobs.report import formats as report_formats
 from runtime import region_codes, tables
 from runtime.errors import GateFailed
 from tests import browser
-from tests.conftest import assert_same_rows, dtks_cli, dtks_command, make_config, nation_copy, paused, run
+from tests.conftest import AS_OF, assert_same_rows, dtks_cli, dtks_command, make_config, nation_copy, paused, run
 from tests.published import appeals_truth, eligible_at, net_moves, reasons_of_run
 
 pytestmark = pytest.mark.e2e  # the shared nation's pipeline, and pipelines on copies of it
@@ -117,6 +117,57 @@ def test_links_are_the_true_persons(spark, nation):
     assert linked.count() >= 0.85 * in_registry
     d = results["ingest"].details
     assert int(d["linkage.links"]) == linked.count() and d["linkage.version"] == "1"
+
+
+def test_office_decisions_are_applied_and_never_asked_again(spark, nation_landing, tmp_path, monkeypatch):
+    """Clerical review's round trip in a lakehouse of its own, from the nation's landing files. An ingest with
+    linkage.upper 1.0 sends its pairs to review; an office confirms one, rejects another and names a pair that
+    never was; the next ingest (the same delivery with the decisions: an update round) links the confirmed member
+    whatever the probability, never scores the rejected pair again, quarantines the unknown one, and asks
+    neither decided pair again. Two ingests: one writes the pairs, the next brings the decisions."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.core import quarantine
+    from runtime.config import with_overrides
+
+    monkeypatch.chdir(tmp_path)
+    landing = nation_landing
+    config = with_overrides(make_config(tmp_path), ["linkage.upper=1.0"])
+    as_of = pd.Timestamp(AS_OF).date()
+    run(spark, config, "ingest", landing=str(landing), as_of=as_of)
+    keys = ["household_id", "member_no", "nik_token"]
+    pending = tables.read(spark, config, tables.LINKAGE_REVIEW).orderBy(*keys).collect()
+    assert len(pending) >= 2, "the nation needs two pairs to review"
+    yes, no = pending[0], pending[1]
+    delivery = tmp_path / "landing"
+    shutil.copytree(landing, delivery)
+    (delivery / contract.LINKAGE_DECISIONS).mkdir()
+    at = dt.datetime(2026, 6, 1, 9)
+    pq.write_table(pa.table({
+        "household_id": [yes.household_id, no.household_id, "H-none"],
+        "member_no": pa.array([yes.member_no, no.member_no, 1], pa.int32()),
+        "nik_token": [yes.nik_token, no.nik_token, "t-none"],
+        "decision": ["CONFIRM", "REJECT", "CONFIRM"],
+        "decided_by": ["officer-7"] * 3,
+        "decided_at": [at] * 3,
+    }), delivery / contract.LINKAGE_DECISIONS / "decisions.parquet")
+    result, run_id = run(spark, config, "ingest", landing=str(delivery), as_of=as_of)
+
+    assert result.details["linkage_decisions.accepted"] == "2"
+    member = tables.read(spark, config, tables.MEMBERS).where(
+        (F.col("household_id") == yes.household_id) & (F.col("member_no") == yes.member_no)).first()
+    assert member.nik_token == yes.nik_token and member.match_probability == yes.match_probability
+    assert member.match_status in (contract.MATCHED_PROBABILISTIC, contract.DECEASED)
+    review = {tuple(r) for r in tables.read(spark, config, tables.LINKAGE_REVIEW).select(*keys).collect()}
+    decided = {tuple(r[k] for k in keys) for r in (yes, no)}
+    assert not decided & review  # never asked again
+    assert {tuple(r[k] for k in keys) for r in pending} - decided <= review  # the other pairs still wait
+    rejected = tables.read(spark, config, tables.QUARANTINE).where(
+        (F.col("source") == contract.LINKAGE_DECISIONS) & (F.col("run_id") == run_id)).collect()
+    assert [(r.record_key, r.reason_code) for r in rejected] == [("H-none:1", quarantine.UNKNOWN_PAIR)]
+    stored = tables.read(spark, config, tables.LINKAGE_DECISIONS)
+    assert sorted(r.decision for r in stored.collect()) == ["CONFIRM", "REJECT"]
 
 
 def personal_data(spark, landing):

@@ -25,7 +25,9 @@ TRAINING_HOUSEHOLDS = "training_households"
 TRAINING_MEMBERS = "training_members"
 REGISTRY_CHANGES = "registry_changes"  # an update round's registry events, instead of the whole registry
 APPEALS = "appeals"  # usul and sanggah filed since the last delivery; optional in any round
+LINKAGE_DECISIONS = "linkage_decisions"  # regional offices' decisions on linkage_review pairs; optional in any round
 SOURCES = (REGISTRY, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
+OPTIONAL = (APPEALS, LINKAGE_DECISIONS)  # delivered in a round when there are any
 TRAINING = (TRAINING_HOUSEHOLDS, TRAINING_MEMBERS)
 # Registry events (docs/CONTRACTS.md): each row is the person's record after the event.
 BIRTH, DEATH, MOVE, NIK_CORRECTION, UPDATE = "BIRTH", "DEATH", "MOVE", "NIK_CORRECTION", "UPDATE"
@@ -75,6 +77,8 @@ _APPEAL = {
     "has_gps": T.BooleanType(),
 }
 _MEMBER = {"household_id": S, "member_no": INT, "nik": S, "full_name": S, "birth_date": D}
+# A pair as the review file names it (member, registry person's token) and the office's decision on it.
+_DECISION = {"household_id": S, "member_no": INT, "nik_token": S, "decision": S, "decided_by": S, "decided_at": TS}
 
 
 def columns(source: str, q: Questionnaire) -> dict[str, T.DataType]:
@@ -83,6 +87,8 @@ def columns(source: str, q: Questionnaire) -> dict[str, T.DataType]:
         return dict(_REGISTRY)
     if source == APPEALS:
         return dict(_APPEAL)
+    if source == LINKAGE_DECISIONS:
+        return dict(_DECISION)
     if source == REGISTRY_CHANGES:
         return {"change": S, "previous_nik": S} | _REGISTRY
     if source in (SURVEY_HOUSEHOLDS, TRAINING_HOUSEHOLDS):

@@ -22,6 +22,7 @@ MISSING_SUBJECT = "MISSING_SUBJECT"  # an appeal names neither a household nor a
 VILLAGE_MISMATCH = "VILLAGE_MISMATCH"  # an appeal filed in another village than its household's
 NO_EVIDENCE = "NO_EVIDENCE"  # an objection without photo and GPS
 FILER_NOT_NEIGHBOUR = "FILER_NOT_NEIGHBOUR"  # an objection not filed by a neighbour
+UNKNOWN_PAIR = "UNKNOWN_PAIR"  # a linkage decision on a pair never sent for review
 LABELS = {
     BAD_VALUE: "unreadable value",
     MISSING_VALUE: "required value missing",
@@ -38,6 +39,7 @@ LABELS = {
     VILLAGE_MISMATCH: "appeal filed in another village than its household's",
     NO_EVIDENCE: "objection without photo and GPS",
     FILER_NOT_NEIGHBOUR: "objection not filed by a neighbour",
+    UNKNOWN_PAIR: "linkage decision on a pair never sent for review",
 }
 # A household's UNKNOWN_VILLAGE detail names its village code between these (for the operator: the row's
 # province travels as the quarantine's province_code column, never parsed back from this text).

@@ -55,10 +55,17 @@ class Batch:
     # Restricted (the vault's access rules): names and NIKs as registered, and each roster's as reported.
     identity_registry: DataFrame | None = None
     identity_survey: DataFrame | None = None
+    linkage_decisions: DataFrame | None = None  # None: no decisions delivered
+
+
+# linkage_decisions rows: the pair, the office's decision, and the pair's probability when it was reviewed.
+DECISION_COLUMNS = ("household_id", "member_no", "nik_token", "decision", "decided_by", "decided_at",
+                    "province_code", "match_probability")
 
 
 # identity_registry: each person's NIK and name, and the name as linkage compares it (stored once per person, so
-# a round's linkage standardises only its members' names), with its row_hash.
+# a round's linkage standardises only its members' names). The batch's rows carry their row_hash for the change
+# set; the table keeps none.
 IDENTITY_COLUMNS = ("nik_token", "nik", "full_name", "name")
 REPORTED = ("member_no", "nik", "full_name")  # identity_survey's roster entries: as the field wrote them
 
@@ -124,6 +131,8 @@ def transform(checked: Checked, run_id: str) -> Batch:
         appeals(accepted[contract.APPEALS], run_id) if contract.APPEALS in accepted else None,
         identities,
         reported(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS]),
+        accepted[contract.LINKAGE_DECISIONS].select(*DECISION_COLUMNS, F.lit(run_id).alias("ingest_run_id"))
+        if contract.LINKAGE_DECISIONS in accepted else None,
     )
 
 
@@ -160,16 +169,18 @@ def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
 
 
 def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool,
-                        columns: tuple[str, ...] = REGISTRY_COLUMNS) -> DataFrame:
+                        columns: tuple[str, ...] = REGISTRY_COLUMNS, stored_hash: bool = True) -> DataFrame:
     """Pure: what changes in silver_registry, flagged `_delete` where a person leaves it.
 
     The whole registry (events False) is diffed with the stored one by content hash: new and changed
     persons in, persons no longer delivered out. Events (docs/CONTRACTS.md) carry each person's record
     after the event; a NIK correction also removes the record under the previous NIK. Rows equal to
     the stored ones are left out, so only real changes go on downstream. `columns`: the table's own (those of
-    identity_registry for its change set)."""
+    identity_registry for its change set); `stored_hash` False: the table keeps no row_hash, and the stored
+    rows' hashes are computed here (identity_registry: its few columns read cost less than a stored hash)."""
+    held = stored.select("nik_token", (F.col(tables.ROW_HASH) if stored_hash else tables.row_hash(columns))
+                         .alias("_t_hash"))
     columns = [*columns, tables.ROW_HASH]
-    held = stored.select("nik_token", F.col(tables.ROW_HASH).alias("_t_hash"))
     upserts = (
         delivered.select(*columns)
         .join(held, "nik_token", "left")

@@ -69,13 +69,15 @@ def check(
     as_of: dt.date,
     put: Callable[[str, DataFrame], DataFrame],
     surveyed: DataFrame | None = None,
+    reviewed: DataFrame | None = None,
 ) -> Checked:
     """Validate and tokenise every source in one pass each; `put` stores a pass's rows and returns them.
 
     Households are stored before members, so members are checked against the stored household verdicts
     rather than a second validation of the households. Appeals are checked against the households accepted
-    here and those already in silver_survey (`surveyed`: household_id, village_code). Every input row ends
-    accepted or quarantined.
+    here and those already in silver_survey (`surveyed`: household_id, village_code); linkage decisions against
+    the pairs ever sent for review (`reviewed`: validation.PAIR, province_code, match_probability; None: none
+    yet). Every input row ends accepted or quarantined.
     """
     provinces = sorted(ref.provinces["province_code"])
     reads = {s: Observation() for s in raw}
@@ -121,6 +123,14 @@ def check(
         checked_appeals = validation.appeals(appeals, provinces, villages, known, as_of)
         finish(contract.APPEALS, checked_appeals,
                F.coalesce(F.col("appeal_id"), pseudonym.row_token(appeals)))
+    if contract.LINKAGE_DECISIONS in raw:
+        decided = raw[contract.LINKAGE_DECISIONS]
+        if reviewed is None:
+            reviewed = decided.sparkSession.createDataFrame(
+                [], "household_id string, member_no int, nik_token string, province_code string, "
+                    "match_probability double")
+        finish(contract.LINKAGE_DECISIONS, validation.decisions(counted[contract.LINKAGE_DECISIONS], reviewed, as_of),
+               _member_key(decided))
     return Checked(rows, reads, verdicts)
 
 
@@ -174,5 +184,10 @@ def restrict(raw: dict[str, DataFrame], codes: tuple[str, ...]) -> tuple[dict[st
         scoped[member_source] = members.join(ids, "household_id", "left_semi").select(*members.columns)
     if contract.APPEALS in raw:  # an appeal belongs where it was filed
         scoped[contract.APPEALS] = raw[contract.APPEALS].where(regions.in_scope(F.col("village_code"), codes))
+    if contract.LINKAGE_DECISIONS in raw:  # a decision belongs to its member's household
+        ids = scoped[contract.SURVEY_HOUSEHOLDS].where(F.col("household_id").isNotNull()).select("household_id")
+        decided = raw[contract.LINKAGE_DECISIONS]
+        scoped[contract.LINKAGE_DECISIONS] = decided.join(ids.distinct(), "household_id", "left_semi").select(
+            *decided.columns)
     outside = {s: raw[s].count() - scoped[s].count() for s in raw}
     return scoped, outside

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.core.contract import (
-    APPEALS,
+    OPTIONAL,
     REGION_CODES,
     REGISTRY,
     REGISTRY_CHANGES,
@@ -51,9 +51,9 @@ MALFORMED = "_malformed_line"  # CSV: raw text of a line with more or fewer fiel
 def delivered(spark: SparkSession, landing_root: str) -> tuple[str, ...]:
     """The sources a delivery holds, in reading order. A full round delivers all five; an update round
     may deliver registry events instead of the whole registry, and no training sample (then
-    silver_training is kept). The survey is always delivered: new and re-surveyed households. Appeals come
-    when there are any."""
-    here = {s for s in (*SOURCES, REGISTRY_CHANGES, APPEALS) if path_exists(spark, source_path(landing_root, s))}
+    silver_training is kept). The survey is always delivered: new and re-surveyed households. Appeals and
+    linkage decisions come when there are any."""
+    here = {s for s in (*SOURCES, REGISTRY_CHANGES, *OPTIONAL) if path_exists(spark, source_path(landing_root, s))}
     if REGISTRY in here and REGISTRY_CHANGES in here:
         raise InputContractError(
             f"{landing_root}: both '{REGISTRY}' and '{REGISTRY_CHANGES}' delivered: send the whole registry or its "
@@ -64,7 +64,7 @@ def delivered(spark: SparkSession, landing_root: str) -> tuple[str, ...]:
         raise InputContractError(f"{source_path(landing_root, missing)}: input for source '{missing}' not found "
                                  "(the training sample comes as households and members together)")
     registry = REGISTRY_CHANGES if REGISTRY_CHANGES in here else REGISTRY
-    return (registry, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, *[s for s in (*TRAINING, APPEALS) if s in here])
+    return (registry, SURVEY_HOUSEHOLDS, SURVEY_MEMBERS, *[s for s in (*TRAINING, *OPTIONAL) if s in here])
 
 
 def read_source(spark: SparkSession, landing_root: str, source: str, fmt: str, q: Questionnaire) -> DataFrame:

@@ -33,8 +33,8 @@ def train_version(spark: SparkSession, config: DtksConfig, run_id: str, truth: s
     if not tables.exists(spark, config, tables.IDENTITY_SURVEY):
         raise UserError(f"{config.table_path(tables.IDENTITY_SURVEY)} not found: run `dtks ingest` first")
     nik.register(spark, nik_key_source(config))
-    members, persons = rematch.national_link_inputs(tables.read(spark, config, tables.SURVEY),
-                                                    tables.read(spark, config, tables.REGISTRY))
+    sides = rematch.national_link_inputs(tables.read(spark, config, tables.SURVEY),
+                                         tables.read(spark, config, tables.REGISTRY))
     trained: dict = {}
 
     def model_for(left: DataFrame, right: DataFrame) -> dict:
@@ -42,13 +42,14 @@ def train_version(spark: SparkSession, config: DtksConfig, run_id: str, truth: s
         return trained
 
     with tables.staging(spark, config, run_id) as area:
-        found = linking.link(spark, members, persons, tables.read(spark, config, tables.IDENTITY_SURVEY),
+        sides = area.put("sides", sides)
+        found = linking.link(spark, sides, tables.read(spark, config, tables.IDENTITY_SURVEY),
                              tables.read(spark, config, tables.IDENTITY_REGISTRY), model_for,
                              linkage_versions.thresholds(config), area.put)
         links, review = area.put("links", found.links), area.put("review", found.review)
         measured = {"links": float(links.count()), "review": float(review.count())}
         if truth is not None:
-            judged = linking.quality(linking.Links(links, review), area.put("members", members),
+            judged = linking.quality(linking.Links(links, review), linking.members_of(sides),
                                      truth_tokens(spark, truth))
             measured |= {f"truth_{k}": v for k, v in judged.items()}
     version = linkage_versions.register(config, trained, "trained by dtks model train-linkage", measured)

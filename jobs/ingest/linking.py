@@ -15,16 +15,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.core import regions
 from jobs.core.identities import flattened
-from jobs.core.linkage_review import LINK_TO_DECEASED, PENDING, UNCERTAIN
+from jobs.core.linkage_review import CONFIRM, LINK_TO_DECEASED, PENDING, REJECT, UNCERTAIN
 from jobs.ingest import matching
 from models import linkage
 
 MEMBER_ID = "_member_id"
+# Both sides travel as one frame (staged once): SIDE says which a row is on; a member carries its household,
+# member number and interview date, a person its death date; `kk` is the household's (member) or the person's
+# (person) KK as a `matching.kk_hash`.
+SIDE, MEMBER, PERSON = "_side", "member", "person"
+SIDE_COLUMNS = (SIDE, "household_id", "member_no", "nik_token", "interview_date", "village_code", "kk", "birth_date",
+                "sex", "death_date")
 # What the left side needs of a member (the anti-join with the registry moves these, not the whole row).
 LEFT_COLUMNS = ("household_id", "member_no", "nik_token", "interview_date", "village_code", matching.HOUSEHOLD_KK,
                 "birth_date", "sex")
@@ -52,20 +58,43 @@ def unmatched(members: DataFrame, registry_tokens: DataFrame) -> DataFrame:
     return members.join(registry_tokens, "nik_token", "left_anti")
 
 
+def member_side(members: DataFrame) -> DataFrame:
+    """SIDE_COLUMNS of members (LEFT_COLUMNS)."""
+    return members.select(F.lit(MEMBER).alias(SIDE), "household_id", "member_no", "nik_token", "interview_date",
+                          "village_code", F.col(matching.HOUSEHOLD_KK).alias("kk"), "birth_date", "sex",
+                          F.lit(None).cast("date").alias("death_date"))
+
+
+def person_side(persons: DataFrame) -> DataFrame:
+    """SIDE_COLUMNS of registry persons (nik_token, birth_date, sex, village_code, kk_token, death_date)."""
+    return persons.select(F.lit(PERSON).alias(SIDE), F.lit(None).cast("string").alias("household_id"),
+                          F.lit(None).cast("int").alias("member_no"), "nik_token",
+                          F.lit(None).cast("date").alias("interview_date"), "village_code",
+                          matching.kk_hash("kk_token").alias("kk"), "birth_date", "sex", "death_date")
+
+
+def members_of(sides: DataFrame) -> DataFrame:
+    return sides.where(F.col(SIDE) == MEMBER)
+
+
+def persons_of(sides: DataFrame) -> DataFrame:
+    return sides.where(F.col(SIDE) == PERSON)
+
+
 def left_side(members: DataFrame, reported: DataFrame) -> DataFrame:
-    """Linkage's left: members (household_id, member_no, birth_date, sex, village_code, HOUSEHOLD_KK) with
-    their name and NIK as reported (identity_survey's rosters, flattened)."""
+    """Linkage's left: members (household_id, member_no, birth_date, sex, village_code, kk) with their name and
+    NIK as reported (identity_survey's rosters, flattened)."""
     named = members.join(reported, ["household_id", "member_no"], "left")
     return linkage.side(named, member_id(), F.col("full_name"), F.col("birth_date"), F.col("sex"),
-                        F.col("village_code"), F.col(matching.HOUSEHOLD_KK), F.col("nik"))
+                        F.col("village_code"), F.col("kk"), F.col("nik"))
 
 
 def right_side(persons: DataFrame, identities: DataFrame) -> DataFrame:
-    """Linkage's right: registry persons (nik_token, birth_date, sex, village_code, kk_token) with their standard
-    name and NIK (identity_registry)."""
+    """Linkage's right: registry persons (nik_token, birth_date, sex, village_code, kk) with their standard name
+    and NIK (identity_registry)."""
     named = persons.join(identities.select("nik_token", "nik", "name"), "nik_token", "left")
     return linkage.side(named, F.col("nik_token"), F.col("name"), F.col("birth_date"), F.col("sex"),
-                        F.col("village_code"), matching.kk_hash("kk_token"), F.col("nik"), standard=True)
+                        F.col("village_code"), F.col("kk"), F.col("nik"), standard=True)
 
 
 def frequencies(identity_registry: DataFrame) -> DataFrame:
@@ -73,18 +102,43 @@ def frequencies(identity_registry: DataFrame) -> DataFrame:
     return linkage.name_frequencies(identity_registry.select("name"))
 
 
-def decided(pairs: DataFrame, left: DataFrame, persons: DataFrame, thresholds: linkage.Thresholds) -> Links:
-    """Pairs scored by `linkage.predict` (with their gamma_ levels) made one-to-one and decided. `left`:
-    household_id, member_no, interview_date, province_code and MEMBER_ID of the scored members; `persons`:
-    nik_token and death_date of the registry persons."""
-    best = linkage.decide(linkage.one_to_one(pairs), thresholds)
-    joined = (best.join(left.withColumnRenamed(MEMBER_ID, "member_id"), "member_id")
+def confirmed(decisions: DataFrame, members: DataFrame, persons: DataFrame) -> DataFrame:
+    """Links (household_id, member_no, linked_token, match_probability) an office confirmed (`decisions`:
+    linkage_decisions rows) where the member still has no usable NIK (`members`) and no roster lists the person
+    (`persons`); one per member and per person, the latest decision first (ties by key)."""
+    keys = ["household_id", "member_no"]
+    sure = (decisions.where(F.col("decision") == CONFIRM)
+            .join(members.select(*keys), keys, "left_semi").join(persons.select("nik_token"), "nik_token", "left_semi"))
+    for key in (keys, ["nik_token"]):
+        order = Window.partitionBy(*key).orderBy(F.desc("decided_at"), "household_id", "member_no", "nik_token")
+        sure = sure.withColumn("_r", F.row_number().over(order)).where("_r = 1").drop("_r")
+    return sure.select(*keys, F.col("nik_token").alias("linked_token"), "match_probability")
+
+
+def unrejected(pairs: DataFrame, decisions: DataFrame) -> DataFrame:
+    """`pairs` (member_id, registry_id, ...) without those an office rejected: never scored again."""
+    rejected = decisions.where(F.col("decision") == REJECT).select(
+        member_id().alias("member_id"), F.col("nik_token").alias("registry_id"))
+    return pairs.join(rejected, ["member_id", "registry_id"], "left_anti")
+
+
+def best(pairs: DataFrame, left: DataFrame, persons: DataFrame) -> DataFrame:
+    """Pairs scored by `linkage.predict` made one-to-one, with the member's household_id, member_no,
+    interview_date and province_code (`left`, by MEMBER_ID) and whether the person died by the interview
+    (`persons`: nik_token, death_date): what `decided` splits by threshold."""
+    joined = (linkage.one_to_one(pairs).join(left.withColumnRenamed(MEMBER_ID, "member_id"), "member_id")
               .join(persons.select(F.col("nik_token").alias("registry_id"), "death_date"), "registry_id", "left"))
-    dead = matching.died_by(F.col("death_date"), F.col("interview_date"))
-    link = (F.col("decision") == linkage.LINK) & ~dead
-    links = joined.where(link).select("household_id", "member_no", F.col("registry_id").alias("linked_token"),
-                                      "match_probability")
-    review = joined.where(~link).select(
+    return joined.withColumn("_dead", matching.died_by(F.col("death_date"), F.col("interview_date")))
+
+
+def split(best_pairs: DataFrame, thresholds: linkage.Thresholds) -> Links:
+    """`best` pairs decided: at or above the upper threshold a link, unless the person died by the interview
+    (LINK_TO_DECEASED, for review); below it a pair for review (UNCERTAIN)."""
+    decision = linkage.decide(best_pairs, thresholds)
+    link = (F.col("decision") == linkage.LINK) & ~F.col("_dead")
+    links = decision.where(link).select("household_id", "member_no", F.col("registry_id").alias("linked_token"),
+                                        "match_probability")
+    review = decision.where(~link).select(
         "household_id", "member_no", F.col("registry_id").alias("nik_token"), "province_code",
         "match_probability", "match_weight", *[f"level_{c}" for c in LEVELS],
         F.when(F.col("decision") == linkage.LINK, F.lit(LINK_TO_DECEASED)).otherwise(F.lit(UNCERTAIN))
@@ -94,33 +148,55 @@ def decided(pairs: DataFrame, left: DataFrame, persons: DataFrame, thresholds: l
     return Links(links, review)
 
 
-def link(spark: SparkSession, members: DataFrame, persons: DataFrame, identity_survey: DataFrame,
-         identity_registry: DataFrame, model_for: Callable[[DataFrame, DataFrame], dict],
-         thresholds: linkage.Thresholds, put: Callable[[str, DataFrame], DataFrame]) -> Links:
-    """Score `members` (the left, already reduced to those without a usable NIK: household_id, member_no,
-    interview_date, village_code, HOUSEHOLD_KK, birth_date, sex) against `persons` (registry persons no roster
-    lists: nik_token, birth_date, sex, village_code, kk_token, death_date) with the model `model_for(left,
-    right)` gives (the pinned version; a first one trained on these sides when there is none).
+def decided(pairs: DataFrame, left: DataFrame, persons: DataFrame, thresholds: linkage.Thresholds) -> Links:
+    """Pairs scored by `linkage.predict` (with their levels) made one-to-one and decided. `left`: household_id,
+    member_no, interview_date, province_code and MEMBER_ID of the scored members; `persons`: nik_token and
+    death_date of the registry persons."""
+    return split(best(pairs, left, persons), thresholds)
+
+
+def link(spark: SparkSession, sides: DataFrame, identity_survey: DataFrame, identity_registry: DataFrame,
+         model_for: Callable[[DataFrame, DataFrame], dict], thresholds: linkage.Thresholds,
+         put: Callable[[str, DataFrame], DataFrame], decisions: DataFrame | None = None) -> Links:
+    """Score the members of `sides` (SIDE_COLUMNS: members without a usable NIK, and the registry persons no
+    roster lists) against its persons with the model `model_for(left, right)` gives (the pinned version; a first
+    one trained on these sides when there is none).
+
+    `decisions` (linkage_decisions rows): a confirmed pair is linked as it is and leaves the scoring (its member
+    and person with it); a rejected pair is never scored again. Neither is sent for review.
 
     A name's term frequency is its share of the whole registry's names, so that a pair scores the same whoever
-    else is scored (an update round scores fewer members than a full round). Both sides are stored (`put`)
-    before Splink reads them: each of its steps would otherwise evaluate their
-    lineage again (the survey's rosters, the registry and the identity tables)."""
-    members = put("linkage_members", members.select(
-        "household_id", "member_no", "interview_date", "village_code", matching.HOUSEHOLD_KK, "birth_date", "sex",
-        regions.province_code(F.col("village_code")), member_id().alias(MEMBER_ID)))
-    persons = put("linkage_persons", persons.select("nik_token", "birth_date", "sex", "village_code", "kk_token",
-                                                    "death_date"))
+    else is scored (an update round scores fewer members than a full round). The sides are stored (`put`), once
+    bare and once named, before Splink reads them: each of its steps would otherwise evaluate their lineage
+    again (the survey's rosters, the registry and the identity tables)."""
+    sides = put("linkage_sides", sides.select(*SIDE_COLUMNS, regions.province_code(F.col("village_code")),
+                                              F.when(F.col(SIDE) == MEMBER, member_id()).alias(MEMBER_ID)))
+    members, persons = members_of(sides), persons_of(sides)
     where = members.select("household_id", "member_no", "interview_date", "province_code", MEMBER_ID)
-    if members.isEmpty() or persons.isEmpty():  # nobody to compare: no model is needed, nor Splink started
+    sure = None
+    if decisions is not None:
+        sure = put("linkage_confirmed", confirmed(decisions, members, persons))
+        members = members.join(sure.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
+        persons = persons.join(sure.select(F.col("linked_token").alias("nik_token")), "nik_token", "left_anti")
+    found = _scored(spark, members, persons, where, identity_survey, identity_registry, model_for, thresholds, put,
+                    decisions)
+    return found if sure is None else Links(found.links.unionByName(sure), found.review)
+
+
+def _scored(spark: SparkSession, members: DataFrame, persons: DataFrame, where: DataFrame,
+            identity_survey: DataFrame, identity_registry: DataFrame, model_for: Callable[[DataFrame, DataFrame], dict],
+            thresholds: linkage.Thresholds, put: Callable[[str, DataFrame], DataFrame],
+            decisions: DataFrame | None) -> Links:
+    if members.isEmpty() or persons.isEmpty():  # nobody to compare: no model, nor Splink started
         return decided(spark.createDataFrame([], PAIRS), where, persons, thresholds)
     reported = flattened(identity_survey.join(members.select("household_id").distinct(), "household_id",
                                               "left_semi"))
-    left = put("linkage_left", left_side(members, reported))
-    right = put("linkage_right", right_side(persons, identity_registry))
+    named = put("linkage_named", left_side(members, reported).withColumn(SIDE, F.lit(MEMBER)).unionByName(
+        right_side(persons, identity_registry).withColumn(SIDE, F.lit(PERSON))))
+    left, right = members_of(named).drop(SIDE), persons_of(named).drop(SIDE)
     pairs = linkage.predict(spark, left, right, model_for(left, right), thresholds.lower,
                             put("linkage_name_frequencies", frequencies(identity_registry)))
-    return decided(pairs, where, persons, thresholds)
+    return decided(pairs if decisions is None else unrejected(pairs, decisions), where, persons, thresholds)
 
 
 def quality(found: Links, members: DataFrame, truth: DataFrame, by: str | None = None) -> dict:

@@ -15,9 +15,9 @@ from jobs.ingest import features as hh_features
 from jobs.ingest import linking, matching
 from runtime import tables
 
-# (members without a usable NIK, registry persons no roster lists) -> links (household_id, member_no,
-# linked_token, match_probability): the round's linkage (silver.Linker), or None when it is off.
-Link = Callable[[DataFrame, DataFrame], DataFrame]
+# linkage's sides (members without a usable NIK and registry persons no roster lists, `link_sides`) -> links
+# (household_id, member_no, linked_token, match_probability): the round's linkage (silver.Linker), or None.
+Link = Callable[[DataFrame], DataFrame]
 
 
 def current_members(survey: DataFrame) -> DataFrame:
@@ -68,27 +68,37 @@ def _match_registry(registry: DataFrame) -> DataFrame:
     return registry.select("nik_token", "birth_date", "sex", "death_date", "village_code", "kk_token")
 
 
-def link_inputs(members: DataFrame, registry: DataFrame, listed: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Linkage's two sides: `members` without a usable NIK, and the registry persons whose tokens are not
-    `listed` (by a roster's NIK, or linked by a roster the round does not re-match)."""
-    left = linking.unmatched(members.select(*linking.LEFT_COLUMNS), registry.select("nik_token"))
-    return left, _match_registry(registry).join(listed, "nik_token", "left_anti")
+def link_sides(members: DataFrame, registry: DataFrame, listed: DataFrame | None = None) -> DataFrame:
+    """Linkage's two sides in one frame (linking.SIDE_COLUMNS): `members` without a usable NIK, and the registry
+    persons whose tokens are not `listed` (by a roster's NIK, or linked by a roster the round does not re-match).
+
+    `listed` None: `members` are every current roster's, so one full outer join of their tokens with the
+    registry's finds both sides (a member with a null token comes through unmatched, as a left row)."""
+    left = members.select(*linking.LEFT_COLUMNS)
+    persons = registry.select("nik_token", "birth_date", "sex", "village_code", "kk_token", "death_date")
+    if listed is not None:
+        return linking.member_side(linking.unmatched(left, registry.select("nik_token"))).unionByName(
+            linking.person_side(persons.join(listed, "nik_token", "left_anti")))
+    shared = ("village_code", "kk", "birth_date", "sex", "death_date")  # what a person brings
+    person = linking.person_side(persons).select("nik_token", F.struct(*shared).alias("_p"))
+    joined = linking.member_side(left).join(person, "nik_token", "full_outer")
+    alone = F.col("household_id").isNull()  # a registry person no member lists
+    return joined.where(F.col("_p").isNull() | alone).select(
+        F.when(alone, F.lit(linking.PERSON)).otherwise(F.lit(linking.MEMBER)).alias(linking.SIDE),
+        *[F.when(alone, F.col(f"_p.{c}")).otherwise(F.col(c)).alias(c) if c in shared else F.col(c)
+          for c in linking.SIDE_COLUMNS[1:]])
 
 
-def national_link_inputs(survey: DataFrame, registry: DataFrame) -> tuple[DataFrame, DataFrame]:
+def national_link_inputs(survey: DataFrame, registry: DataFrame) -> DataFrame:
     """A first round's linkage sides: every current roster's members without a usable NIK, and the registry
     persons no roster lists by NIK (what `dtks model train-linkage` trains on)."""
-    members = current_members(survey)
-    return link_inputs(members, registry, _listed(members))
+    return link_sides(current_members(survey), registry)
 
 
-def _listed(members: DataFrame) -> DataFrame:
-    return members.select("nik_token").where(F.col("nik_token").isNotNull())
-
-
-def _links(members: DataFrame, registry: DataFrame, listed: DataFrame, link: Link | None) -> DataFrame | None:
-    """The links of `members` without a usable NIK to registry persons whose tokens are not `listed`."""
-    return None if link is None else link(*link_inputs(members, registry, listed))
+def _links(members: DataFrame, registry: DataFrame, listed: DataFrame | None, link: Link | None) -> DataFrame | None:
+    """The links of `members` without a usable NIK to registry persons whose tokens are not `listed` (None:
+    `members` are all the current rosters')."""
+    return None if link is None else link(link_sides(members, registry, listed))
 
 
 def match_all(survey: DataFrame, registry: DataFrame, link: Link | None = None) -> DataFrame:
@@ -96,7 +106,7 @@ def match_all(survey: DataFrame, registry: DataFrame, link: Link | None = None) 
     NIK linked first). The first round writes them straight to the table and takes the household features from
     it (`household_rows`), so each member row is written once."""
     members = current_members(survey)
-    links = _links(members, registry, _listed(members), link)
+    links = _links(members, registry, None, link)
     return member_rows(matching.match(members, _match_registry(registry), events=True, links=links))
 
 
@@ -119,6 +129,7 @@ def match_changed(
     changed_tokens: DataFrame,
     put: Callable[[str, DataFrame], DataFrame],
     link: Link | None = None,
+    decided: DataFrame | None = None,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Re-match only the rosters this delivery can change: (households, members, members to delete).
 
@@ -128,7 +139,9 @@ def match_changed(
     duplicate rule may move), or lists a NIK whose registry record changed. Its members' statuses
     are taken against every current listing of their NIKs nationally, as in a first round. A roster holding a
     link to a person is affected like one listing the person's NIK; with `link`, its members without a usable
-    NIK are linked again against the persons no NIK lists and no unaffected roster links.
+    NIK are linked again against the persons no NIK lists and no unaffected roster links. `decided`: the linkage
+    decisions this delivery brought (household_id, nik_token): their rosters are re-matched, and those linking
+    their persons, as a first round would apply them.
     """
     fresh_ids = fresh.select("household_id")
     new_listings = _listings(current_members(fresh))
@@ -140,13 +153,13 @@ def match_changed(
             new_listings.select("nik_token"),
             _listings(stored_members).join(fresh_ids, "household_id", "left_semi").select("nik_token"),
             changed_tokens.select("nik_token"),
+            *([decided.select("nik_token")] if decided is not None else []),
         ],
     ).distinct()
-    affected = put(
-        "affected",
-        fresh_ids.unionByName(_listings(kept).unionByName(new_listings).join(touched, "nik_token", "left_semi")
-                              .select("household_id")).distinct(),
-    )
+    touching = _listings(kept).unionByName(new_listings).join(touched, "nik_token", "left_semi").select("household_id")
+    if decided is not None:
+        touching = touching.unionByName(decided.select("household_id"))
+    affected = put("affected", fresh_ids.unionByName(touching).distinct())
     rosters = survey.join(affected, "household_id", "left_semi")
     members = current_members(rosters)
     linked_elsewhere = _listings(kept.where(F.col("match_status") == contract.MATCHED_PROBABILISTIC)).join(

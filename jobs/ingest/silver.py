@@ -59,6 +59,8 @@ def store_inputs(
     tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine, new_columns=True)
     if batch.appeals is not None:  # an appeal id delivered again is the same appeal: kept as first stored
         tables.insert_new(spark, config, tables.APPEALS, batch.appeals)
+    if batch.linkage_decisions is not None:  # the latest decision on a pair stands; the re-match applies them
+        tables.merge_newer(spark, config, tables.LINKAGE_DECISIONS, batch.linkage_decisions)
     if not incremental(spark, config):
         if batch.registry_events:
             raise UserError(
@@ -66,7 +68,7 @@ def store_inputs(
                 f"to; deliver the whole '{contract.REGISTRY}' first"
             )
         tables.overwrite(batch.registry, config, tables.REGISTRY, rows=accepted[registry_source])
-        tables.overwrite(batch.identity_registry.select(*IDENTITY_COLUMNS, tables.ROW_HASH), config,
+        tables.overwrite(batch.identity_registry.select(*IDENTITY_COLUMNS), config,
                          tables.IDENTITY_REGISTRY, rows=accepted[registry_source])
         tables.merge_newer(spark, config, tables.SURVEY, batch.survey, rows=accepted[contract.SURVEY_HOUSEHOLDS])
         tables.merge_newer(spark, config, tables.IDENTITY_SURVEY, batch.identity_survey,
@@ -76,8 +78,10 @@ def store_inputs(
     changed = put("registry_change_set", registry_change_set(batch.registry, stored, batch.registry_events))
     tables.merge_changes(spark, config, tables.REGISTRY, changed, delete=DELETE)
     named = registry_change_set(batch.identity_registry, tables.read(spark, config, tables.IDENTITY_REGISTRY),
-                                batch.registry_events, IDENTITY_COLUMNS)
-    tables.merge_changes(spark, config, tables.IDENTITY_REGISTRY, put("identity_change_set", named), delete=DELETE)
+                                batch.registry_events, IDENTITY_COLUMNS, stored_hash=False).drop(tables.ROW_HASH)
+    # Every row of the change set differs from the stored one (or is new): a matched row is updated as it is.
+    tables.merge_changes(spark, config, tables.IDENTITY_REGISTRY, put("identity_change_set", named), delete=DELETE,
+                         changed="true")
     tables.merge_newer(spark, config, tables.IDENTITY_SURVEY, batch.identity_survey)
     # Pinned to this version: the members to delete are read while the merge below writes the table.
     members_before = tables.read(spark, config, tables.MEMBERS, tables.version(spark, config, tables.MEMBERS))
@@ -87,9 +91,17 @@ def store_inputs(
                   fresh, changed, members_before)
 
 
+def reviewed(spark: SparkSession, config: DtksConfig) -> DataFrame | None:
+    """The pairs ever sent for review (pending in linkage_review, or decided): what a decision may name."""
+    columns = ["household_id", "member_no", "nik_token", "province_code", "match_probability"]
+    held = [tables.read(spark, config, name).select(*columns)
+            for name in (tables.LINKAGE_REVIEW, tables.LINKAGE_DECISIONS) if tables.exists(spark, config, name)]
+    return held[0].unionByName(held[1]).distinct() if len(held) == 2 else held[0] if held else None
+
+
 class Linker:
     """The round's linkage (jobs/ingest/linking.py) with the pinned model: called by the re-match with its
-    members without a usable NIK and the registry persons no roster lists; keeps the pairs for review."""
+    sides (members without a usable NIK and the registry persons no roster lists); keeps the pairs for review."""
 
     def __init__(self, spark: SparkSession, config: DtksConfig, put: Callable[[str, DataFrame], DataFrame]):
         self.spark, self.config, self.put = spark, config, put
@@ -104,11 +116,13 @@ class Linker:
         self.version, model = linkage_versions.pinned(self.config, train)
         return model
 
-    def __call__(self, members: DataFrame, persons: DataFrame) -> DataFrame:
-        found = linking.link(self.spark, members, persons,
+    def __call__(self, sides: DataFrame) -> DataFrame:
+        decisions = (tables.read(self.spark, self.config, tables.LINKAGE_DECISIONS)
+                     if tables.exists(self.spark, self.config, tables.LINKAGE_DECISIONS) else None)
+        found = linking.link(self.spark, sides,
                              tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
                              tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY),
-                             self._model, linkage_versions.thresholds(self.config), self.put)
+                             self._model, linkage_versions.thresholds(self.config), self.put, decisions)
         self.review = self.put("linkage_review", found.review)
         self.links = self.put("links", found.links)
         return self.links
@@ -153,7 +167,8 @@ def rematch_and_store(
     link = Linker(spark, config, put) if config.linkage.enabled else None
     if stored.update:
         households, members, gone = match_changed(stored.fresh, stored.survey, stored.members_before,
-                                                  stored.registry, stored.changed, put, link)
+                                                  stored.registry, stored.changed, put, link,
+                                                  batch.linkage_decisions if link is not None else None)
         households = households.observe(current, F.count(F.lit(1)).alias("rows"))
         # Stored before the MERGEs: a MERGE reads its source twice (to find the touched files, then to
         # write), and these derive from scans of the survey and the members table.

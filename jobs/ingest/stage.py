@@ -24,7 +24,7 @@ import sys
 
 from pyspark.sql import functions as F
 
-from jobs.core import nik, pseudonym, questionnaire, regions
+from jobs.core import contract, nik, pseudonym, questionnaire, regions
 from jobs.ingest import landing, silver
 from jobs.ingest.batch import transform
 from jobs.ingest.checking import check, reconcile, restrict
@@ -71,7 +71,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         villages = F.broadcast(regions.villages_df(spark, regions.reference_dir(config)))
         with tables.staging(spark, config, ctx.run_id) as area:
             ctx.step("check", "checking every row against the contract and the questionnaire")
-            checked = check(raw, questions, ref, villages, as_of, area.put)
+            reviewed = silver.reviewed(spark, config) if contract.LINKAGE_DECISIONS in raw else None
+            checked = check(raw, questions, ref, villages, as_of, area.put, reviewed=reviewed)
             counts = reconcile(checked)
             for source, n in out_of_scope.items():
                 counts[source]["out_of_scope"] = n

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import nik
 from jobs.core.contract import APPEAL_CATEGORIES, APPEAL_TYPES, CHANGES, FILER_RELATIONS, NIK_CORRECTION, SANGGAH
+from jobs.core.linkage_review import DECISIONS
 from jobs.core.quarantine import (
     BAD_INTERVIEW_TIME,
     BAD_VALUE,
@@ -27,6 +28,7 @@ from jobs.core.quarantine import (
     NO_EVIDENCE,
     OUT_OF_RANGE,
     UNKNOWN_HOUSEHOLD,
+    UNKNOWN_PAIR,
     UNKNOWN_QUESTIONNAIRE_VERSION,
     UNKNOWN_VILLAGE,
     VILLAGE_DETAIL,
@@ -238,3 +240,24 @@ def appeals(df: DataFrame, province_codes: list[str], villages: DataFrame, known
     rules.add(objection & ~(F.col("has_photo") & F.col("has_gps")), NO_EVIDENCE, "objection without photo and GPS")
     out = rules.apply(df).drop("_ref_village", "_hh", "_hh_village")
     return _keep_latest(out, ["appeal_id"], [F.col(REASON).asc_nulls_first(), F.col("filed_at").desc()])
+
+
+PAIR = ("household_id", "member_no", "nik_token")  # a linkage_review pair's key, as the review file names it
+
+
+def decisions(df: DataFrame, known: DataFrame, as_of: dt.date) -> DataFrame:
+    """Linkage decision rows with _reason/_detail, and the decided pair's province_code and match_probability.
+    `known`: the pairs ever sent for review (PAIR, province_code, match_probability), so that a decision
+    delivered again (its pair has left linkage_review) is still known. The latest decision on a pair is kept."""
+    pairs = known.select(*PAIR, "province_code", F.col("province_code").alias(PROVINCE), "match_probability",
+                         F.lit(True).alias("_known"))
+    df = df.join(pairs, list(PAIR), "left")
+    rules = Rules()
+    _bad_values(rules)
+    _required(rules, ["household_id", "member_no", "nik_token", "decision", "decided_by", "decided_at"])
+    rules.add(~F.col("decision").isin(*DECISIONS), BAD_VALUE, F.concat(F.lit("decision="), F.col("decision")))
+    rules.add(F.to_date("decided_at") > F.lit(as_of), OUT_OF_RANGE, F.concat(
+        F.lit("decided_at after the as-of date: "), F.col("decided_at").cast("string")))
+    rules.add(F.col("_known").isNull(), UNKNOWN_PAIR, "no such pair was sent for review")
+    out = rules.apply(df).drop("_known")
+    return _keep_latest(out, list(PAIR), [F.col(REASON).asc_nulls_first(), F.col("decided_at").desc()])
