@@ -48,7 +48,7 @@ QUARANTINE = "quarantine"
 IDENTITY_VAULT = "identity_vault"
 # Restricted, with the vault's access rules: the names (and reported NIKs) that linkage compares.
 IDENTITY_REGISTRY = "identity_registry"  # each registry person's name and NIK, by token
-IDENTITY_SURVEY = "identity_survey"  # each current roster's names and NIKs as reported, by household
+IDENTITY_SURVEY = "identity_survey"  # each current roster's members' names and NIKs as reported
 LINKAGE_REVIEW = "linkage_review"  # member/registry-person pairs awaiting clerical review
 LINKAGE_DECISIONS = "linkage_decisions"  # every decision on a reviewed pair (the latest per pair), applied by ingest
 REGISTRY = "silver_registry"
@@ -129,8 +129,8 @@ CATALOG: dict[str, Table] = {
               tokens=("nik_token",), token_rule=VAULT_TOKENS, restricted=True),
         Table(IDENTITY_REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
               tokens=("nik_token",), restricted=True),
-        Table(IDENTITY_SURVEY, "newer", ("household_id",), order_by="interview_start",
-              properties=DV | _stats("household_id"), restricted=True),
+        Table(IDENTITY_SURVEY, "changes", ("household_id", "member_no"), properties=DV | _stats("household_id"),
+              restricted=True),
         Table(REGISTRY, "changes", ("nik_token",), properties=DV | _stats("nik_token"),
               tokens=("nik_token", "kk_token"), hashed=True),
         Table(QUARANTINE, "insert_new", ("source", "record_key", "reason_code"), ("source",),

@@ -145,9 +145,9 @@ def test_no_raw_nik_or_name_outside_the_vault(spark, ingested):
         if table_dir.name == tables.IDENTITY_REGISTRY:  # restricted: what linkage compares, by token
             assert set(df.columns) == {"nik_token", "nik", "full_name", "name"} and df.count() == 7
             continue
-        if table_dir.name == tables.IDENTITY_SURVEY:  # restricted: each accepted roster as reported
-            assert set(df.columns) == {"household_id", "interview_start", "members"}
-            assert sorted(r.household_id for r in df.collect()) == ["HA", "HB", "HC"]
+        if table_dir.name == tables.IDENTITY_SURVEY:  # restricted: each accepted member as reported
+            assert set(df.columns) == {"household_id", "member_no", "nik", "full_name"}
+            assert sorted({r.household_id for r in df.collect()}) == ["HA", "HB", "HC"]
             continue
         assert table_dir.name not in tables.RESTRICTED, table_dir.name
         leaked = {n for n in raw_niks if n in text}

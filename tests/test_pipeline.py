@@ -119,23 +119,18 @@ def test_links_are_the_true_persons(spark, nation):
     assert int(d["linkage.links"]) == linked.count() and d["linkage.version"] == "1"
 
 
-def test_office_decisions_are_applied_and_never_asked_again(spark, nation_landing, tmp_path, monkeypatch):
-    """Clerical review's round trip in a lakehouse of its own, from the nation's landing files. An ingest with
-    linkage.upper 1.0 sends its pairs to review; an office confirms one, rejects another and names a pair that
-    never was; the next ingest (the same delivery with the decisions: an update round) links the confirmed member
-    whatever the probability, never scores the rejected pair again, quarantines the unknown one, and asks
-    neither decided pair again. Two ingests: one writes the pairs, the next brings the decisions."""
+def test_office_decisions_are_applied_and_never_asked_again(spark, own_nation, tmp_path):
+    """Clerical review's round trip on a copy of the nation, whose least certain links are pending pairs (conf/
+    test.yaml): an office confirms one, rejects another and names a pair that never was; the next ingest (the
+    nation's delivery again, with the decisions: an update round) links the confirmed member whatever the
+    probability, never scores the rejected pair again, quarantines the unknown one, and asks neither decided pair
+    again."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from jobs.core import quarantine
-    from runtime.config import with_overrides
 
-    monkeypatch.chdir(tmp_path)
-    landing = nation_landing
-    config = with_overrides(make_config(tmp_path), ["linkage.upper=1.0"])
-    as_of = pd.Timestamp(AS_OF).date()
-    run(spark, config, "ingest", landing=str(landing), as_of=as_of)
+    config, landing, _, _ = own_nation
     keys = ["household_id", "member_no", "nik_token"]
     pending = tables.read(spark, config, tables.LINKAGE_REVIEW).orderBy(*keys).collect()
     assert len(pending) >= 2, "the nation needs two pairs to review"
@@ -152,7 +147,7 @@ def test_office_decisions_are_applied_and_never_asked_again(spark, nation_landin
         "decided_by": ["officer-7"] * 3,
         "decided_at": [at] * 3,
     }), delivery / contract.LINKAGE_DECISIONS / "decisions.parquet")
-    result, run_id = run(spark, config, "ingest", landing=str(delivery), as_of=as_of)
+    result, run_id = run(spark, config, "ingest", landing=str(delivery), as_of=pd.Timestamp(AS_OF).date())
 
     assert result.details["linkage_decisions.accepted"] == "2"
     member = tables.read(spark, config, tables.MEMBERS).where(

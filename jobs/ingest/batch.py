@@ -130,19 +130,16 @@ def transform(checked: Checked, run_id: str) -> Batch:
         if training else None,
         appeals(accepted[contract.APPEALS], run_id) if contract.APPEALS in accepted else None,
         identities,
-        reported(accepted[contract.SURVEY_HOUSEHOLDS], accepted[contract.SURVEY_MEMBERS]),
+        reported(accepted[contract.SURVEY_MEMBERS]),
         accepted[contract.LINKAGE_DECISIONS].select(*DECISION_COLUMNS, F.lit(run_id).alias("ingest_run_id"))
         if contract.LINKAGE_DECISIONS in accepted else None,
     )
 
 
-def reported(hh: DataFrame, mem: DataFrame) -> DataFrame:
-    """identity_survey rows: each household's roster as reported (member number, NIK as written, name), with
-    its interview_start, so a newer interview replaces the roster as in silver_survey."""
-    roster = mem.groupBy("household_id").agg(F.sort_array(F.collect_list(F.struct(*REPORTED))).alias("members"))
-    empty = F.array().cast(roster.schema["members"].dataType)
-    return (hh.select("household_id", "interview_start").join(roster, "household_id", "left")
-            .withColumn("members", F.coalesce(F.col("members"), empty)))
+def reported(mem: DataFrame) -> DataFrame:
+    """identity_survey rows: each accepted member as reported (member number, NIK as written, name). A row per
+    member, as the delivery has them: the store replaces a re-surveyed household's rows as silver_survey does."""
+    return mem.select("household_id", *REPORTED)
 
 
 def appeals(accepted: DataFrame, run_id: str) -> DataFrame:

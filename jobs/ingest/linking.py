@@ -19,7 +19,6 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.core import regions
-from jobs.core.identities import flattened
 from jobs.core.linkage_review import CONFIRM, LINK_TO_DECEASED, PENDING, REJECT, UNCERTAIN
 from jobs.ingest import matching
 from models import linkage
@@ -83,7 +82,7 @@ def persons_of(sides: DataFrame) -> DataFrame:
 
 def left_side(members: DataFrame, reported: DataFrame) -> DataFrame:
     """Linkage's left: members (household_id, member_no, birth_date, sex, village_code, kk) with their name and
-    NIK as reported (identity_survey's rosters, flattened)."""
+    NIK as reported (identity_survey: household_id, member_no, nik, full_name)."""
     named = members.join(reported, ["household_id", "member_no"], "left")
     return linkage.side(named, member_id(), F.col("full_name"), F.col("birth_date"), F.col("sex"),
                         F.col("village_code"), F.col("kk"), F.col("nik"))
@@ -126,8 +125,10 @@ def best(pairs: DataFrame, left: DataFrame, persons: DataFrame) -> DataFrame:
     """Pairs scored by `linkage.predict` made one-to-one, with the member's household_id, member_no,
     interview_date and province_code (`left`, by MEMBER_ID) and whether the person died by the interview
     (`persons`: nik_token, death_date): what `decided` splits by threshold."""
+    # Only the persons with a death date are looked up: a few, where all the persons would move a national side.
+    dead = persons.where(F.col("death_date").isNotNull()).select(F.col("nik_token").alias("registry_id"), "death_date")
     joined = (linkage.one_to_one(pairs).join(left.withColumnRenamed(MEMBER_ID, "member_id"), "member_id")
-              .join(persons.select(F.col("nik_token").alias("registry_id"), "death_date"), "registry_id", "left"))
+              .join(dead, "registry_id", "left"))
     return joined.withColumn("_dead", matching.died_by(F.col("death_date"), F.col("interview_date")))
 
 
@@ -189,14 +190,14 @@ def _scored(spark: SparkSession, members: DataFrame, persons: DataFrame, where: 
             decisions: DataFrame | None) -> Links:
     if members.isEmpty() or persons.isEmpty():  # nobody to compare: no model, nor Splink started
         return decided(spark.createDataFrame([], PAIRS), where, persons, thresholds)
-    reported = flattened(identity_survey.join(members.select("household_id").distinct(), "household_id",
-                                              "left_semi"))
+    reported = identity_survey.join(members.select("household_id").distinct(), "household_id", "left_semi")
     named = put("linkage_named", left_side(members, reported).withColumn(SIDE, F.lit(MEMBER)).unionByName(
         right_side(persons, identity_registry).withColumn(SIDE, F.lit(PERSON))))
     left, right = members_of(named).drop(SIDE), persons_of(named).drop(SIDE)
     pairs = linkage.predict(spark, left, right, model_for(left, right), thresholds.lower,
                             put("linkage_name_frequencies", frequencies(identity_registry)))
-    return decided(pairs if decisions is None else unrejected(pairs, decisions), where, persons, thresholds)
+    pairs = pairs if decisions is None else unrejected(pairs, decisions)
+    return split(put("linkage_best", best(pairs, where, persons)), thresholds)  # decided once, split twice
 
 
 def quality(found: Links, members: DataFrame, truth: DataFrame, by: str | None = None) -> dict:

@@ -70,9 +70,13 @@ def store_inputs(
         tables.overwrite(batch.registry, config, tables.REGISTRY, rows=accepted[registry_source])
         tables.overwrite(batch.identity_registry.select(*IDENTITY_COLUMNS), config,
                          tables.IDENTITY_REGISTRY, rows=accepted[registry_source])
-        tables.merge_newer(spark, config, tables.SURVEY, batch.survey, rows=accepted[contract.SURVEY_HOUSEHOLDS])
-        tables.merge_newer(spark, config, tables.IDENTITY_SURVEY, batch.identity_survey,
-                           rows=accepted[contract.SURVEY_HOUSEHOLDS])
+        if tables.exists(spark, config, tables.SURVEY):  # a lakehouse of a round this code cannot update
+            fresh = put("survey", tables.newer_rows(spark, config, tables.SURVEY, batch.survey))
+            tables.upsert(spark, config, tables.SURVEY, fresh)
+            store_reported(spark, config, batch.identity_survey, fresh.select("household_id"), put)
+        else:
+            tables.overwrite(batch.survey, config, tables.SURVEY, rows=accepted[contract.SURVEY_HOUSEHOLDS])
+            store_reported(spark, config, batch.identity_survey, None, put)
         return Stored(False, tables.read(spark, config, tables.REGISTRY), tables.read(spark, config, tables.SURVEY))
     stored = tables.read(spark, config, tables.REGISTRY)
     changed = put("registry_change_set", registry_change_set(batch.registry, stored, batch.registry_events))
@@ -82,13 +86,32 @@ def store_inputs(
     # Every row of the change set differs from the stored one (or is new): a matched row is updated as it is.
     tables.merge_changes(spark, config, tables.IDENTITY_REGISTRY, put("identity_change_set", named), delete=DELETE,
                          changed="true")
-    tables.merge_newer(spark, config, tables.IDENTITY_SURVEY, batch.identity_survey)
     # Pinned to this version: the members to delete are read while the merge below writes the table.
     members_before = tables.read(spark, config, tables.MEMBERS, tables.version(spark, config, tables.MEMBERS))
     fresh = put("survey", tables.newer_rows(spark, config, tables.SURVEY, batch.survey))
     tables.upsert(spark, config, tables.SURVEY, fresh)
+    store_reported(spark, config, batch.identity_survey, fresh.select("household_id"), put)
     return Stored(True, tables.read(spark, config, tables.REGISTRY), tables.read(spark, config, tables.SURVEY),
                   fresh, changed, members_before)
+
+
+def store_reported(spark: SparkSession, config: DtksConfig, reported: DataFrame, fresh: DataFrame | None,
+                   put: Callable[[str, DataFrame], DataFrame]) -> None:
+    """identity_survey: each member as reported. `fresh` (household_id): the households whose survey row this
+    delivery replaced: their stored rows give way to the delivered ones (a member no longer listed leaves);
+    None: the table is written whole."""
+    if fresh is None or not tables.exists(spark, config, tables.IDENTITY_SURVEY):
+        tables.overwrite(reported if fresh is None else reported.join(fresh, "household_id", "left_semi"),
+                         config, tables.IDENTITY_SURVEY)
+        return
+    keys = list(tables.table(tables.IDENTITY_SURVEY).keys)
+    rows = reported.join(fresh, "household_id", "left_semi")
+    gone = (tables.read(spark, config, tables.IDENTITY_SURVEY).join(fresh, "household_id", "left_semi")
+            .join(rows.select(*keys), keys, "left_anti").select(*keys))
+    changes = rows.withColumn(DELETE, F.lit(False)).unionByName(gone.withColumn(DELETE, F.lit(True)),
+                                                                allowMissingColumns=True)
+    tables.merge_changes(spark, config, tables.IDENTITY_SURVEY, put("identity_survey_changes", changes),
+                         delete=DELETE, changed="true")
 
 
 def reviewed(spark: SparkSession, config: DtksConfig) -> DataFrame | None:
@@ -96,7 +119,7 @@ def reviewed(spark: SparkSession, config: DtksConfig) -> DataFrame | None:
     columns = ["household_id", "member_no", "nik_token", "province_code", "match_probability"]
     held = [tables.read(spark, config, name).select(*columns)
             for name in (tables.LINKAGE_REVIEW, tables.LINKAGE_DECISIONS) if tables.exists(spark, config, name)]
-    return held[0].unionByName(held[1]).distinct() if len(held) == 2 else held[0] if held else None
+    return held[0].unionByName(held[1]) if len(held) == 2 else held[0] if held else None
 
 
 class Linker:

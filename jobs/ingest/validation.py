@@ -249,8 +249,9 @@ def decisions(df: DataFrame, known: DataFrame, as_of: dt.date) -> DataFrame:
     """Linkage decision rows with _reason/_detail, and the decided pair's province_code and match_probability.
     `known`: the pairs ever sent for review (PAIR, province_code, match_probability), so that a decision
     delivered again (its pair has left linkage_review) is still known. The latest decision on a pair is kept."""
-    pairs = known.select(*PAIR, "province_code", F.col("province_code").alias(PROVINCE), "match_probability",
-                         F.lit(True).alias("_known"))
+    pairs = known.groupBy(*PAIR).agg(F.max("province_code").alias("province_code"),  # one row per pair
+                                     F.max("match_probability").alias("match_probability")).select(
+        "*", F.col("province_code").alias(PROVINCE), F.lit(True).alias("_known"))
     df = df.join(pairs, list(PAIR), "left")
     rules = Rules()
     _bad_values(rules)

@@ -3,8 +3,9 @@ needs them to decide (names, birth dates, sex, villages, the NIK as reported and
 restricted identity tables. `dtks export REGION --out DIR --linkage-review`.
 
 Unlike the register's export, it holds personal data: it goes only to the office's hand-over folder, complete or
-absent, with a manifest that says so. The office fills `decision` (CONFIRM or REJECT) and returns the rows as the
-`linkage_decisions` landing source (docs/CONTRACTS.md).
+absent, with a manifest that says so. The office fills `decision` (CONFIRM or REJECT), `decided_by` and
+`decided_at`, and returns the rows as the `linkage_decisions` landing source (docs/CONTRACTS.md), which reads those
+and the pair's keys, and leaves the rest (the names among them) unread.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core.identities import flattened
 from jobs.core.linkage_review import PENDING
 from runtime import tables
 from runtime.config import DtksConfig
@@ -27,8 +27,8 @@ def review_rows(review: DataFrame, members: DataFrame, households: DataFrame, re
     """Pure: the pending pairs of region `code` (province or regency of the member's household) with both records.
 
     review: linkage_review; members: silver_members (household_id, member_no, birth_date, sex); households:
-    silver_households (household_id, village_code, province_code, regency_code); reported: identity_survey rows
-    flattened (household_id, member_no, nik, full_name); persons: silver_registry (nik_token, birth_date, sex,
+    silver_households (household_id, village_code, province_code, regency_code); reported: identity_survey
+    (household_id, member_no, nik, full_name); persons: silver_registry (nik_token, birth_date, sex,
     village_code); registered: identity_registry (nik_token, nik, full_name)."""
     keys = ["household_id", "member_no"]
     column = "province_code" if len(code) == 2 else "regency_code"
@@ -48,7 +48,8 @@ def review_rows(review: DataFrame, members: DataFrame, households: DataFrame, re
         .select(*keys, "village_code", "member_name", "member_birth_date", "member_sex", "member_nik",
                 "nik_token", "registry_name", "registry_birth_date", "registry_sex", "registry_village_code",
                 "registry_nik", "match_probability", *LEVELS, "review_reason",
-                F.lit(None).cast("string").alias("decision"))
+                F.lit(None).cast("string").alias("decision"), F.lit(None).cast("string").alias("decided_by"),
+                F.lit(None).cast("timestamp").alias("decided_at"))
     )
 
 
@@ -58,5 +59,5 @@ def read_review(spark: SparkSession, config: DtksConfig, code: str) -> DataFrame
         return tables.read(spark, config, name)
 
     return review_rows(read(tables.LINKAGE_REVIEW), read(tables.MEMBERS), read(tables.HOUSEHOLDS),
-                       flattened(read(tables.IDENTITY_SURVEY)), read(tables.REGISTRY),
+                       read(tables.IDENTITY_SURVEY), read(tables.REGISTRY),
                        read(tables.IDENTITY_REGISTRY), code)
