@@ -72,6 +72,10 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
     common = ["--set", f"lakehouse_root={lake}", "--set", f"landing.root={landing}",
               "--set", f"mlflow.tracking_uri={tracking}", "--set", "mlflow.artifact_root=mlflow-artifacts:/",
               "--set", "spark.shuffle_partitions=2"]
+    # The local run's linkage: its first version (the suite's model file) and its thresholds (conf/test.yaml).
+    suite = make_config(root)
+    common += ["--set", f"linkage.initial_model={suite.conf_file(suite.linkage.initial_model)}",
+               "--set", f"linkage.upper={suite.linkage.upper}", "--set", f"linkage.lower={suite.linkage.lower}"]
     events = root / "events"
     events.mkdir()
     # The event log and the UI on (conf/cluster.yaml), as on a production cluster: the key scan reads them.
