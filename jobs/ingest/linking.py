@@ -45,6 +45,7 @@ class Links:
 
     links: DataFrame
     review: DataFrame
+    scored: bool = True  # False: nobody was compared (both frames empty, local, nothing to store or join)
 
 
 def member_id() -> Column:
@@ -181,7 +182,7 @@ def link(spark: SparkSession, sides: DataFrame, identity_survey: DataFrame, iden
         persons = persons.join(sure.select(F.col("linked_token").alias("nik_token")), "nik_token", "left_anti")
     found = _scored(spark, members, persons, where, identity_survey, identity_registry, model_for, thresholds, put,
                     decisions)
-    return found if sure is None else Links(found.links.unionByName(sure), found.review)
+    return found if sure is None else Links(found.links.unionByName(sure), found.review)  # scored: sure is stored
 
 
 def _scored(spark: SparkSession, members: DataFrame, persons: DataFrame, where: DataFrame,
@@ -189,7 +190,9 @@ def _scored(spark: SparkSession, members: DataFrame, persons: DataFrame, where: 
             thresholds: linkage.Thresholds, put: Callable[[str, DataFrame], DataFrame],
             decisions: DataFrame | None) -> Links:
     if members.isEmpty() or persons.isEmpty():  # nobody to compare: no model, nor Splink started
-        return decided(spark.createDataFrame([], PAIRS), where, persons, thresholds)
+        empty = decided(spark.createDataFrame([], PAIRS), where, persons, thresholds)
+        return Links(spark.createDataFrame([], empty.links.schema), spark.createDataFrame([], empty.review.schema),
+                     scored=False)
     reported = identity_survey.join(members.select("household_id").distinct(), "household_id", "left_semi")
     named = put("linkage_named", left_side(members, reported).withColumn(SIDE, F.lit(MEMBER)).unionByName(
         right_side(persons, identity_registry).withColumn(SIDE, F.lit(PERSON))))

@@ -16,8 +16,9 @@ from jobs.ingest import linking, matching
 from runtime import tables
 
 # linkage's sides (members without a usable NIK and registry persons no roster lists, `link_sides`) -> links
-# (household_id, member_no, linked_token, match_probability): the round's linkage (silver.Linker), or None.
-Link = Callable[[DataFrame], DataFrame]
+# (household_id, member_no, linked_token, match_probability), None when nobody was compared: the round's linkage
+# (silver.Linker), or None when it is off.
+Link = Callable[[DataFrame], DataFrame | None]
 
 
 def current_members(survey: DataFrame) -> DataFrame:

@@ -139,13 +139,16 @@ class Linker:
         self.version, model = linkage_versions.pinned(self.config, train)
         return model
 
-    def __call__(self, sides: DataFrame) -> DataFrame:
+    def __call__(self, sides: DataFrame) -> DataFrame | None:
         decisions = (tables.read(self.spark, self.config, tables.LINKAGE_DECISIONS)
                      if tables.exists(self.spark, self.config, tables.LINKAGE_DECISIONS) else None)
         found = linking.link(self.spark, sides,
                              tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
                              tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY),
                              self._model, linkage_versions.thresholds(self.config), self.put, decisions)
+        if not found.scored:  # empty and local: nothing to store, and the match needs no join with them
+            self.review, self.links = found.review, found.links
+            return None
         self.review = self.put("linkage_review", found.review)
         self.links = self.put("links", found.links)
         return self.links
