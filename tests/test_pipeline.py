@@ -135,8 +135,12 @@ def test_office_decisions_are_applied_and_never_asked_again(spark, own_nation, t
     pending = tables.read(spark, config, tables.LINKAGE_REVIEW).orderBy(*keys).collect()
     assert len(pending) >= 2, "the nation needs two pairs to review"
     yes, no = pending[0], pending[1]
+    # The survey again, the registry as no event and no training sample: the round brings the decisions.
     delivery = tmp_path / "landing"
-    shutil.copytree(landing, delivery)
+    shutil.copytree(landing, delivery, ignore=shutil.ignore_patterns("registry", "training_*"))
+    registry = spark.read.parquet(str(landing / "registry"))
+    registry.limit(0).select(F.lit(None).cast("string").alias("change"), F.lit(None).cast("string").alias(
+        "previous_nik"), *registry.columns).write.parquet(str(delivery / contract.REGISTRY_CHANGES))
     (delivery / contract.LINKAGE_DECISIONS).mkdir()
     at = dt.datetime(2026, 6, 1, 9)
     pq.write_table(pa.table({

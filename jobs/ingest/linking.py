@@ -209,12 +209,22 @@ def quality(found: Links, members: DataFrame, truth: DataFrame, by: str | None =
     precision (true links among links), recall (true links among members in the registry), review_share (of
     those members, sent to review), absent_linked_share (members not in the registry linked to anyone). With
     `by` (a column of `members`), a dict of them per value."""
+    judged = _judged(found, members, truth, by)
+    if by:
+        return {r[by]: _rates(r.asDict()) for r in judged.groupBy(by).agg(*_counts()).collect()}
+    return _rates(judged.agg(*_counts()).first().asDict())
+
+
+def _judged(found: Links, members: DataFrame, truth: DataFrame, by: str | None) -> DataFrame:
     keys = ["household_id", "member_no"]
-    judged = (members.select(*keys, *([by] if by else [])).join(truth, keys, "left")
-              .join(found.links.select(*keys, "linked_token"), keys, "left")
-              .join(found.review.select(*keys).distinct().withColumn("_review", F.lit(True)), keys, "left"))
+    return (members.select(*keys, *([by] if by else [])).join(truth, keys, "left")
+            .join(found.links.select(*keys, "linked_token"), keys, "left")
+            .join(found.review.select(*keys).distinct().withColumn("_review", F.lit(True)), keys, "left"))
+
+
+def _counts() -> list[Column]:
     present, linked = F.col("registry_token").isNotNull(), F.col("linked_token").isNotNull()
-    counts = [
+    return [
         F.count(F.lit(1)).alias("members"),
         F.count_if(present).alias("in_registry"),
         F.count_if(linked).alias("links"),
@@ -223,9 +233,6 @@ def quality(found: Links, members: DataFrame, truth: DataFrame, by: str | None =
         F.count_if(~present).alias("absent"),
         F.count_if(~present & linked).alias("absent_linked"),
     ]
-    if by:
-        return {r[by]: _rates(r.asDict()) for r in judged.groupBy(by).agg(*counts).collect()}
-    return _rates(judged.agg(*counts).first().asDict())
 
 
 def _rates(row: dict) -> dict[str, float]:

@@ -146,12 +146,9 @@ class Linker:
                              tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
                              tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY),
                              self._model, linkage_versions.thresholds(self.config), self.put, decisions)
-        if not found.scored:  # empty and local: nothing to store, and the match needs no join with them
-            self.review, self.links = found.review, found.links
-            return None
-        self.review = self.put("linkage_review", found.review)
-        self.links = self.put("links", found.links)
-        return self.links
+        # Filters of the staged one-to-one pairs (and the staged confirmed links): cheap to read twice.
+        self.review, self.links = found.review, found.links
+        return self.links if found.scored else None  # empty and local: the match needs no join with them
 
 
 def store_review(spark: SparkSession, config: DtksConfig, review: DataFrame, run_id: str,
