@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -357,6 +357,28 @@ def merge_changes(
     else:
         merge = merge.whenMatchedUpdate(set=dict(update))
     merge.whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns}).execute()
+
+
+_GONE = "_gone"
+
+
+def replace_within(spark: SparkSession, config: DtksConfig, name: str, rows: DataFrame, within: DataFrame | None,
+                   column: str = "household_id", changed: str | None = None,
+                   stage: Callable[[DataFrame], DataFrame] | None = None) -> None:
+    """`rows` replace the stored rows of the groups `within` names (a frame of `column`, e.g. the households an
+    update round re-matched): a stored row of those groups that `rows` does not hold again is deleted, the rest
+    MERGEd as `merge_changes` does (`changed`: its condition); other groups are untouched. `within` None, or no
+    table yet: `rows` are the whole table. `stage` stores the change set first (a MERGE source that would
+    otherwise be computed twice)."""
+    if within is None or not exists(spark, config, name):
+        overwrite(rows, config, name)
+        return
+    keys = list(table(name).keys)
+    gone = (read(spark, config, name).join(within, column, "left_semi")
+            .join(rows.select(*keys), keys, "left_anti").select(*keys))
+    changes = rows.withColumn(_GONE, F.lit(False)).unionByName(gone.withColumn(_GONE, F.lit(True)),
+                                                               allowMissingColumns=True)
+    merge_changes(spark, config, name, changes if stage is None else stage(changes), delete=_GONE, changed=changed)
 
 
 def has_columns(spark: SparkSession, config: DtksConfig, name: str, *columns: str) -> bool:

@@ -2,8 +2,8 @@
 logs, MLflow params and tags, pipeline_runs and the Delta logs. Searched for the key and its two HMAC pads
 (the form in which an HMAC written as native expressions carries its key), raw, hex and base64.
 
-`python -m tests.key_scan LANDING OUT` runs ingest and train with the event log and the UI on, in a
-process of its own (the UI must be up while it is read), and leaves what it saw under OUT.
+Used by tests/test_console.py (a local `dtks run` with the event log on) and tests/test_cluster.py (the
+standalone cluster, with the history server's UI).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -139,31 +138,3 @@ def table_dump(spark, config, name: str) -> dict[str, bytes]:
 
     rows = [json.dumps(r.asDict(recursive=True), default=str) for r in tables.read(spark, config, name).collect()]
     return {name: "\n".join(rows).encode()}
-
-
-def _local_run(landing: str, out: str) -> None:
-    """ingest and train with the event log and the UI on; then the UI's pages, saved while it is up."""
-    from pyspark.sql import SparkSession
-
-    from jobs import cli
-
-    folder = Path(out)
-    (folder / "events").mkdir(parents=True)
-    extra = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": (folder / "events").as_uri(),
-             "spark.ui.port": "0", "spark.sql.adaptive.enabled": "false"}
-    code = cli.main(["run", "--stages", "ingest,train", "--env", "test", "--as-of", "2026-06-30",
-                     "--set", f"lakehouse_root={folder / 'lake'}", "--set", f"landing.root={landing}",
-                     "--set", f"mlflow.tracking_uri=sqlite:///{folder / 'mlflow.db'}",
-                     "--set", f"mlflow.artifact_root={folder / 'artifacts'}",
-                     "--set", "spark.ui_enabled=true", "--set", "spark.extra=" + json.dumps(extra)])
-    if code:
-        raise SystemExit(code)
-    spark = SparkSession.getActiveSession()
-    (folder / "ui").mkdir()
-    for name, blob in ui_dump(spark.sparkContext.uiWebUrl).items():
-        (folder / "ui" / name.replace("/", "_")).write_bytes(blob)
-    spark.stop()  # the event log is complete once the application ends
-
-
-if __name__ == "__main__":
-    _local_run(*sys.argv[1:3])

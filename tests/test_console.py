@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from jobs.core import regions
-from tests.conftest import dtks_cli, dtks_command, make_config
+from runtime import tables
+from tests import key_scan
+from tests.conftest import AS_OF, assert_same_rows, dtks_cli, dtks_command, make_config
 
 pytestmark = pytest.mark.e2e  # `dtks` as processes of their own, and a `dtks run` on a copy of the shared nation
 
@@ -79,13 +81,30 @@ def test_status_before_any_run_reads_and_creates_nothing(tmp_path):
         "argument --stages: unknown stage(s) rank; stages are generate, ingest, train, score, publish, report")
 
 
-def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, tmp_path, monkeypatch):
-    """`dtks run` on the test nation, as a process of its own (what a terminal shows is the guarantee): the
-    console holds the header, a line per stage and the summaries, and no warning or library message; Spark's
-    messages are in the run's log. `dtks status` (in process) then shows every stage, the publication and the
-    champion; `dtks diff` the entries by province and reason."""
-    config, _, results, _ = own_nation
-    done = dtks(config, tmp_path, "run", "--stages", "train,score,publish,report")
+def test_a_second_identical_run_prints_its_stages_changes_nothing_and_leaves_no_key(spark, own_nation, tmp_path,
+                                                                                    monkeypatch):
+    """`dtks run` of every stage again on the test nation's own landing, as a process of its own, with the event
+    log on. Three guarantees share this one run (each needs a whole pipeline run in its own JVM):
+    - what a terminal shows: the header, a line per stage and the summaries, no warning or library message;
+      Spark's messages in the run's log;
+    - a second identical run changes nothing: every silver and gold table holds the same rows, the eligibility
+      MERGE commits nothing (an empty change feed), the equal model trained does not replace the champion;
+    - no NIK key material in the event log (every plan that tokenised), the console, the run's log, MLflow,
+      pipeline_runs or the Delta logs (the UI's pages, which the history server builds from the event log: the
+      cluster test).
+    Then `dtks status` (in process) shows every stage, the publication and the champion; `dtks diff` the entries
+    by province and reason."""
+    from mlflow import MlflowClient
+
+    config, landing, results, _ = own_nation
+    keep = (tables.DTKS_HOUSEHOLDS, tables.DTKS_MEMBERS, tables.PROGRAM_ELIGIBILITY, tables.REGISTRY,
+            tables.HOUSEHOLDS, tables.MEMBERS, tables.QUARANTINE, tables.IDENTITY_VAULT, tables.TRAINING)
+    held = {name: tables.version(spark, config, name) for name in keep}
+    events = tmp_path / "events"
+    events.mkdir()
+    extra = config.spark.extra | {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}
+    done = dtks(config, tmp_path, "run", "--stages", "ingest,train,score,publish,report", "--as-of", AS_OF,
+                "--set", f"landing.root={landing}", "--set", "spark.extra=" + json.dumps(extra))
     assert done.returncode == 0, done.stdout + done.stderr
     console = done.stdout.splitlines() + done.stderr.splitlines()
     assert not [line for line in console if NOISE.search(line)], console
@@ -93,14 +112,34 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, 
     assert header and header[2] == config.lakehouse, console[0]
     run_id = header[1]
     assert console[1] == f"log: reports/{run_id}/dtks.log"
-    assert console[2] == "stages: train -> score -> publish -> report"
-    for stage in ("train", "score", "publish", "report"):
+    assert console[2] == "stages: ingest -> train -> score -> publish -> report"
+    for stage in ("ingest", "train", "score", "publish", "report"):
         assert [line for line in console if re.match(rf"{stage} +rows in .* out .* s$", line)], stage
     assert any(line.startswith("done in ") for line in console)
     assert any(line.startswith("publish: ") for line in console)
     log = (tmp_path / "reports" / run_id / "dtks.log").read_text()
     assert "Using Spark's default log4j profile" in log and re.search(r" WARN [A-Za-z]+: ", log)
     assert "INFO dtks: publish: ranking every household nationally" in log
+
+    # Nothing changed: the same rows everywhere; the eligibility MERGE had no change to commit.
+    for name, version in held.items():
+        assert_same_rows(tables.read(spark, config, name), tables.read(spark, config, name, version), name)
+    assert tables.version(spark, config, tables.PROGRAM_ELIGIBILITY) == held[tables.PROGRAM_ELIGIBILITY]
+    # train registered an equal version 2, which does not beat the champion: nothing downstream moves.
+    assert str(MlflowClient().get_model_version_by_alias(config.mlflow.model_name, "champion").version) == "1"
+
+    # No key material anywhere an attacker would look; what was searched holds the plans that tokenised.
+    logs = key_scan.event_logs(spark, events)
+    assert len(logs) == 1 and b"SparkListenerSQLExecutionStart" in next(iter(logs.values()))
+    assert b"dtks_nik_token" in next(iter(logs.values()))
+    blobs = (logs | {k: v for k, v in key_scan.files(config.path(config.lakehouse), "lakehouse").items()
+                     if "/_delta_log/" in k}
+             | {"console stdout": done.stdout.encode(), "console stderr": done.stderr.encode(),
+                "run log": log.encode()}
+             | key_scan.mlflow_dump(config.mlflow.tracking_uri)
+             | key_scan.table_dump(spark, config, tables.PIPELINE_RUNS))
+    assert b'"params"' in blobs["mlflow"] and b"ingest" in blobs["pipeline_runs"]
+    assert key_scan.scan(blobs, os.environ["DTKS_NIK_KEY"].encode()) == []
 
     code, text, err = dtks_command(spark, config, "status")
     assert code == 0, err
@@ -111,7 +150,7 @@ def test_a_run_prints_stages_and_summaries_and_logs_the_rest(spark, own_nation, 
     assert any(re.match(rf"  report +SUCCEEDED .* run {run_id}$", line) for line in lines), lines
     as_json = json.loads(dtks_command(spark, config, "status", "--json")[1])
     stages = {s["stage"]: s for s in as_json["stages"]}
-    assert stages["ingest"]["rows_in"] == results["ingest"].rows_in  # the nation's own ingest, kept
+    assert stages["ingest"]["rows_in"] == results["ingest"].rows_in and stages["ingest"]["run_id"] == run_id
     assert stages["publish"]["run_id"] == run_id and stages["publish"]["status"] == "SUCCEEDED"
     assert as_json["publication"]["publication_id"] == 2 and as_json["publication"]["run_id"] == run_id
     assert set(as_json["publication"]["versions"]) == {"dtks_households", "dtks_members", "program_eligibility",

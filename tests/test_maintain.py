@@ -1,6 +1,6 @@
 """`dtks maintain`'s retention rule (jobs/maintain/stage.py `vacuum_hours`): the files of the versions the
 latest publication pins are never vacuumed, whatever the configured retention. The whole command is proven
-once, on rounds of the test nation, in tests/test_update.py::test_rounds_then_maintain_match_a_fresh_round."""
+once, on rounds of the test nation, in tests/test_update.py::test_rounds_equal_a_full_round_then_maintain_keeps_it."""
 
 from __future__ import annotations
 

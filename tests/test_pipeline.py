@@ -508,22 +508,6 @@ def test_dtks_explain_tells_one_household_in_plain_words(spark, nation, monkeypa
     assert code == 2 and out == "" and "is not in publication" in err, err
 
 
-def test_second_run_is_identical_with_empty_change_feed(spark, own_nation):
-    from mlflow import MlflowClient
-
-    config, landing, _, _ = own_nation
-    v_before = versions(spark, config, GOLD + SILVER)
-    before = {t: tables.read(spark, config, t, v) for t, v in v_before.items()}  # pinned: the tables as they are
-    for stage in ("ingest", "train", "score", "publish"):
-        run(spark, config, stage, landing=str(landing), as_of=pd.Timestamp("2026-06-30").date())
-    # train registered an equal version 2, which does not beat the champion: nothing downstream moves.
-    assert str(MlflowClient().get_model_version_by_alias(config.mlflow.model_name, "champion").version) == "1"
-    for t in GOLD + SILVER:
-        assert_same_rows(tables.read(spark, config, t), before[t], t)
-    # Nothing entered or left: the eligibility MERGE has an empty change set, so it commits nothing.
-    assert tables.version(spark, config, tables.PROGRAM_ELIGIBILITY) == v_before[tables.PROGRAM_ELIGIBILITY]
-
-
 def test_update_round_for_one_province(spark, own_nation, tmp_path):
     """A new survey batch for one province: only its households change content; ranks may shift."""
     config, landing, _, _ = own_nation

@@ -100,18 +100,9 @@ def store_reported(spark: SparkSession, config: DtksConfig, reported: DataFrame,
     """identity_survey: each member as reported. `fresh` (household_id): the households whose survey row this
     delivery replaced: their stored rows give way to the delivered ones (a member no longer listed leaves);
     None: the table is written whole."""
-    if fresh is None or not tables.exists(spark, config, tables.IDENTITY_SURVEY):
-        tables.overwrite(reported if fresh is None else reported.join(fresh, "household_id", "left_semi"),
-                         config, tables.IDENTITY_SURVEY)
-        return
-    keys = list(tables.table(tables.IDENTITY_SURVEY).keys)
-    rows = reported.join(fresh, "household_id", "left_semi")
-    gone = (tables.read(spark, config, tables.IDENTITY_SURVEY).join(fresh, "household_id", "left_semi")
-            .join(rows.select(*keys), keys, "left_anti").select(*keys))
-    changes = rows.withColumn(DELETE, F.lit(False)).unionByName(gone.withColumn(DELETE, F.lit(True)),
-                                                                allowMissingColumns=True)
-    tables.merge_changes(spark, config, tables.IDENTITY_SURVEY, put("identity_survey_changes", changes),
-                         delete=DELETE, changed="true")
+    rows = reported if fresh is None else reported.join(fresh, "household_id", "left_semi")
+    tables.replace_within(spark, config, tables.IDENTITY_SURVEY, rows, fresh, changed="true",
+                          stage=lambda changes: put("identity_survey_changes", changes))
 
 
 def reviewed(spark: SparkSession, config: DtksConfig) -> DataFrame | None:
@@ -158,15 +149,7 @@ def store_review(spark: SparkSession, config: DtksConfig, review: DataFrame, run
     rows = review.withColumn(tables.ROW_HASH, tables.row_hash(
         [c for c in review.columns if c not in tables.HASH_EXCLUDED])).withColumn(
         "ingest_run_id", F.lit(run_id))
-    if rematched is None or not tables.exists(spark, config, tables.LINKAGE_REVIEW):
-        tables.overwrite(rows, config, tables.LINKAGE_REVIEW)
-        return
-    keys = list(tables.table(tables.LINKAGE_REVIEW).keys)
-    gone = (tables.read(spark, config, tables.LINKAGE_REVIEW).join(rematched, "household_id", "left_semi")
-            .join(rows.select(*keys), keys, "left_anti").select(*keys))
-    changes = rows.withColumn(DELETE, F.lit(False)).unionByName(gone.withColumn(DELETE, F.lit(True)),
-                                                                allowMissingColumns=True)
-    tables.merge_changes(spark, config, tables.LINKAGE_REVIEW, changes, delete=DELETE)
+    tables.replace_within(spark, config, tables.LINKAGE_REVIEW, rows, rematched)
 
 
 @dataclass
