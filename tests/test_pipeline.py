@@ -508,101 +508,17 @@ def test_dtks_explain_tells_one_household_in_plain_words(spark, nation, monkeypa
     assert code == 2 and out == "" and "is not in publication" in err, err
 
 
-def test_update_round_for_one_province(spark, own_nation, tmp_path):
-    """A new survey batch for one province: only its households change content; ranks may shift."""
-    config, landing, _, _ = own_nation
-    hh = spark.read.parquet(str(landing / "survey_households"))
-    province = (
-        tables.read(spark, config, tables.HOUSEHOLDS)
-        .groupBy("province_code")
-        .count()
-        .orderBy(F.col("count").desc())
-        .first()
-        .province_code
-    )
-    # Re-interview that province a month later: every household there gets a refrigerator and a car.
-    batch = tmp_path / "batch"
-    shutil.copytree(landing, batch)
-    shutil.rmtree(batch / "survey_households")
-    later = hh.withColumn("_p", F.col("village_code").substr(1, 2) == province)
-    later = later.withColumn(
-        "interview_start",
-        F.when(F.col("_p"), F.col("interview_start") + F.expr("INTERVAL 30 DAYS")).otherwise(F.col("interview_start")),
-    )
-    later = later.withColumn(
-        "interview_end",
-        F.when(F.col("_p"), F.col("interview_end") + F.expr("INTERVAL 30 DAYS")).otherwise(F.col("interview_end")),
-    )
-    for col in ("refrigerator", "car"):
-        later = later.withColumn(col, F.when(F.col("_p"), F.lit(1)).otherwise(F.col(col)))
-    later.drop("_p").write.parquet(str(batch / "survey_households"))
-
-    old_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
-    elig_v = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
-    run(spark, config, "ingest", landing=str(batch), as_of=pd.Timestamp("2026-06-30").date())
-    result, run_id = run(spark, config, "score")
-    _, published_by = run(spark, config, "publish")
-    new_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
-    rescored = new_scores[new_scores["scored_run_id"] == run_id]
-    assert len(rescored) == result.rows_out > 0
-    assert set(rescored["province_code"]) == {province}
-    others = new_scores[new_scores["province_code"] != province].index
-    assert (new_scores.loc[others, "welfare_score"] == old_scores.loc[others, "welfare_score"]).all()
-    gain = new_scores.loc[rescored.index, "welfare_score"] - old_scores.loc[rescored.index, "welfare_score"]
-    assert (gain > -0.05).all() and (gain > 0).mean() > 0.5  # new assets raise scores (ages moved a month)
-    changes = (
-        spark.read.format("delta")
-        .option("readChangeFeed", "true")
-        .option("startingVersion", elig_v + 1)
-        .load(config.table_path(tables.PROGRAM_ELIGIBILITY))
-        .where("_change_type = 'update_postimage'")
-    )
-    left = changes.where("NOT eligible").toPandas()
-    entered = changes.where("eligible").toPandas()
-    gain_all = (new_scores["welfare_score"] - old_scores["welfare_score"]).fillna(0.0)
-    # Ranks are national: richer households of the province leave; nobody outside it can leave (only
-    # households that moved up pushed others down), and nobody who entered got richer.
-    assert len(left) > 0 and (left["province_code"] == province).all()
-    assert (gain_all.loc[left["household_id"]] > 0).all()
-    assert (gain_all.loc[entered["household_id"]] <= 1e-12).all()
-    # The operator's view (`dtks diff`): per programme and province, who entered and who left.
-    from jobs.policy import eligibility
-
-    feed = (
-        spark.read.format("delta")
-        .option("readChangeFeed", "true")
-        .option("startingVersion", elig_v + 1)
-        .load(config.table_path(tables.PROGRAM_ELIGIBILITY))
-    )
-    diff = {(r.program, r.province_code): (r.entered, r.left) for r in eligibility.changes(feed).collect()}
-    assert sum(n for (_, p), (_, n) in diff.items() if p == province) == (left["province_code"] == province).sum()
-    assert sum(n for (_, n) in diff.values()) == len(left)
-    assert sum(n for (n, _) in diff.values()) == len(entered)
-    # Why: the re-interviewed province's households carry INTERVIEW, the rest were re-ranked by them.
-    found = reasons_of_run(spark, config, published_by)
-    assert {k: c for k, (c, _) in found.items()} == net_moves(eligible_at(spark, config, elig_v),
-                                                              eligible_at(spark, config))
-    hh_province = new_scores["province_code"]
-    # A re-interviewed household with an open appeal has it resolved by this publish: APPEAL too.
-    appealed = set(tables.read_published(spark, config, tables.QUEUE).where("status = 'RESOLVED'")
-                   .toPandas().household_id)
-    assert appealed and {hh_province[h] for h in appealed} == {province}
-    for (_, hh), (_, why) in found.items():
-        want = {"INTERVIEW"} | ({"APPEAL"} if hh in appealed else set()) if hh_province[hh] == province else {
-            "RANK_SHIFT"}
-        assert why == want, (hh, why)
-    assert any(why == {"INTERVIEW"} for _, why in found.values())
-
-
 def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
-    """Each cause in turn: a programme rule, the coverage target, deaths (the interview:
-    test_update_round_for_one_province; the model: test_a_candidates_impact_is_what_promoting_and_publishing_it_
+    """Each cause in turn: one round that brings a new survey batch for one province and deaths elsewhere, then a
+    programme rule, then the coverage target (the model: test_a_candidates_impact_is_what_promoting_and_publishing_it_
     changes; each reason on literal rows: tests/test_reasons.py). Every household that entered or left, and only
     those, has a reasons row; the cause is on exactly the households it changed, the others were re-ranked
-    (RANK_SHIFT). `dtks diff` counts them."""
+    (RANK_SHIFT). Only the re-surveyed and the registry's households are re-scored; ranks are national, so the
+    province's richer households leave and nobody who entered got richer. `dtks diff` counts them. One own
+    nation for the four causes: each round is one publish (the last one ingest and score too)."""
     config, landing, _, _ = own_nation
 
-    def publish(policy: bool = False, **values) -> dict[tuple[str, str], tuple[str, set[str]]]:
+    def publish(policy: bool = False, **values) -> tuple[dict[tuple[str, str], tuple[str, set[str]]], str]:
         """Publish; with `policy`, `dtks model impact` of the configured coverage and rules foretells its moves."""
         before = eligible_at(spark, config)
         if policy:
@@ -618,31 +534,29 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
                    for c, n in (("ENTERED", r.entered_households), ("LEFT", r.left_households)) if n and
                    r.program != "WITHIN_COVERAGE"}
             assert got == dict(expected)
-        return found
+        return found, run_id
 
+    from jobs.policy import eligibility
     from jobs.policy.impact import measure
 
     province_of = {r.household_id: r.province_code for r in tables.read_published(
         spark, config, tables.DTKS_HOUSEHOLDS).select("household_id", "province_code").collect()}
 
-    # The programme rules (rule_version unchanged): SEMBAKO narrowed to deciles 1-4, and a new programme for
-    # every household within coverage. Every change is the policy's, on those two programmes only.
-    rules = yaml.safe_load(config.conf_file(config.programs_file).read_text())
-    rules["programs"]["SEMBAKO"]["deciles"] = [1, 4]
-    rules["programs"]["KARTU"] = {"deciles": [1, 10], "within_coverage": True}
-    (tmp_path / "programs.yaml").write_text(yaml.safe_dump(rules))
-    config = config.model_copy(update={"programs_file": str(tmp_path / "programs.yaml")})
-    found = publish(policy=True)
-    assert all(why == {"POLICY"} for _, why in found.values())
-    assert {(p, c) for (p, _), (c, _) in found.items()} == {("SEMBAKO", "LEFT"), ("KARTU", "ENTERED")}
-    # The coverage target, 0.6 -> 0.5: KARTU's households beyond the new line leave, for the policy.
-    config = config.model_copy(update={"ranking": config.ranking.model_copy(update={"coverage_target": 0.5})})
-    found = publish(policy=True)
-    assert {(p, c) for (p, _), (c, _) in found.items()} == {("KARTU", "LEFT")}
-    assert all(why == {"POLICY"} for _, why in found.values())
-    # Deaths: every member of three households within coverage died before their interview, registered
-    # only now (registry events only; the survey is delivered again unchanged). Chosen among households
-    # whose members are all in the registry and listed nowhere else, so nobody else's roster changes.
+    # One round, two causes (first: the nation's open appeals of the province are resolved by it, before any
+    # other publish lets them lapse). The most populous province re-interviewed a month later: every household there
+    # gets a refrigerator and a car. And deaths elsewhere: every member of three households within coverage
+    # died before their interview, registered only now (registry events; the rest of the survey is delivered
+    # again unchanged). Chosen among households whose members are all in the registry and listed nowhere else,
+    # so nobody else's roster changes.
+    province = (tables.read(spark, config, tables.HOUSEHOLDS).groupBy("province_code").count()
+                .orderBy(F.col("count").desc()).first().province_code)
+    hh = spark.read.parquet(str(landing / "survey_households"))
+    later = hh.withColumn("_p", F.col("village_code").substr(1, 2) == province)
+    for col in ("interview_start", "interview_end"):
+        later = later.withColumn(col, F.when(F.col("_p"), F.col(col) + F.expr("INTERVAL 30 DAYS")).otherwise(
+            F.col(col)))
+    for col in ("refrigerator", "car"):
+        later = later.withColumn(col, F.when(F.col("_p"), F.lit(1)).otherwise(F.col(col)))
     gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS)
     members = spark.read.parquet(str(landing / "survey_members")).select("household_id", "nik")
     registry = spark.read.parquet(str(landing / "registry"))
@@ -651,26 +565,76 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     clean = (members.join(listed_once.withColumn("_once", F.lit(True)), "nik", "left").join(known, "nik", "left")
              .groupBy("household_id").agg(F.min(F.coalesce(F.col("_once") & F.col("_known"), F.lit(False))).alias("ok"))
              .where("ok"))
-    killed = [r.household_id for r in gold.where("decile <= 2").join(clean, "household_id", "left_semi")
-              .orderBy("household_id").limit(3).collect()]
+    killed = [r.household_id for r in gold.where(f"decile <= 2 AND province_code != '{province}'")
+              .join(clean, "household_id", "left_semi").orderBy("household_id").limit(3).collect()]
     assert len(killed) == 3
     # Registered late: dead before the interview, so the roster the survey listed was already wrong.
-    interviewed = spark.read.parquet(str(landing / "survey_households")).select("household_id", "interview_start")
+    interviewed = hh.select("household_id", "interview_start")
     their = members.where(F.col("household_id").isin(killed)).join(interviewed, "household_id").select(
         "nik", F.date_sub(F.to_date("interview_start"), 10).alias("_died"))
     dead = (registry.join(their, "nik")
             .withColumn("death_date", F.greatest(F.col("_died"), F.date_add("birth_date", 1))).drop("_died")
             .withColumn("updated_at", F.lit(pd.Timestamp("2026-06-15 08:00:00").to_pydatetime()))
             .withColumn("change", F.lit("DEATH")).withColumn("previous_nik", F.lit(None).cast("string")))
-    batch = tmp_path / "deaths"
-    shutil.copytree(landing, batch, ignore=shutil.ignore_patterns("registry", "training_*"))
+    batch = tmp_path / "batch"
+    shutil.copytree(landing, batch, ignore=shutil.ignore_patterns("registry", "training_*", "survey_households"))
+    later.drop("_p").write.parquet(str(batch / "survey_households"))
     dead.select("change", "previous_nik", *registry.columns).write.parquet(str(batch / "registry_changes"))
+
+    old_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
+    elig_v = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
+    before = eligible_at(spark, config, elig_v)
     run(spark, config, "ingest", landing=str(batch), as_of=pd.Timestamp("2026-06-30").date())
-    run(spark, config, "score")
-    found = publish()
+    result, scored_by = run(spark, config, "score")
+    found, published_by = publish()
+    # Only the re-surveyed province's households and the three with deaths were scored again; the others kept
+    # their scores; new assets raised the province's scores (ages moved a month).
+    new_scores = tables.read(spark, config, tables.SCORES).toPandas().set_index("household_id")
+    rescored = new_scores[new_scores["scored_run_id"] == scored_by]
+    assert len(rescored) == result.rows_out > 0
+    assert {p for h, p in rescored["province_code"].items() if h not in killed} == {province}
+    others = new_scores[(new_scores["province_code"] != province) & ~new_scores.index.isin(killed)].index
+    assert (new_scores.loc[others, "welfare_score"] == old_scores.loc[others, "welfare_score"]).all()
+    resurveyed = rescored[rescored["province_code"] == province].index
+    gain = new_scores.loc[resurveyed, "welfare_score"] - old_scores.loc[resurveyed, "welfare_score"]
+    assert (gain > -0.05).all() and (gain > 0).mean() > 0.5
+    # Ranks are national: the province's households that left got richer; any other that left (but the dead's)
+    # kept its score, moved by the others (the deaths also move the coverage line: fewer living persons); nobody
+    # who entered got richer.
+    gain_all = (new_scores["welfare_score"] - old_scores["welfare_score"]).fillna(0.0)
+    moves = net_moves(before, eligible_at(spark, config))
+    left = {hh for (_, hh), change in moves.items() if change == "LEFT" and hh not in killed}
+    entered = {hh for (_, hh), change in moves.items() if change == "ENTERED"}
+    richer = {hh for hh in left if province_of[hh] == province}
+    assert richer and (gain_all.loc[list(richer)] > 0).all() and (gain_all.loc[list(left - richer)] == 0).all()
+    assert entered and (gain_all.loc[list(entered)] <= 1e-12).all() and not entered & set(killed)
+    # Why: the dead's households left for the registry; the re-interviewed province's households carry INTERVIEW
+    # (and APPEAL where this publish resolved their appeal); the rest were re-ranked by them.
+    appealed = set(tables.read_published(spark, config, tables.QUEUE).where("status = 'RESOLVED'")
+                   .toPandas().household_id)
+    assert appealed and {province_of[h] for h in appealed} == {province}
     assert {hh for (_, hh), (_, why) in found.items() if "REGISTRY" in why} == set(killed)
     assert all(change == "LEFT" and why == {"REGISTRY"} for (_, hh), (change, why) in found.items() if hh in killed)
-    assert all(why == {"RANK_SHIFT"} for (_, hh), (_, why) in found.items() if hh not in killed)
+    for (_, hh), (_, why) in found.items():
+        if hh not in killed:
+            want = {"INTERVIEW"} | ({"APPEAL"} if hh in appealed else set()) if province_of[hh] == province else {
+                "RANK_SHIFT"}
+            assert why == want, (hh, why)
+    assert any(why == {"INTERVIEW"} for _, why in found.values())
+    # The operator's view (`dtks diff` and the change feed it reads): per programme and province, who entered
+    # and who left; the exits by reason.
+    feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", elig_v + 1)
+            .load(config.table_path(tables.PROGRAM_ELIGIBILITY)))
+    diff = {(r.program, r.province_code): (r.entered, r.left) for r in eligibility.changes(feed).collect()}
+    exits = collections.Counter(province_of[hh] for (_, hh), change in moves.items() if change == "LEFT")
+    assert sum(n for (_, p), (_, n) in diff.items() if p == province) == exits[province]
+    assert sum(n for (_, n) in diff.values()) == sum(exits.values())
+    assert sum(n for (n, _) in diff.values()) == len([1 for c in moves.values() if c == "ENTERED"])
+    code, out, _ = dtks_command(spark, config, "diff")
+    assert code == 0
+    gone = collections.Counter(program for (program, hh) in found if hh in killed)
+    for program, n in gone.items():
+        assert re.search(rf"^{program} +registry event \(death, duplicate, move\) +0 +{n}$", out, re.M), out
     # The queue's registry events, flagged at ingest, are the households whose head's registry record says they
     # died, live in another village or are on another KK, worked out here from the silver tables; but those whose
     # current interview already closed an entry (a signal does not queue it again).
@@ -690,12 +654,23 @@ def test_every_entry_and_exit_carries_its_reason(spark, own_nation, tmp_path):
     queue = tables.read_published(spark, config, tables.QUEUE).toPandas()
     queued = set(queue[queue.reasons.apply(lambda r: "REGISTRY_EVENT" in r)].household_id)
     assert set(killed) <= queued == expected
-    # The operator's view: `dtks diff` counts the exits by reason.
-    code, out, _ = dtks_command(spark, config, "diff")
-    assert code == 0
-    left = collections.Counter(program for (program, hh) in found if hh in killed)
-    for program, n in left.items():
-        assert re.search(rf"^{program} +registry event \(death, duplicate, move\) +0 +{n}$", out, re.M), out
+
+    # Then the policy, on the same nation. The programme rules (rule_version unchanged): SEMBAKO narrowed to
+    # deciles 1-4, and a new programme for every household within coverage. Every change is the policy's, on
+    # those two programmes only.
+    rules = yaml.safe_load(config.conf_file(config.programs_file).read_text())
+    rules["programs"]["SEMBAKO"]["deciles"] = [1, 4]
+    rules["programs"]["KARTU"] = {"deciles": [1, 10], "within_coverage": True}
+    (tmp_path / "programs.yaml").write_text(yaml.safe_dump(rules))
+    config = config.model_copy(update={"programs_file": str(tmp_path / "programs.yaml")})
+    found, _ = publish(policy=True)
+    assert all(why == {"POLICY"} for _, why in found.values())
+    assert {(p, c) for (p, _), (c, _) in found.items()} == {("SEMBAKO", "LEFT"), ("KARTU", "ENTERED")}
+    # The coverage target, 0.6 -> 0.5: KARTU's households beyond the new line leave, for the policy.
+    config = config.model_copy(update={"ranking": config.ranking.model_copy(update={"coverage_target": 0.5})})
+    found, _ = publish(policy=True)
+    assert {(p, c) for (p, _), (c, _) in found.items()} == {("KARTU", "LEFT")}
+    assert all(why == {"POLICY"} for _, why in found.values())
 
 
 def test_appeals_are_ingested_and_queued_with_their_deadlines(spark, nation):
