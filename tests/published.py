@@ -8,6 +8,11 @@ from pyspark.sql import functions as F
 
 from runtime import tables
 
+# The gold tables a publish writes, and the silver tables ingest writes that a second identical run must leave as
+# they are (test_pipeline.py, test_console.py).
+GOLD = (tables.DTKS_HOUSEHOLDS, tables.DTKS_MEMBERS, tables.PROGRAM_ELIGIBILITY)
+SILVER = (tables.REGISTRY, tables.HOUSEHOLDS, tables.MEMBERS, tables.QUARANTINE, tables.IDENTITY_VAULT, tables.TRAINING)
+
 
 def eligible_at(spark, config, version: int | None = None) -> dict[tuple[str, str], bool]:
     """(program, household) -> eligible, in program_eligibility at `version` (default: the latest)."""

@@ -17,6 +17,7 @@ from jobs.core import regions
 from runtime import tables
 from tests import key_scan
 from tests.conftest import AS_OF, assert_same_rows, dtks_cli, dtks_command, make_config
+from tests.published import GOLD, SILVER
 
 pytestmark = pytest.mark.e2e  # `dtks` as processes of their own, and a `dtks run` on a copy of the shared nation
 
@@ -97,9 +98,7 @@ def test_a_second_identical_run_prints_its_stages_changes_nothing_and_leaves_no_
     from mlflow import MlflowClient
 
     config, landing, results, _ = own_nation
-    keep = (tables.DTKS_HOUSEHOLDS, tables.DTKS_MEMBERS, tables.PROGRAM_ELIGIBILITY, tables.REGISTRY,
-            tables.HOUSEHOLDS, tables.MEMBERS, tables.QUARANTINE, tables.IDENTITY_VAULT, tables.TRAINING)
-    held = {name: tables.version(spark, config, name) for name in keep}
+    held = {name: tables.version(spark, config, name) for name in GOLD + SILVER}
     events = tmp_path / "events"
     events.mkdir()
     extra = config.spark.extra | {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}

@@ -26,7 +26,7 @@ from runtime import region_codes, tables
 from runtime.errors import GateFailed
 from tests import browser
 from tests.conftest import AS_OF, assert_same_rows, dtks_cli, dtks_command, make_config, nation_copy, paused, run
-from tests.published import appeals_truth, eligible_at, net_moves, reasons_of_run
+from tests.published import GOLD, SILVER, appeals_truth, eligible_at, net_moves, reasons_of_run
 
 pytestmark = pytest.mark.e2e  # the shared nation's pipeline, and pipelines on copies of it
 
@@ -35,8 +35,6 @@ def versions(spark, config, names):
     return {n: tables.version(spark, config, n) for n in names}
 
 
-GOLD = (tables.DTKS_HOUSEHOLDS, tables.DTKS_MEMBERS, tables.PROGRAM_ELIGIBILITY)
-SILVER = (tables.REGISTRY, tables.HOUSEHOLDS, tables.MEMBERS, tables.QUARANTINE, tables.IDENTITY_VAULT, tables.TRAINING)
 RUN_COLUMNS = ("ingest_run_id", "updated_run_id")  # which run last changed a row: unchanged rows keep theirs
 
 # What each injected member defect must become (BRIEF §4, §6, §7).
