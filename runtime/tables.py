@@ -393,11 +393,15 @@ def create_empty(spark: SparkSession, config: DtksConfig, name: str, df: DataFra
 
 
 def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
-    """Latest committed version of a table, or None when it does not exist yet."""
+    """Latest committed version of a table, or None when it does not exist yet.
+
+    Why Delta's log object rather than `DeltaTable.history`: it lists the log and stops there, where history
+    reads the last commit through a Spark job; publications, gates and tests ask for every table's version."""
     if not exists(spark, config, name):
         return None
-    history = DeltaTable.forPath(spark, config.table_path(name)).history(1)
-    return int(history.select("version").first()[0])
+    jvm = spark.sparkContext._jvm
+    log_ = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, config.table_path(name))
+    return int(log_.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
 
 
 def rows_written(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
