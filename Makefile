@@ -43,9 +43,12 @@ test: setup browser
 	mkdir -p .pytest-tmp && $(PYTEST) --basetemp=.pytest-tmp/test --durations=25 tests
 
 # The fast tier alone, for the inner loop: rules on literal rows, ingest on hand-made landing zones, models,
-# generate; no shared nation, no cluster, no process of its own.
+# generate; no shared nation, no cluster, no process of its own. Its tests are many short paths, each run once:
+# the JIT's first tier only (C1) serves them better than its optimising tier, which the end-to-end tier's
+# repeated stages need (docs/TESTING.md, settings).
 test-fast: setup
-	mkdir -p .pytest-tmp && $(PYTEST) --basetemp=.pytest-tmp/fast -m "not e2e" tests
+	mkdir -p .pytest-tmp && DTKS_TEST_JAVA_OPTIONS="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m" \
+		$(PYTEST) --basetemp=.pytest-tmp/fast -m "not e2e" tests
 
 # The cluster test alone (it is also part of `make test`): the pipeline on a two-worker standalone cluster
 # with an MLflow server, compared with a local run.

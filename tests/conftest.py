@@ -58,6 +58,11 @@ def spark(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("spark")
     config = load_config("test", {"lakehouse_root": str(root / "lake")})
+    extra = os.environ.get("DTKS_TEST_JAVA_OPTIONS")  # `make test-fast`: the JIT's first tier only (docs/TESTING.md)
+    if extra:
+        java = f"{config.spark.extra['spark.driver.extraJavaOptions']} {extra}"
+        config = load_config("test", {"lakehouse_root": str(root / "lake"),
+                                      "spark": {"extra": {"spark.driver.extraJavaOptions": java}}})
     session = get_spark(config)
     yield session
     session.stop()

@@ -466,6 +466,22 @@ def test_zero_row_parquet_beside_a_zero_byte_file_reads_nothing(spark, env, tmp_
         assert landing.read_source(spark, str(root), s, "parquet", q).count() == 0, s
 
 
+def test_csv_input_with_unreadable_values(spark, env, tmp_path):
+    """A CSV cell that does not parse as its column's type quarantines its row as BAD_VALUE, naming the column.
+    Read, check and transform only: test_ingest's shared ingest proves that the quarantine rows are written."""
+    root = ld.write_landing(spark, tmp_path / "landing", fmt="csv")
+    part = next((root / "survey_households").glob("part-*.csv"))
+    lines = part.read_text().splitlines()
+    lines[1] = lines[1].replace("36.0", "abc", 1)
+    part.write_text("\n".join(lines) + "\n")
+    for crc in (root / "survey_households").glob(".*.crc"):
+        crc.unlink()
+    counts, quarantine = ingest_pure(spark, env, root, "csv")
+    bad = [(r.detail, r.n) for r in quarantine if r.source == "survey_households" and r.reason_code == "BAD_VALUE"]
+    assert bad == [("unreadable value in floor_area", 1)]
+    assert counts["survey_households"]["quarantined"] == 3  # with HX and HY, as in the Parquet delivery
+
+
 def test_truncated_csv_lines(spark, env, tmp_path):
     """A line cut short, one missing its trailing fields and one too long: each such line is quarantined
     as malformed; a quoted line break (RFC 4180) is part of its field, not the end of a line."""

@@ -169,20 +169,3 @@ def test_missing_column_fails_before_any_write(spark, ingested, tmp_path):
     with pytest.raises(InputContractError, match=r"survey_members.*lacks mandatory column\(s\): sex"):
         run_ingest(spark, config, landing, run_id="r3")
     assert {t: tables.version(spark, config, t) for t in versions} == versions
-
-
-def test_csv_input_with_unreadable_values(spark, config, tmp_path):
-    landing = ld.write_landing(spark, tmp_path / "landing", fmt="csv")
-    hh = tmp_path / "landing" / "survey_households"
-    part = next(hh.glob("part-*.csv"))
-    lines = part.read_text().splitlines()
-    lines[1] = lines[1].replace("36.0", "abc", 1)
-    part.write_text("\n".join(lines) + "\n")
-    for crc in hh.glob(".*.crc"):
-        crc.unlink()
-    result = run_ingest(spark, config, landing, fmt="csv")
-    q = tables.read(spark, config, tables.QUARANTINE).where(
-        "source = 'survey_households' and reason_code = 'BAD_VALUE'"
-    )
-    assert [r.detail for r in q.collect()] == ["unreadable value in floor_area"]
-    assert result.details["survey_households.quarantined"] == "3"
