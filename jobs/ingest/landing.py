@@ -484,50 +484,63 @@ def _failed_read(spark: SparkSession, exc: BaseException) -> tuple[str, str | No
 def apply_types(raw: DataFrame, wanted: dict[str, T.DataType], nanos: frozenset[str] = frozenset()) -> DataFrame:
     """Cast each column to its contract type; record which columns failed per row. `nanos`: columns
     holding a Parquet TIMESTAMP(NANOS) as its count of nanoseconds (a value with digits below the
-    microsecond has no exact timestamp: unreadable, like a bad value)."""
+    microsecond has no exact timestamp: unreadable, like a bad value).
+
+    Written as SQL text, one projection: built from Column objects it cost about twenty py4j round trips per
+    column, most of a small source's reading time (docs/TESTING.md)."""
+    schema = {f.name: f.dataType for f in raw.schema.fields}
     typed, bad = [], []
     for name, dtype in wanted.items():
-        col = F.col(f"`{name}`")
-        source_type = raw.schema[name].dataType
-        valid = _valid(dtype)
-        if source_type == dtype and valid is None:
-            typed.append(col.alias(name))
+        col, source_type, sql_type = _quoted(name), schema[name], dtype.simpleString()
+        if source_type == dtype and _valid(dtype, col) is None:
+            typed.append(f"{col} AS {col}")
             continue
         if name in nanos:
-            cast = F.when(col % 1000 == 0, F.timestamp_micros(F.expr(f"`{name}` div 1000")))
+            cast = f"CASE WHEN {col} % 1000 = 0 THEN timestamp_micros({col} div 1000) END"
         elif source_type == dtype:
             cast = col
         elif isinstance(source_type, T.TimestampNTZType) and isinstance(dtype, T.TimestampType):
             # A local time without zone (Parquet isAdjustedToUTC=false) is a UTC time, the contract's zone.
-            cast = F.convert_timezone(F.lit("UTC"), F.current_timezone(), col).cast(dtype)
+            cast = f"CAST(convert_timezone('UTC', current_timezone(), {col}) AS {sql_type})"
+        elif isinstance(source_type, T.StringType):
+            cast = (f"CASE WHEN trim({col}) = '' THEN CAST(NULL AS {sql_type}) "
+                    f"ELSE try_cast(trim({col}) AS {sql_type}) END")
         else:
-            value = F.trim(col) if isinstance(source_type, T.StringType) else col
-            cast = value.try_cast(dtype)
-            if isinstance(source_type, T.StringType):
-                cast = F.when(F.trim(col) == "", F.lit(None).cast(dtype)).otherwise(cast)
+            cast = f"try_cast({col} AS {sql_type})"
+        valid = _valid(dtype, f"({cast})")
         if valid is not None:
-            cast = F.when(valid(cast), cast)
-        typed.append(cast.alias(name))
+            cast = f"CASE WHEN {valid} THEN {cast} END"
+        typed.append(f"{cast} AS {col}")
         # A blank text is a missing value, not a bad one; a value of another type is never blank (and is not
         # formatted as text to find that out).
-        given = col.isNotNull() & (F.trim(col.cast("string")) != "") if isinstance(
-            source_type, T.StringType | T.BinaryType) else col.isNotNull()
-        bad.append(F.when(given & cast.isNull(), F.lit(name)))
+        given = (f"{col} IS NOT NULL AND trim(CAST({col} AS STRING)) != ''"
+                 if isinstance(source_type, T.StringType | T.BinaryType) else f"{col} IS NOT NULL")
+        bad.append(f"CASE WHEN {given} AND ({cast}) IS NULL THEN {_text(name)} END")
     if MALFORMED in raw.columns:
         # Spark counts a line's fields only when the query reads every column of the file, so every
         # column (those outside the contract too) stays in the plan through a test that is never true.
-        every = [F.col(f"`{c}`") for c in raw.columns if c != MALFORMED]
-        unpruned = F.length(F.concat_ws("", *every)) < 0
-        bad.append(F.when(F.col(MALFORMED).isNotNull() | unpruned, F.lit(MALFORMED)))
-    marks = F.filter(F.array(*bad), lambda x: x.isNotNull()) if bad else F.array().cast("array<string>")
-    return raw.select(*typed, marks.alias(BAD_COLUMNS))
+        every = ", ".join(_quoted(c) for c in raw.columns if c != MALFORMED)
+        bad.append(f"CASE WHEN {_quoted(MALFORMED)} IS NOT NULL OR length(concat_ws('', {every})) < 0 "
+                   f"THEN {_text(MALFORMED)} END")
+    marks = f"filter(array({', '.join(bad)}), x -> x IS NOT NULL)" if bad else "CAST(array() AS array<string>)"
+    return raw.selectExpr(*typed, f"{marks} AS {_quoted(BAD_COLUMNS)}")
 
 
-def _valid(dtype: T.DataType):
-    """Values a type can hold that the contract does not accept: dates outside the years 1-9999
-    (no ISO 8601 or Python date has them), NaN and infinite numbers. None when all values are fine."""
+def _quoted(name: str) -> str:
+    """A column name as a SQL identifier, whatever it holds (a delivery's extra columns are any text)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _valid(dtype: T.DataType, value: str) -> str | None:
+    """SQL condition on `value` for values a type can hold that the contract does not accept: dates outside the
+    years 1-9999 (no ISO 8601 or Python date has them), NaN and infinite numbers. None when all values are fine."""
     if isinstance(dtype, T.DateType | T.TimestampType):
-        return lambda c: F.year(c).between(1, 9999)
+        return f"year({value}) BETWEEN 1 AND 9999"
     if isinstance(dtype, T.DoubleType):
-        return lambda c: ~F.isnan(c) & (F.abs(c) != F.lit(float("inf")))
+        return f"NOT isnan({value}) AND abs({value}) != double('inf')"
     return None
