@@ -43,7 +43,7 @@ def main() -> int:
     registry = read("registry")
     households = read("survey_households").select("household_id", "village_code", "kk_number")
     members = read("survey_members").join(households, "household_id")
-    usable = nik.problem(F.col("nik"), provinces, world.REFERENCE_DATE).isNull()
+    usable = nik.problem("nik", provinces, world.REFERENCE_DATE).isNull()
     found = members.where(usable).join(registry.select("nik"), "nik", "left_semi")
     matched_niks = found.select("nik").distinct()
     unmatched = members.join(found.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")

@@ -93,8 +93,8 @@ def test_registry_niks_follow_the_rules(landing, ref):
     as_of = world.REFERENCE_DATE
     provinces = ref.provinces["province_code"]
     checked = reg.select(
-        nik.problem(F.col("nik"), provinces, as_of).alias("problem"),
-        (nik.birth_date(F.col("nik"), as_of) == F.col("birth_date")).alias("date_ok"),
+        nik.problem("nik", provinces, as_of).alias("problem"),
+        (nik.birth_date("nik", as_of) == F.col("birth_date")).alias("date_ok"),
         (nik.sex(F.col("nik")) == F.col("sex")).alias("sex_ok"),
         (F.col("nik").substr(1, 6) == F.col("village_code").substr(1, 6)).alias("home_district"),
         (F.col("nik").substr(1, 2) != F.col("village_code").substr(1, 2)).alias("migrant"),
@@ -254,11 +254,11 @@ def test_defect_counts_match_the_files(landing, ref):
         sh.select("household_id", "interview_start", F.to_date("interview_start").alias("interview_date")),
         "household_id")
     provinces, as_of = ref.provinces["province_code"], world.REFERENCE_DATE
-    problems = {r[0]: r[1] for r in members.groupBy(nik.problem(F.col("nik"), provinces, as_of)).count().collect()}
+    problems = {r[0]: r[1] for r in members.groupBy(nik.problem("nik", provinces, as_of)).count().collect()}
     assert problems.get(nik.MISSING, 0) == expected["nik_missing"]
     assert problems.get(nik.NOT_16_DIGITS, 0) == expected["nik_malformed"]
     assert problems.get(nik.PLACEHOLDER, 0) == expected["nik_placeholder"]
-    valid = members.filter(nik.problem(F.col("nik"), provinces, as_of).isNull())
+    valid = members.filter(nik.problem("nik", provinces, as_of).isNull())
     assert valid.count() == problems[None]
     # A NIK written with wrong digits, or the own NIK of a person the registry does not hold.
     unknown = expected["nik_not_in_registry"] + expected["person_not_in_registry"]

@@ -40,8 +40,8 @@ def nik_like() -> st.SearchStrategy[str | None]:
 def test_spark_rules_equal_python_reference(spark, values):
     df = spark.createDataFrame([(v,) for v in values], "nik string")
     got = df.select(
-        nik.problem(df.nik, PROVINCES, AS_OF).alias("problem"),
-        nik.birth_date(df.nik, AS_OF).alias("born"),
+        nik.problem("nik", PROVINCES, AS_OF).alias("problem"),
+        nik.birth_date("nik", AS_OF).alias("born"),
     ).collect()
     for value, row in zip(values, got, strict=True):
         assert row.problem == nik.problem_py(value, PROVINCES, AS_OF), value

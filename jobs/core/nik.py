@@ -19,6 +19,7 @@ from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.core import sql
 from runtime.errors import SparkSetupError, UserError
 
 # Reason codes, most basic first: a NIK gets the first that applies.
@@ -93,43 +94,54 @@ def token_py(nik: str, key: bytes) -> str:
 # ---------------------------------------------------------------- native Spark expressions
 
 
-def _day(nik: Column) -> Column:
-    raw = nik.substr(7, 2).try_cast("int")
-    return F.when(raw > 40, raw - 40).otherwise(raw)
+def _day(nik: str) -> str:
+    raw = f"try_cast(substr({nik}, 7, 2) AS INT)"
+    return f"CASE WHEN {raw} > 40 THEN {raw} - 40 ELSE {raw} END"
 
 
-def _year(nik: Column, as_of: dt.date) -> Column:
-    yy = nik.substr(11, 2).try_cast("int")
-    return F.when(yy + 2000 <= as_of.year, yy + 2000).otherwise(yy + 1900)
+def _year(nik: str, as_of: dt.date) -> str:
+    yy = f"try_cast(substr({nik}, 11, 2) AS INT)"
+    return f"CASE WHEN {yy} + 2000 <= {as_of.year} THEN {yy} + 2000 ELSE {yy} + 1900 END"
 
 
-def birth_date(nik: Column, as_of: dt.date) -> Column:
-    """Birth date embedded in a NIK (null when it is no real calendar date on or before `as_of`).
+def birth_date_sql(nik: str, as_of: dt.date) -> str:
+    """SQL: the birth date embedded in the NIK `nik` (a SQL expression), null when it is no real calendar date on
+    or before `as_of`.
 
     Guarded by CASE so that make_date never sees an impossible date (Spark runs in ANSI mode).
     """
-    day, month, year = _day(nik), nik.substr(9, 2).try_cast("int"), _year(nik, as_of)
-    month_ok = month.between(1, 12)
-    last = F.dayofmonth(F.last_day(F.make_date(year, month, F.lit(1))))
-    valid = nik.rlike(r"^[0-9]{16}$") & month_ok & day.between(F.lit(1), last)
-    born = F.when(valid, F.make_date(year, month, day))
-    return F.when(born <= F.lit(as_of), born)
+    day, month, year = _day(nik), f"try_cast(substr({nik}, 9, 2) AS INT)", _year(nik, as_of)
+    last = f"dayofmonth(last_day(make_date({year}, {month}, 1)))"
+    valid = f"rlike({nik}, '^[0-9]{{16}}$') AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND {last}"
+    born = f"CASE WHEN {valid} THEN make_date({year}, {month}, {day}) END"
+    return f"CASE WHEN {born} <= {sql.literal(as_of)} THEN {born} END"
+
+
+def birth_date(nik: str, as_of: dt.date) -> Column:
+    """Birth date embedded in the NIK column `nik` (a SQL expression: a column name), as `birth_date_sql`."""
+    return F.expr(birth_date_sql(nik, as_of))
 
 
 def sex(nik: Column) -> Column:
     return F.when(nik.substr(7, 2).try_cast("int") > 40, F.lit("P")).otherwise(F.lit("L"))
 
 
-def problem(nik: Column, province_codes: Iterable[str], as_of: dt.date) -> Column:
-    """Reason code for an invalid NIK, or null: the same rules as `problem_py`."""
+def problem_sql(nik: str, province_codes: Iterable[str], as_of: dt.date) -> str:
+    """SQL: the reason code for an invalid NIK `nik` (a SQL expression), or null: the same rules as `problem_py`.
+    Text, not Columns: it is part of every validated source's projection (jobs/core/sql.py says why)."""
     return (
-        F.when(nik.isNull() | nik.rlike(f"^{BLANK}$"), F.lit(MISSING))
-        .when(~nik.rlike(r"^[0-9]{16}$"), F.lit(NOT_16_DIGITS))
-        .when(nik.isin(*sorted(PLACEHOLDERS)), F.lit(PLACEHOLDER))
-        .when(~nik.substr(1, 2).isin(*sorted(set(province_codes))), F.lit(UNKNOWN_PROVINCE))
-        .when(birth_date(nik, as_of).isNull(), F.lit(BAD_DATE))
-        .when(nik.substr(13, 4) == "0000", F.lit(SERIAL_ZERO))
+        f"CASE WHEN {nik} IS NULL OR rlike({nik}, {sql.text(f'^{BLANK}$')}) THEN {sql.text(MISSING)} "
+        f"WHEN NOT rlike({nik}, '^[0-9]{{16}}$') THEN {sql.text(NOT_16_DIGITS)} "
+        f"WHEN {nik} IN {sql.one_of(sorted(PLACEHOLDERS))} THEN {sql.text(PLACEHOLDER)} "
+        f"WHEN NOT substr({nik}, 1, 2) IN {sql.one_of(sorted(set(province_codes)))} THEN {sql.text(UNKNOWN_PROVINCE)} "
+        f"WHEN {birth_date_sql(nik, as_of)} IS NULL THEN {sql.text(BAD_DATE)} "
+        f"WHEN substr({nik}, 13, 4) = '0000' THEN {sql.text(SERIAL_ZERO)} END"
     )
+
+
+def problem(nik: str, province_codes: Iterable[str], as_of: dt.date) -> Column:
+    """Reason code for an invalid NIK in column `nik` (a SQL expression: a column name), or null."""
+    return F.expr(problem_sql(nik, province_codes, as_of))
 
 
 def register(spark: SparkSession, source: str, name: str = TOKEN) -> None:

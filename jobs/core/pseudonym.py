@@ -12,7 +12,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core import nik
+from jobs.core import nik, sql
 from runtime import tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
@@ -29,9 +29,10 @@ def kk_token() -> Column:
 
 
 def row_token(df: DataFrame) -> Column:
-    """A keyed token of a whole input row: refers to a record without revealing any of it."""
-    cols = [F.col(f"`{c}`").cast("string") for c in sorted(df.columns) if not c.startswith("_")]
-    return F.concat(F.lit(ROW), nik.token(F.concat_ws("\u0001", *cols)).substr(1, 32))
+    """A keyed token of a whole input row: refers to a record without revealing any of it. One SQL expression
+    over every column (jobs/core/sql.py says why text)."""
+    cols = ", ".join(f"CAST({sql.ident(c)} AS STRING)" for c in sorted(df.columns) if not c.startswith("_"))
+    return F.expr(f"concat({sql.text(ROW)}, substr({nik.TOKEN}(concat_ws(chr(1), {cols})), 1, 32))")
 
 
 # ---------------------------------------------------------------- which key the lakehouse's tokens use

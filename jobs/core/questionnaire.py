@@ -1,14 +1,13 @@
 """The verval questionnaire (conf/questionnaire.yaml, read by runtime/questionnaire.py) as Spark needs it:
-each variable's Spark type and the Column that finds an answer outside its codes or range."""
+each variable's Spark type and the condition (SQL text) that finds an answer outside its codes or range."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.core import sql
 from runtime import questionnaire as questionnaire_file
 from runtime.config import DtksConfig
 from runtime.questionnaire import ModelSpec, VariableSpec
@@ -28,16 +27,13 @@ class Variable:
     def spark_type(self) -> T.DataType:
         return SPARK_TYPES[self.type]
 
-    def out_of_range(self, col: Column) -> Column:
-        """True where a non-null answer breaks the allowed codes or range."""
+    def out_of_range(self, value: str) -> str:
+        """SQL: true where a non-null answer `value` (a SQL expression) breaks the allowed codes or range."""
         if self.codes is not None:
-            return ~col.isin(*self.codes)
-        cond = F.lit(False)
-        if self.min is not None:
-            cond = cond | (col < F.lit(self.min))
-        if self.max is not None:
-            cond = cond | (col > F.lit(self.max))
-        return cond
+            return f"NOT {value} IN {sql.one_of(self.codes)}"
+        bounds = ([f"{value} < {sql.literal(self.min)}"] if self.min is not None else []) + (
+            [f"{value} > {sql.literal(self.max)}"] if self.max is not None else [])
+        return " OR ".join(bounds) or "FALSE"
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,13 @@ def _finish(checked: DataFrame, record_key: Column, provinces: list[str]) -> tup
     the same pass."""
     rejected = F.col(validation.REASON).isNotNull()
     place = F.col(validation.PROVINCE) if validation.PROVINCE in checked.columns else (
-        validation.province(F.col("village_code"), provinces) if "village_code" in checked.columns else F.lit(None))
-    out = checked.withColumn(RECORD_KEY, F.when(rejected, record_key)).withColumn(
-        validation.PROVINCE, F.when(rejected, place).cast("string"))
-    if "nik_problem" in out.columns:
-        out = out.withColumn("nik_token", F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik"))))
-    if "kk_number" in out.columns:
-        out = out.withColumn("kk_token", pseudonym.kk_token())
+        F.expr(validation.province("village_code", provinces)) if "village_code" in checked.columns else F.lit(None))
+    added = {RECORD_KEY: F.when(rejected, record_key), validation.PROVINCE: F.when(rejected, place).cast("string")}
+    if "nik_problem" in checked.columns:
+        added["nik_token"] = F.when(F.col("nik_problem").isNull(), nik.token(F.col("nik")))
+    if "kk_number" in checked.columns:
+        added["kk_token"] = pseudonym.kk_token()
+    out = checked.withColumns(added)  # one projection, analysed once
     # NIK, KK number and name: for the vault and the identity tables (restricted), then dropped
     personal = ("previous_nik", landing.BAD_COLUMNS)
     out = out.drop(*[c for c in personal if c in out.columns])

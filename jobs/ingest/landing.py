@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.core import sql
 from jobs.core.contract import (
     OPTIONAL,
     REGION_CODES,
@@ -491,7 +492,7 @@ def apply_types(raw: DataFrame, wanted: dict[str, T.DataType], nanos: frozenset[
     schema = {f.name: f.dataType for f in raw.schema.fields}
     typed, bad = [], []
     for name, dtype in wanted.items():
-        col, source_type, sql_type = _quoted(name), schema[name], dtype.simpleString()
+        col, source_type, sql_type = sql.ident(name), schema[name], dtype.simpleString()
         if source_type == dtype and _valid(dtype, col) is None:
             typed.append(f"{col} AS {col}")
             continue
@@ -515,25 +516,15 @@ def apply_types(raw: DataFrame, wanted: dict[str, T.DataType], nanos: frozenset[
         # formatted as text to find that out).
         given = (f"{col} IS NOT NULL AND trim(CAST({col} AS STRING)) != ''"
                  if isinstance(source_type, T.StringType | T.BinaryType) else f"{col} IS NOT NULL")
-        bad.append(f"CASE WHEN {given} AND ({cast}) IS NULL THEN {_text(name)} END")
+        bad.append(f"CASE WHEN {given} AND ({cast}) IS NULL THEN {sql.text(name)} END")
     if MALFORMED in raw.columns:
         # Spark counts a line's fields only when the query reads every column of the file, so every
         # column (those outside the contract too) stays in the plan through a test that is never true.
-        every = ", ".join(_quoted(c) for c in raw.columns if c != MALFORMED)
-        bad.append(f"CASE WHEN {_quoted(MALFORMED)} IS NOT NULL OR length(concat_ws('', {every})) < 0 "
-                   f"THEN {_text(MALFORMED)} END")
+        every = ", ".join(sql.ident(c) for c in raw.columns if c != MALFORMED)
+        bad.append(f"CASE WHEN {sql.ident(MALFORMED)} IS NOT NULL OR length(concat_ws('', {every})) < 0 "
+                   f"THEN {sql.text(MALFORMED)} END")
     marks = f"filter(array({', '.join(bad)}), x -> x IS NOT NULL)" if bad else "CAST(array() AS array<string>)"
-    return raw.selectExpr(*typed, f"{marks} AS {_quoted(BAD_COLUMNS)}")
-
-
-def _quoted(name: str) -> str:
-    """A column name as a SQL identifier, whatever it holds (a delivery's extra columns are any text)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _text(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return raw.selectExpr(*typed, f"{marks} AS {sql.ident(BAD_COLUMNS)}")
 
 
 def _valid(dtype: T.DataType, value: str) -> str | None:
