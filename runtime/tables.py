@@ -392,6 +392,12 @@ def create_empty(spark: SparkSession, config: DtksConfig, name: str, df: DataFra
     _writer(df.limit(0), t, t.partition_by, config).mode("overwrite").save(config.table_path(name))
 
 
+def _log(spark: SparkSession, config: DtksConfig, name: str):
+    """Delta's log object of a table (JVM), cached by Delta per path."""
+    jvm = spark.sparkContext._jvm
+    return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, config.table_path(name))
+
+
 def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
     """Latest committed version of a table, or None when it does not exist yet.
 
@@ -400,20 +406,36 @@ def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
     if not exists(spark, config, name):
         return None
     jvm = spark.sparkContext._jvm
-    log_ = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, config.table_path(name))
-    return int(log_.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
+    return int(_log(spark, config, name).update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
 
 
 def rows_written(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
     """Rows the table's latest commit wrote, from the Delta log (no scan); None if it does not say."""
-    _, metrics = last_commit(spark, config, name)
+    metrics = last_commit(spark, config, name).metrics
     return int(metrics["numOutputRows"]) if "numOutputRows" in metrics else None
 
 
-def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> tuple[int, dict[str, str]]:
-    """Version and operation metrics (numOutputRows, numFiles, ...) of a table's latest commit."""
-    row = DeltaTable.forPath(spark, config.table_path(name)).history(1).select("version", "operationMetrics").first()
-    return int(row.version), dict(row.operationMetrics or {})
+@dataclass(frozen=True)
+class Commit:
+    version: int
+    metrics: dict[str, str]  # Delta's operation metrics: numOutputRows, numFiles, ...
+    user_metadata: str | None
+
+
+def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> Commit:
+    """A table's latest commit, its commit file read on the driver (no Spark job, where `DeltaTable.history(1)`
+    and Delta's history manager each run one)."""
+    jvm = spark.sparkContext._jvm
+    log_ = _log(spark, config, name)
+    at = int(log_.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
+    commit_file = jvm.org.apache.hadoop.fs.Path(log_.logPath(), f"{at:020d}.json")
+    info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(
+        log_.store(), commit_file, log_.newDeltaHadoopConf())
+    if not info.isDefined():
+        return Commit(at, {}, None)
+    found, note = info.get().operationMetrics(), info.get().userMetadata()
+    metrics = dict(jvm.scala.jdk.javaapi.CollectionConverters.asJava(found.get())) if found.isDefined() else {}
+    return Commit(at, {str(k): str(v) for k, v in metrics.items()}, str(note.get()) if note.isDefined() else None)
 
 
 STAGING = "_staging"

@@ -148,10 +148,11 @@ def _write_reasons(ctx: StageContext, elig: DataFrame, changes: DataFrame | None
     """Append this publish's entries and exits with their reasons, tagged with the program_eligibility
     version that holds them (none when that MERGE committed nothing: nobody entered or left)."""
     spark, config = ctx.spark, ctx.config
-    now, metrics = tables.last_commit(spark, config, tables.PROGRAM_ELIGIBILITY)
+    commit = tables.last_commit(spark, config, tables.PROGRAM_ELIGIBILITY)
+    now = commit.version
     if now == elig_version:
         return
-    changed = reasons.rows_changed(metrics)
+    changed = reasons.rows_changed(commit.metrics)
     found = reasons.of_publish(elig, changes, gold_hh, previous, eligibility.fingerprints(rules),
                                config.ranking.coverage_target, appealed, few=changed <= reasons.FEW_ROWS)
     rows = found.withColumn("run_id", F.lit(ctx.run_id)).withColumn("eligibility_version", F.lit(now))

@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -129,8 +128,8 @@ def marker(key: str) -> str:
 
 def source_version(spark: SparkSession, config: DtksConfig, name: str, mark: str) -> tuple[int, bool]:
     """The version to rotate from, and whether the table is rotated already (its last commit is ours)."""
-    row = DeltaTable.forPath(spark, config.table_path(name)).history(1).select("version", "userMetadata").first()
-    return (int(row.version) - 1, True) if row.userMetadata == mark else (int(row.version), False)
+    last = tables.last_commit(spark, config, name)
+    return (last.version - 1, True) if last.user_metadata == mark else (last.version, False)
 
 
 class Rotation:
