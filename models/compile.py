@@ -1,4 +1,4 @@
-"""A linear PMT compiled to a native Spark Column: scoring without Python UDFs or collecting.
+"""A linear PMT compiled to a native Spark Column (built as SQL text): scoring without Python UDFs or collecting.
 
 The expression is intercept + sum(coefficient x term). Indicator terms on the same columns are
 grouped into one CASE WHEN chain (e.g. one chain per categorical variable, one for province, one
@@ -21,19 +21,21 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from models.pmt import LinearPMT, Term
 from models.pyfunc import unwrap
+from runtime import sql
 from runtime.questionnaire import PROVINCE, URBAN
 
 
-def _condition(column: str, level: Any) -> Column:
+def _condition(column: str, level: Any) -> str:
     if isinstance(level, bool):
-        return F.col(column) if level else ~F.col(column)
-    return F.col(column) == F.lit(level)
+        return sql.ident(column) if level else f"NOT {sql.ident(column)}"
+    return f"{sql.ident(column)} = {sql.literal(level)}"
 
 
-def _grouped_terms(model: LinearPMT, group_of: Callable[[Term], str]) -> dict[str, Column]:
-    """Sum of coefficient x term per group of terms. Indicator terms on the same columns (within a group)
-    form one CASE WHEN chain, e.g. one per categorical variable, one for province, one for province x urban,
-    so the plan stays small."""
+def _grouped_terms(model: LinearPMT, group_of: Callable[[Term], str]) -> dict[str, str]:
+    """Sum of coefficient x term per group of terms, as SQL text. Indicator terms on the same columns (within a
+    group) form one CASE WHEN chain, e.g. one per categorical variable, one for province, one for province x
+    urban, so the plan stays small. Text, not Columns: a model built as Columns took about 11,000 py4j round
+    trips (runtime/sql.py)."""
     # (group, indicator columns, numeric columns) -> [(levels, coefficient)]
     chains: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple[tuple[Any, ...], float]]] = defaultdict(list)
     for term, coef in zip(model.terms, model.coef, strict=True):
@@ -41,36 +43,27 @@ def _grouped_terms(model: LinearPMT, group_of: Callable[[Term], str]) -> dict[st
         numerics = tuple(c for c, lvl in term.factors if lvl is None)
         chains[(group_of(term), tuple(c for c, _ in indicators), numerics)].append(
             (tuple(lvl for _, lvl in indicators), float(coef)))
-    sums: dict[str, Column] = {}
+    sums: dict[str, str] = {}
     for (group, ind_cols, num_cols), entries in chains.items():
-        factor: Column | None = None
-        for col in num_cols:
-            value = F.col(col).cast("double")
-            factor = value if factor is None else factor * value
-        parts: list[Column] = []
+        factor = " * ".join(f"CAST({sql.ident(col)} AS DOUBLE)" for col in num_cols) or None
         if not ind_cols:
             # plain numeric terms: one per chain (a numeric column appears once)
-            parts = [F.lit(coef) * factor for _, coef in entries]
+            parts = [f"{sql.literal(coef)} * ({factor})" for _, coef in entries]
         else:
-            chain: Column | None = None
-            for levels, coef in entries:
-                cond = _condition(ind_cols[0], levels[0])
-                for col, lvl in zip(ind_cols[1:], levels[1:], strict=True):
-                    cond = cond & _condition(col, lvl)
-                chain = F.when(cond, F.lit(coef)) if chain is None else chain.when(cond, F.lit(coef))
-            case = chain.otherwise(F.lit(0.0))
-            parts = [case if factor is None else case * factor]
+            whens = " ".join(
+                f"WHEN {' AND '.join(f'({_condition(c, lvl)})' for c, lvl in zip(ind_cols, levels, strict=True))} "
+                f"THEN {sql.literal(coef)}" for levels, coef in entries)
+            case = f"CASE {whens} ELSE 0.0D END"
+            parts = [case if factor is None else f"({case}) * ({factor})"]
         for part in parts:
-            sums[group] = part if group not in sums else sums[group] + part
+            sums[group] = f"({part})" if group not in sums else f"{sums[group]} + ({part})"
     return sums
 
 
 def linear_expression(model: LinearPMT) -> Column:
     """The prediction of a fitted LinearPMT as a Spark Column over the feature columns."""
-    expr: Column = F.lit(float(model.intercept))
-    for part in _grouped_terms(model, lambda _: "").values():
-        expr = expr + part
-    return expr
+    parts = [sql.literal(float(model.intercept)), *_grouped_terms(model, lambda _: "").values()]
+    return F.expr(" + ".join(f"({p})" for p in parts))
 
 
 def term_group(term: Term, group_of: Mapping[str, str]) -> str:
@@ -86,8 +79,8 @@ def linear_contributions(model: LinearPMT, group_of: Mapping[str, str]) -> Colum
     An array, not a map, so the column can be sorted, hashed and compared like any other."""
     sums = _grouped_terms(model, lambda term: term_group(term, group_of))
     groups = list(dict.fromkeys(group_of.values()))
-    return F.array(*[F.struct(F.lit(g).alias("group"), sums.get(g, F.lit(0.0)).cast("double").alias("value"))
-                     for g in groups])
+    return F.expr("array(" + ", ".join(
+        f"named_struct('group', {sql.text(g)}, 'value', CAST({sums.get(g, '0.0D')} AS DOUBLE))" for g in groups) + ")")
 
 
 def explanation(model_uri_or_loaded_model: Any, group_of: Mapping[str, str]) -> tuple[Column, float] | None:

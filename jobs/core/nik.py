@@ -19,7 +19,7 @@ from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core import sql
+from runtime import sql
 from runtime.errors import SparkSetupError, UserError
 
 # Reason codes, most basic first: a NIK gets the first that applies.
@@ -128,7 +128,7 @@ def sex(nik: Column) -> Column:
 
 def problem_sql(nik: str, province_codes: Iterable[str], as_of: dt.date) -> str:
     """SQL: the reason code for an invalid NIK `nik` (a SQL expression), or null: the same rules as `problem_py`.
-    Text, not Columns: it is part of every validated source's projection (jobs/core/sql.py says why)."""
+    Text, not Columns: it is part of every validated source's projection (runtime/sql.py says why)."""
     return (
         f"CASE WHEN {nik} IS NULL OR rlike({nik}, {sql.text(f'^{BLANK}$')}) THEN {sql.text(MISSING)} "
         f"WHEN NOT rlike({nik}, '^[0-9]{{16}}$') THEN {sql.text(NOT_16_DIGITS)} "

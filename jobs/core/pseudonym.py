@@ -12,8 +12,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core import nik, sql
-from runtime import tables
+from jobs.core import nik
+from runtime import sql, tables
 from runtime.config import DtksConfig
 from runtime.errors import UserError
 
@@ -30,7 +30,7 @@ def kk_token() -> Column:
 
 def row_token(df: DataFrame) -> Column:
     """A keyed token of a whole input row: refers to a record without revealing any of it. One SQL expression
-    over every column (jobs/core/sql.py says why text)."""
+    over every column (runtime/sql.py says why text)."""
     cols = ", ".join(f"CAST({sql.ident(c)} AS STRING)" for c in sorted(df.columns) if not c.startswith("_"))
     return F.expr(f"concat({sql.text(ROW)}, substr({nik.TOKEN}(concat_ws(chr(1), {cols})), 1, 32))")
 

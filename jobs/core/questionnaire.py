@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from pyspark.sql import types as T
 
-from jobs.core import sql
 from runtime import questionnaire as questionnaire_file
+from runtime import sql
 from runtime.config import DtksConfig
 from runtime.questionnaire import ModelSpec, VariableSpec
 

@@ -24,7 +24,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.core import sql
 from jobs.core.contract import (
     OPTIONAL,
     REGION_CODES,
@@ -39,7 +38,7 @@ from jobs.core.contract import (
     source_path,
 )
 from jobs.core.questionnaire import Questionnaire
-from runtime import region_codes
+from runtime import region_codes, sql
 from runtime.errors import InputContractError
 
 log = logging.getLogger(__name__)

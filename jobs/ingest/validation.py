@@ -12,7 +12,7 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.core import nik, sql
+from jobs.core import nik
 from jobs.core.contract import APPEAL_CATEGORIES, APPEAL_TYPES, CHANGES, FILER_RELATIONS, NIK_CORRECTION, SANGGAH
 from jobs.core.linkage_review import DECISIONS
 from jobs.core.quarantine import (
@@ -36,6 +36,7 @@ from jobs.core.quarantine import (
 )
 from jobs.core.questionnaire import Questionnaire, Variable
 from jobs.ingest.landing import BAD_COLUMNS, MALFORMED
+from runtime import sql
 
 REASON, DETAIL = "_reason", "_detail"
 PRIMARY = "_primary"  # on checked households: the row that speaks for its household_id (members read it)
@@ -58,7 +59,7 @@ def _concat(*parts: str) -> str:
 class Rules:
     """An ordered list of (condition, reason, detail), each condition and detail SQL text, turned into two
     columns by one projection. Text rather than Columns: a source's rules built as Columns took thousands of
-    py4j round trips (jobs/core/sql.py)."""
+    py4j round trips (runtime/sql.py)."""
 
     def __init__(self) -> None:
         self._rules: list[tuple[str, str, str]] = []

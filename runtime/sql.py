@@ -7,6 +7,7 @@ trip, parsed by Spark into the same expression tree."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 
 
@@ -24,12 +25,14 @@ def literal(value: str | bool | int | float | dt.date | None) -> str:
     """A SQL literal of a Python value: text, boolean, integer, double, date or NULL."""
     if value is None:
         return "NULL"
+    if hasattr(value, "item") and not isinstance(value, str | dt.date):  # a NumPy scalar
+        value = value.item()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value!r}D"
+        return f"{value!r}D" if math.isfinite(value) else f"CAST('{value!r}' AS DOUBLE)"
     if isinstance(value, dt.date):
         return f"DATE'{value.isoformat()}'"
     return text(value)
