@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from runtime import sql
+
 # The columns both sides carry. name: standard_name(); name_key: soundex of its first word; kk: the
 # household's (left) or the person's (right) KK as a 64-bit hash; nik: the 16 digits as reported (left) or
 # registered (right), null where there is none; nik_prefix: its first 12 (district and birth date).
@@ -210,13 +212,13 @@ def levels(model: dict) -> list[Column]:
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
         graded = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-        level = F.lit(None).cast("int")
+        level = "CAST(NULL AS INT)"
         for i, lv in reversed(list(enumerate(graded))):
             m, u = lv.get("m_probability"), lv.get("u_probability")
             weight = math.log2(m / u) if m and u else 0.0
-            level = F.when(F.abs(F.col(f"mw_{name}") - F.lit(weight)) < 1e-9, F.lit(len(graded) - 1 - i)).otherwise(
-                level)
-        out.append(level.alias(f"level_{name}"))
+            level = (f"CASE WHEN abs({sql.ident(f'mw_{name}')} - {sql.literal(weight)}) < {sql.literal(1e-9)} "
+                     f"THEN {len(graded) - 1 - i} ELSE {level} END")
+        out.append(F.expr(level).alias(f"level_{name}"))  # SQL text: one py4j round trip (runtime/sql.py)
     return out
 
 

@@ -39,6 +39,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
+from runtime import sql
 from runtime.config import DtksConfig, check_run_id
 
 log = logging.getLogger(__name__)
@@ -495,9 +496,10 @@ def row_hash(columns: Sequence[str]) -> Column:
     """A content hash of the given columns: says whether a row changed since the last run.
 
     Two 64-bit xxHash values (the second salted) as hex: native and cheap, and a change kept unseen only
-    with probability 2^-128; the columns are taken in name order so column order does not matter."""
-    cols = [F.col(c) for c in sorted(columns)]
-    return F.concat(F.hex(F.xxhash64(*cols)), F.lit(":"), F.hex(F.xxhash64(F.lit("dtks"), *cols)))
+    with probability 2^-128; the columns are taken in name order so column order does not matter. One SQL
+    expression (runtime/sql.py says why)."""
+    cols = ", ".join(sql.ident(c) for c in sorted(columns))
+    return F.expr(f"concat(hex(xxhash64({cols})), ':', hex(xxhash64('dtks', {cols})))")
 
 
 def latest_publication(spark: SparkSession, config: DtksConfig) -> Row | None:
