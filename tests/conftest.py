@@ -348,13 +348,21 @@ def assert_same_rows(actual, expected, what: str = "") -> None:
         raise
 
 
+# A `dtks` process of a test runs its stages once, in a JVM of its own: there the JIT's first tier alone costs
+# about a quarter less CPU than its optimising tier (docs/TESTING.md, settings), while the sessions of the
+# suite's workers, which run stages again and again, keep the optimising tier.
+CHILD_JIT = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
+
+
 def dtks_cli(config, *args: str) -> list[str]:
     """The `dtks` command line for a stage on this config's lakehouse and MLflow store (test overlay)."""
     import sys
 
+    java = f"{config.spark.extra['spark.driver.extraJavaOptions']} {CHILD_JIT}"
     return [sys.executable, "-m", "jobs.cli", *args, "--env", "test", "--set", f"lakehouse_root={config.lakehouse}",
             "--set", f"mlflow.tracking_uri={config.mlflow.tracking_uri}",
-            "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}"]
+            "--set", f"mlflow.artifact_root={config.mlflow.artifact_root}",
+            "--set", "spark.extra=" + json.dumps({"spark.driver.extraJavaOptions": java})]
 
 
 @contextlib.contextmanager

@@ -101,7 +101,7 @@ def test_a_second_identical_run_prints_its_stages_changes_nothing_and_leaves_no_
     held = {name: tables.version(spark, config, name) for name in GOLD + SILVER}
     events = tmp_path / "events"
     events.mkdir()
-    extra = config.spark.extra | {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}
+    extra = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}  # merged into the config's
     done = dtks(config, tmp_path, "run", "--stages", "ingest,train,score,publish,report", "--as-of", AS_OF,
                 "--set", f"landing.root={landing}", "--set", "spark.extra=" + json.dumps(extra))
     assert done.returncode == 0, done.stdout + done.stderr
