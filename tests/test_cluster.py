@@ -19,8 +19,9 @@ from pyspark.sql import functions as F
 
 from runtime import tables
 from runtime.config import PROJECT_ROOT
+from runtime.spark import JVM_OPTIONS
 from tests import key_scan
-from tests.conftest import AS_OF, assert_same_rows, make_config
+from tests.conftest import AS_OF, CHILD_JIT, assert_same_rows, make_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]  # in `make test`; alone: `make test-cluster`
 SCRIPTS = PROJECT_ROOT / "scripts"
@@ -78,8 +79,13 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
                "--set", f"linkage.upper={suite.linkage.upper}", "--set", f"linkage.lower={suite.linkage.lower}"]
     events = root / "events"
     events.mkdir()
+    # The driver and both executors are cold JVMs that run each stage once: the JIT's first tier alone, as for
+    # every dtks process a test starts (tests/conftest.py CHILD_JIT); the results do not depend on it.
+    java = f"{JVM_OPTIONS} {CHILD_JIT}"
+    common += ["--set", "spark.extra=" + json.dumps({"spark.executor.extraJavaOptions": java})]
     # The event log and the UI on (conf/cluster.yaml), as on a production cluster: the key scan reads them.
     submit = ["--master", master, "--total-executor-cores", "2", "--executor-memory", "1g", "--driver-memory", "2g",
+              "--driver-java-options", java,
               "--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir={events.as_uri()}", "--"]
     # The whole pipeline as one application (`dtks run`: one driver start for the four stages).
     driver = sh(SCRIPTS / "submit.sh", "run", *submit, "--env", "cluster", *common, "--stages",
