@@ -399,6 +399,12 @@ def _log(spark: SparkSession, config: DtksConfig, name: str):
     return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, config.table_path(name))
 
 
+def _latest(spark: SparkSession, log_) -> int:
+    """The latest version a Delta log object lists (it lists the log and stops: no Spark job)."""
+    empty = spark.sparkContext._jvm.scala.Option.empty()
+    return int(log_.update(False, empty, empty).version())
+
+
 def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
     """Latest committed version of a table, or None when it does not exist yet.
 
@@ -406,8 +412,7 @@ def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
     reads the last commit through a Spark job; publications, gates and tests ask for every table's version."""
     if not exists(spark, config, name):
         return None
-    jvm = spark.sparkContext._jvm
-    return int(_log(spark, config, name).update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
+    return _latest(spark, _log(spark, config, name))
 
 
 def rows_written(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
@@ -428,7 +433,7 @@ def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> Commit:
     and Delta's history manager each run one)."""
     jvm = spark.sparkContext._jvm
     log_ = _log(spark, config, name)
-    at = int(log_.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).version())
+    at = _latest(spark, log_)
     commit_file = jvm.org.apache.hadoop.fs.Path(log_.logPath(), f"{at:020d}.json")
     info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(
         log_.store(), commit_file, log_.newDeltaHadoopConf())
