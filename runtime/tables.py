@@ -399,10 +399,15 @@ def _log(spark: SparkSession, config: DtksConfig, name: str):
     return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, config.table_path(name))
 
 
-def _latest(spark: SparkSession, log_) -> int:
-    """The latest version a Delta log object lists (it lists the log and stops: no Spark job)."""
+def _snapshot(spark: SparkSession, log_):
+    """The latest snapshot of a Delta log object (it lists the log and stops: no Spark job)."""
     empty = spark.sparkContext._jvm.scala.Option.empty()
-    return int(log_.update(False, empty, empty).version())
+    return log_.update(False, empty, empty)
+
+
+def _latest(spark: SparkSession, log_) -> int:
+    """The latest version a Delta log object lists."""
+    return int(_snapshot(spark, log_).version())
 
 
 def version(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
@@ -426,6 +431,11 @@ class Commit:
     version: int
     metrics: dict[str, str]  # Delta's operation metrics: numOutputRows, numFiles, ...
     user_metadata: str | None
+    operation: str | None = None  # WRITE, MERGE, VACUUM END, ...
+
+
+def _commit_file(spark: SparkSession, log_, version: int):
+    return spark.sparkContext._jvm.org.apache.hadoop.fs.Path(log_.logPath(), f"{version:020d}.json")
 
 
 def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> Commit:
@@ -434,14 +444,33 @@ def last_commit(spark: SparkSession, config: DtksConfig, name: str) -> Commit:
     jvm = spark.sparkContext._jvm
     log_ = _log(spark, config, name)
     at = _latest(spark, log_)
-    commit_file = jvm.org.apache.hadoop.fs.Path(log_.logPath(), f"{at:020d}.json")
     info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(
-        log_.store(), commit_file, log_.newDeltaHadoopConf())
+        log_.store(), _commit_file(spark, log_, at), log_.newDeltaHadoopConf())
     if not info.isDefined():
         return Commit(at, {}, None)
     found, note = info.get().operationMetrics(), info.get().userMetadata()
     metrics = dict(jvm.scala.jdk.javaapi.CollectionConverters.asJava(found.get())) if found.isDefined() else {}
-    return Commit(at, {str(k): str(v) for k, v in metrics.items()}, str(note.get()) if note.isDefined() else None)
+    return Commit(at, {str(k): str(v) for k, v in metrics.items()}, str(note.get()) if note.isDefined() else None,
+                  str(info.get().operation()))
+
+
+def commit_age_hours(spark: SparkSession, config: DtksConfig, name: str, version: int) -> float | None:
+    """Hours since `version` of a table was committed (its commit file's time, as `DeltaTable.history` gives
+    it), or None when that commit file is no longer in the log. Read on the driver: no Spark job."""
+    log_ = _log(spark, config, name)
+    path = _commit_file(spark, log_, version)
+    fs = path.getFileSystem(log_.newDeltaHadoopConf())
+    if not fs.exists(path):
+        return None
+    now_ms = spark.sparkContext._jvm.java.lang.System.currentTimeMillis()
+    return (now_ms - fs.getFileStatus(path).getModificationTime()) / 3_600_000
+
+
+def deletion_vectors(spark: SparkSession, config: DtksConfig, name: str) -> int | None:
+    """Deletion vectors in a table's latest version, as its log records them (no scan); None when the log
+    does not say (a table that does not support them has none)."""
+    found = _snapshot(spark, _log(spark, config, name)).numDeletionVectorsOpt()
+    return int(found.get()) if found.isDefined() else None
 
 
 STAGING = "_staging"

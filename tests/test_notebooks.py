@@ -8,6 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import CHILD_JIT
 from tests.model_data import make_training_frame, write_training_table
 
 pytestmark = pytest.mark.e2e  # each notebook starts a kernel with its own Spark
@@ -42,6 +43,9 @@ def _parameters(monkeypatch, config) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", config.mlflow.tracking_uri)
     monkeypatch.setenv("DTKS_MODEL_NAME", config.mlflow.model_name)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The kernel's Spark is a cold JVM that runs each step once: the JIT's first tier alone, as for every dtks
+    # process a test starts (tests/conftest.py CHILD_JIT); every JVM reads this variable.
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", CHILD_JIT)
 
 
 def _outputs(notebook: nbformat.NotebookNode) -> str:

@@ -17,9 +17,9 @@ import sys
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F  # noqa: N812
 
 from runtime import tables
+from runtime.config import DtksConfig
 from runtime.runs import StageResult
 from runtime.stage import StageContext, main_for
 
@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def layout(spark: SparkSession, path: str) -> dict[str, int]:
     """Files and bytes of a table's current version (from the Delta log, no scan)."""
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
-    return {"files": int(detail.numFiles), "bytes": int(detail.sizeInBytes)}
+    return {"files": int(detail.numFiles), "bytes": int(detail.sizeInBytes),
+            "supports_deletion_vectors": int("deletionVectors" in (detail.tableFeatures or ()))}
 
 
 def _removed_dvs(result) -> int:
@@ -54,30 +55,28 @@ def vacuum_hours(configured: float, pinned_age_hours: float | None) -> float:
     return max(configured, float(math.ceil(pinned_age_hours) + 1))
 
 
-def version_age_hours(table: DeltaTable, version: int) -> float | None:
-    """Hours since `version` of the table was committed (None when its commit is no longer in the log)."""
-    row = (table.history().where(F.col("version") == version)
-           .select(((F.unix_timestamp(F.current_timestamp()) - F.unix_timestamp("timestamp")) / 3600).alias("h"))
-           .first())
-    return float(row.h) if row else None
-
-
-def maintain_table(spark: SparkSession, path: str, retain_hours: float | None,
+def maintain_table(spark: SparkSession, config: DtksConfig, name: str, retain_hours: float | None,
                    pinned: int | None = None) -> dict[str, int]:
     """Compact, purge deletion vectors, vacuum one table (keeping the files of version `pinned`, the one
-    the latest publication reads); what it held before and after."""
+    the latest publication reads); what it held before and after. A step with nothing to do is not run: a
+    table that cannot hold deletion vectors, or whose log counts none, is not purged; a version neither
+    compaction nor purge changed is not described again (VACUUM leaves the current version's files)."""
+    path = config.table_path(name)
     table = DeltaTable.forPath(spark, path)
     before = layout(spark, path)
-    age = version_age_hours(table, pinned) if pinned is not None and retain_hours is not None else None
+    start = tables.version(spark, config, name)
+    age = tables.commit_age_hours(spark, config, name, pinned) if pinned is not None and retain_hours is not None \
+        else None
     dvs = _removed_dvs(table.optimize().executeCompaction())
-    dvs += _removed_dvs(spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)"))
+    if before["supports_deletion_vectors"] and tables.deletion_vectors(spark, config, name) != 0:
+        dvs += _removed_dvs(spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)"))
+    after = before if tables.version(spark, config, name) == start else layout(spark, path)
     vacuumed = 0
     if retain_hours is not None:
         table.vacuum(vacuum_hours(retain_hours, age))
-        last = table.history(1).first()
+        last = tables.last_commit(spark, config, name)
         if last.operation == "VACUUM END":
-            vacuumed = int((last.operationMetrics or {}).get("numDeletedFiles", 0))
-    after = layout(spark, path)
+            vacuumed = int(last.metrics.get("numDeletedFiles", 0))
     return {"files_before": before["files"], "files_after": after["files"], "bytes_before": before["bytes"],
             "bytes_after": after["bytes"], "deletion_vectors_purged": dvs, "files_vacuumed": vacuumed}
 
@@ -94,7 +93,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     for name in tables.CATALOG:
         if not tables.exists(spark, config, name):
             continue
-        done[name] = maintain_table(spark, config.table_path(name), retain, pinned.get(name))
+        done[name] = maintain_table(spark, config, name, retain, pinned.get(name))
         d = done[name]
         log.info("maintain %s: %d -> %d files, %d files vacuumed", name, d["files_before"], d["files_after"],
                  d["files_vacuumed"])
