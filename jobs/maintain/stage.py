@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def layout(spark: SparkSession, path: str) -> dict[str, int]:
-    """Files and bytes of a table's current version (from the Delta log, no scan)."""
+    """Files and bytes of a table's current version, and whether it supports deletion vectors (1 or 0), from the
+    Delta log, no scan."""
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
     return {"files": int(detail.numFiles), "bytes": int(detail.sizeInBytes),
             "supports_deletion_vectors": int("deletionVectors" in (detail.tableFeatures or ()))}
