@@ -68,6 +68,33 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_store_template(tmp_path_factory):
+    """A new SQLite MLflow store in this process starts as a copy of one empty store that MLflow made once per
+    worker. MLflow builds a new store by running its schema migrations (1-2 s), and most tests that ingest,
+    train or register on a lakehouse of their own would otherwise each pay that for a store they use for
+    seconds. The copy is what MLflow makes; a `dtks` process of a test builds its own store as an operator's
+    would."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    template = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
+    original = mlflow.set_tracking_uri
+    original(f"sqlite:///{template}")
+    MlflowClient().search_experiments()  # MLflow creates the tables and its default experiment here
+
+    def set_tracking_uri(uri) -> None:
+        if isinstance(uri, str) and uri.startswith("sqlite:///"):
+            db = Path(uri.removeprefix("sqlite:///"))
+            if db.is_absolute() and db.parent.is_dir() and not db.exists():
+                _copy_sqlite(template, db)
+        original(uri)
+
+    mlflow.set_tracking_uri = set_tracking_uri
+    yield
+    mlflow.set_tracking_uri = original
+
+
 def make_config(tmp_path: Path, **extra):
     """Test config with a lakehouse, landing zone and SQLite MLflow store under tmp_path (+ extra keys)."""
     from runtime.config import load_config
