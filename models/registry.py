@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from models.registry_reads import CHAMPION
 from runtime.config import PromotionConfig
 
-CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 log = logging.getLogger("dtks.models")

@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from runtime.config import DtksConfig
 from runtime.errors import UserError
+
+if TYPE_CHECKING:  # pandas is imported where it is used: every `dtks` command imports this module
+    import pandas as pd
 
 LEVELS = ("provinces", "regencies", "districts", "villages")
 DOTTED_FORMAT = {
@@ -82,11 +85,15 @@ def check_formats(frames: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
+    import pandas as pd
+
     return {level: pd.read_csv(folder / f"{level}.csv", dtype=str, keep_default_na=False) for level in LEVELS}
 
 
 def load_reference(folder: Path) -> RegionReference:
     """Read and check the shipped CSVs; a malformed file is an error naming the file."""
+    import pandas as pd
+
     raw = read_raw(folder)
     problems = check_formats(raw)
     if problems:
@@ -178,6 +185,8 @@ def in_scope(village_code: Column, codes: tuple[str, ...]) -> Column:
 
 def scope_mask(village_codes: pd.Series, codes: tuple[str, ...]) -> pd.Series:
     """in_scope for pandas (the generator's village plan)."""
+    import pandas as pd
+
     if not codes:
         return pd.Series(True, index=village_codes.index)
     return village_codes.str[:2].isin(codes) | village_codes.str[:4].isin(codes)

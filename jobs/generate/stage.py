@@ -14,8 +14,6 @@ from pyspark.sql import Observation
 
 from jobs.core import regions
 from jobs.core.deliveries import check_replaceable
-from jobs.generate import defects, synthetic, update, villages, world
-from jobs.generate.delivery import output_files, write_landing
 from runtime.errors import UserError
 from runtime.locations import is_local
 from runtime.runs import StageResult
@@ -49,6 +47,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    # The generator's modules (pandas, numpy) are imported when it runs: every `dtks` command imports this one.
+    from jobs.generate import defects, synthetic, villages, world
+    from jobs.generate.delivery import output_files, write_landing
+
     if getattr(args, "update_of", None):  # a hand-made Namespace (tests) may lack the update options
         return run_update(ctx, args)
     config = ctx.config
@@ -106,6 +108,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
 
 def run_update(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     """The next round's delivery for an existing nation (jobs/generate/update.py)."""
+    from jobs.generate import update
+
     config = ctx.config
     base, out = config.location(args.update_of), config.location(config.landing.root)
     merged = config.location(args.merged) if args.merged else None

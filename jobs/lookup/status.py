@@ -4,8 +4,9 @@ the champion model with its headline metrics, and who holds the lakehouse lock.
 It reads and never writes: it takes no lock (the holder is read from the lock file, and a holder whose
 process has ended is reported as interrupted), and reads `pipeline_runs` and `publications` through
 the table catalog, so it works while a run is going. On a local lakehouse it reads them with `deltalake`
-(its SQL path, which reads deletion vectors) and starts no Spark: a help desk's question is answered in
-seconds. An object-store lakehouse is read through Spark, with the session's storage settings.
+(its SQL path, which reads deletion vectors) and starts no Spark, and it reads the champion from a SQLite
+MLflow store without importing MLflow: a help desk's question is answered in seconds. An object-store lakehouse
+is read through Spark, with the session's storage settings; a tracking server through MLflow's client.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from models import registry_reads
 from runtime import delta_reads, lock, tables
 from runtime.console import say
 from runtime.stage import StageContext
@@ -70,24 +72,41 @@ def publication(ctx: StageContext) -> dict[str, Any] | None:
 
 
 def champion(ctx: StageContext) -> dict[str, Any] | None:
-    from mlflow import MlflowClient
+    """The champion's version, family and headline metrics. A SQLite store is read without MLflow
+    (models/registry_reads.py: MLflow's import and store cost seconds); a tracking server, or a store MLflow
+    has laid out otherwise, through MLflow's client."""
+    import sqlite3
 
-    from models.registry import champion_version
-
-    uri = ctx.config.mlflow.tracking_uri
+    uri, name = ctx.config.mlflow.tracking_uri, ctx.config.mlflow.model_name
     if uri.startswith("sqlite:///"):
         db = ctx.config.path(uri.removeprefix("sqlite:///"))
         if not db.exists():  # no model trained yet: say so without creating a store
             return None
         uri = f"sqlite:///{db}"
-    client, name = MlflowClient(tracking_uri=uri, registry_uri=uri), ctx.config.mlflow.model_name
+        try:
+            found = registry_reads.aliased_version(db, name, registry_reads.CHAMPION)
+        except sqlite3.Error:
+            found = _champion_from_mlflow(uri, name)
+    else:
+        found = _champion_from_mlflow(uri, name)
+    if found is None:
+        return None
+    return {"model": name, "version": found.version, "family": found.tags.get("family"),
+            "metrics": {k: round(found.metrics[k], 4) for k in HEADLINE_METRICS if k in found.metrics}}
+
+
+def _champion_from_mlflow(uri: str, name: str) -> registry_reads.AliasedVersion | None:
+    from mlflow import MlflowClient
+
+    from models.registry import champion_version
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = champion_version(client, name)
     if version is None:
         return None
     mv = client.get_model_version(name, version)
     metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-    return {"model": name, "version": version, "family": mv.tags.get("family"),
-            "metrics": {k: round(metrics[k], 4) for k in HEADLINE_METRICS if k in metrics}}
+    return registry_reads.AliasedVersion(version, dict(mv.tags), dict(metrics))
 
 
 def collect(ctx: StageContext) -> dict[str, Any]:

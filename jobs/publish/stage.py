@@ -30,7 +30,6 @@ from runtime.config import DtksConfig
 from runtime.errors import UserError
 from runtime.runs import StageResult
 from runtime.stage import StageContext, config_flag, main_for
-from runtime.tracking import setup_mlflow
 
 NAME = "publish"
 HELP = "rank households nationally into deciles, apply coverage and programme rules, publish gold tables"
@@ -59,6 +58,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         if not tables.exists(spark, config, needed):
             raise UserError(f"{config.table_path(needed)} not found: run `dtks {stage}` first")
     coverage = config.ranking.coverage_target
+    from runtime.tracking import setup_mlflow  # MLflow's import is a second: not for the commands that never use it
+
     setup_mlflow(config)
     rules = eligibility.load(config)
     households = tables.read(spark, config, tables.HOUSEHOLDS)

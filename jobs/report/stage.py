@@ -15,13 +15,12 @@ import logging
 import sys
 from pathlib import Path
 
-import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from jobs.core import questionnaire, regions
 from jobs.core.population import population
-from jobs.report import figures, page, quality, queue_status
+from jobs.report import quality, queue_status
 from runtime import tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -39,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    # pandas and the page's templates are imported when it runs: every `dtks` command imports this module.
+    import pandas as pd
+
+    from jobs.report import figures, page
+
     spark, config = ctx.spark, ctx.config
     if not tables.exists(spark, config, tables.HOUSEHOLDS):
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")

@@ -18,8 +18,6 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from jobs.core.change_set import DELETE
-from jobs.score.scoring import score, stale
-from models.champion import explanation, prediction, resolve_model
 from runtime import questionnaire, tables
 from runtime.errors import UserError
 from runtime.runs import StageResult
@@ -43,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    # The model's modules (MLflow) are imported when it runs: every `dtks` command imports this one.
+    from jobs.score.scoring import score, stale
+    from models.champion import explanation, prediction, resolve_model
+
     spark, config = ctx.spark, ctx.config
     if not tables.exists(spark, config, tables.HOUSEHOLDS):
         raise UserError(f"{config.table_path(tables.HOUSEHOLDS)} not found: run `dtks ingest` first")
