@@ -91,3 +91,15 @@ def test_dotted_and_plain_notation_name_one_code(spark):
     # The column form does not strip: landing values keep their spaces (validation judges them).
     assert [r.code for r in df.select(plain_column(df.code).alias("code")).collect()] == [
         " 3201 " if c == " 3201 " else e for c, e in zip(given, expected, strict=True)]
+
+
+def test_names_read_for_a_few_codes_are_the_references():
+    """A lookup reads the names of a few codes without loading the reference: the same names as the whole
+    reference, at every level; a code it does not hold is an unknown region."""
+    config = load_config("local")
+    whole = regions.load(config).names()
+    codes = ["32", "3273", "327301", "3273011001", "11", "9471", "99", None]
+    alone = regions.names_for(config, codes)
+    assert alone.label("32") == "32 Jawa Barat" and alone.label("3273") == "3273 Kota Bandung"
+    assert {code: alone.name(code) for code in codes} == {code: whole.name(code) for code in codes}
+    assert alone.name("99") == "unknown region"

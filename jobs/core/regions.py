@@ -7,7 +7,9 @@ so the list is data under conf/reference/, refreshed by scripts/refresh_regions.
 
 from __future__ import annotations
 
+import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,6 +134,26 @@ def load_reference(folder: Path) -> RegionReference:
 
 def load(config: DtksConfig) -> RegionReference:
     return load_reference(reference_dir(config))
+
+
+CODE_LENGTH = {"provinces": 2, "regencies": 4, "districts": 6, "villages": 10}  # digits of a code without dots
+
+
+def names_for(config: DtksConfig, codes: Iterable[str | None]) -> Names:
+    """The names of these codes (any level, without dots), read from the shipped CSVs without pandas, a level's
+    file only when a code of its length is asked: a lookup labels a few codes (`dtks explain` one household's
+    four, `dtks diff` its provinces), where loading every level (83,762 villages) would be most of its time."""
+    wanted = {code for code in codes if code}
+    found: dict[str, str] = {}
+    for level in LEVELS:
+        if not any(len(code) == CODE_LENGTH[level] for code in wanted):
+            continue
+        with open(reference_dir(config) / f"{level}.csv", newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                code = row["code"].replace(".", "")
+                if code in wanted:
+                    found[code] = row["name"]
+    return Names(found)
 
 
 def villages_df(spark: SparkSession, folder: Path) -> DataFrame:

@@ -37,7 +37,7 @@ def show(ctx: StageContext, from_version: int | None, to_version: int | None) ->
         feed = (ctx.spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
                 .option("endingVersion", end).load(config.table_path(tables.PROGRAM_ELIGIBILITY)))
         rows = [r.asDict() for r in eligibility.changes(feed).orderBy("program", "province_code").collect()]
-    names = regions.load(config).names()
+    names = regions.names_for(config, {r["province_code"] for r in rows})
     say(f"program_eligibility versions {start}..{end}: {len(rows)} programme/province pairs changed")
     say(f"{'program':<10} {'province':<34} {'entered':>9} {'left':>9}")
     for r in rows:

@@ -84,7 +84,8 @@ def lookup(config: DtksConfig, household_id: str, spark: Callable[[], SparkSessi
     programmes = {r["program"]: r["eligible"] for r in source.rows(
         tables.PROGRAM_ELIGIBILITY, {"household_id": household_id}, ("program", "eligible"))}
     model = questionnaire.load_file(config).model
-    labels, names = model.group_labels(), regions.load(config).names()
+    levels = ("province", "regency", "district", "village")
+    labels, names = model.group_labels(), regions.names_for(config, [hh[f"{level}_code"] for level in levels])
     contributions = ({c["group"]: c["value"] for c in why["contributions"]}
                      if why is not None and why["contributions"] is not None else None)
     cutoff = publication.get("cutoff_score")
@@ -96,8 +97,7 @@ def lookup(config: DtksConfig, household_id: str, spark: Callable[[], SparkSessi
         "published_at": str(publication["published_at"]),
         "coverage_target": publication["coverage_target"],
         "population": publication["population"],
-        "region": {level: names.label(hh[f"{level}_code"])
-                   for level in ("province", "regency", "district", "village")},
+        "region": {level: names.label(hh[f"{level}_code"]) for level in levels},
         "hh_size": hh["hh_size"],
         "model": f"{hh['model_name']} v{hh['model_version']}",
         "welfare_score": hh["welfare_score"],

@@ -132,7 +132,10 @@ def changes_arrow(change_feed: pa.Table) -> list[dict]:
     updates = pc.is_in(kind, pa.array(["update_preimage", "update_postimage"]))
     deleted = feed.filter(pc.equal(kind, "delete")).select(keys)
     inserted = feed.filter(pc.equal(kind, "insert")).select(keys)
-    both = deleted.join(inserted, keys, join_type="inner")  # a delete and an insert of one key in one commit
+    # A delete and an insert of one key in one commit. Acero builds its hash table on the right table: the
+    # smaller one (a first publication's feed is all inserts and no delete).
+    small, large = sorted((deleted, inserted), key=lambda t: t.num_rows)
+    both = large.join(small, keys, join_type="inner")
     paired = updates
     if both.num_rows:
         marked = feed.select(keys).append_column("_row", pa.array(range(feed.num_rows))).join(
