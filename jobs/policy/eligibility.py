@@ -124,30 +124,29 @@ def changes_arrow(change_feed: pa.Table) -> list[dict]:
     keys = ["program", "household_id", "_commit_version"]
     kind = change_feed["_change_type"]
     eligible = pc.fill_null(change_feed["eligible"], False)
-    feed = change_feed.select([*keys, "province_code"]).append_column(
-        "pre", pc.and_(pc.is_in(kind, pa.array(["update_preimage", "delete"])), eligible).cast(pa.int8())
-    ).append_column(
-        "post", pc.and_(pc.is_in(kind, pa.array(["insert", "update_postimage"])), eligible).cast(pa.int8())
-    ).append_column("kind", kind)
-    updates = pc.is_in(kind, pa.array(["update_preimage", "update_postimage"]))
-    deleted = feed.filter(pc.equal(kind, "delete")).select(keys)
-    inserted = feed.filter(pc.equal(kind, "insert")).select(keys)
-    # A delete and an insert of one key in one commit. Acero builds its hash table on the right table: the
-    # smaller one (a first publication's feed is all inserts and no delete).
-    small, large = sorted((deleted, inserted), key=lambda t: t.num_rows)
-    both = large.join(small, keys, join_type="inner")
-    paired = updates
-    if both.num_rows:
-        marked = feed.select(keys).append_column("_row", pa.array(range(feed.num_rows))).join(
-            both.append_column("_both", pa.array([True] * both.num_rows)), keys, join_type="left outer")
-        flag = pc.fill_null(marked.sort_by("_row")["_both"], False)
-        paired = pc.or_(updates, flag)
-    grouped = feed.filter(paired).group_by(keys).aggregate([("pre", "max"), ("post", "max"), ("province_code", "min")])
-    alone = feed.filter(pc.invert(paired))
+    pre = pc.and_(pc.is_in(kind, pa.array(["update_preimage", "delete"])), eligible).cast(pa.int8())
+    post = pc.and_(pc.is_in(kind, pa.array(["insert", "update_postimage"])), eligible).cast(pa.int8())
+    paired = pc.is_in(kind, pa.array(["update_preimage", "update_postimage"]))
+    deletes = pc.equal(kind, "delete")
+    if pc.any(deletes).as_py():  # a delete and an insert of one key in one commit pair too
+        keyed = change_feed.select(keys)
+        # Acero builds its hash table on the right table: the smaller one.
+        small, large = sorted((keyed.filter(deletes), keyed.filter(pc.equal(kind, "insert"))),
+                              key=lambda t: t.num_rows)
+        both = large.join(small, keys, join_type="inner")
+        if both.num_rows:
+            marked = keyed.append_column("_row", pa.array(range(keyed.num_rows))).join(
+                both.append_column("_both", pa.array([True] * both.num_rows)), keys, join_type="left outer")
+            paired = pc.or_(paired, pc.fill_null(marked.sort_by("_row")["_both"], False))
+    # Only the rows that pair carry their keys on; the others (a first publication's every row) move narrow.
+    keyed = change_feed.select([*keys, "province_code"]).append_column("pre", pre).append_column("post", post)
+    grouped = keyed.filter(paired).group_by(keys).aggregate([("pre", "max"), ("post", "max"), ("province_code", "min")])
+    alone = pa.table({"program": change_feed["program"], "province_code": change_feed["province_code"],
+                      "pre": pre, "post": post}).filter(pc.invert(paired))
     moves = pa.concat_tables([
         pa.table({"program": grouped["program"], "province_code": grouped["province_code_min"],
                   "pre": grouped["pre_max"], "post": grouped["post_max"]}),
-        alone.select(["program", "province_code", "pre", "post"]),
+        alone,
     ])
     pre, post = moves["pre"], moves["post"]
     totals = pa.table({
