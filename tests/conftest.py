@@ -73,21 +73,28 @@ def _mlflow_store_template(tmp_path_factory):
     """A new SQLite MLflow store in this process starts as a copy of one empty store that MLflow made once per
     worker. MLflow builds a new store by running its schema migrations (1-2 s), and most tests that ingest,
     train or register on a lakehouse of their own would otherwise each pay that for a store they use for
-    seconds. The copy is what MLflow makes; a `dtks` process of a test builds its own store as an operator's
-    would."""
+    seconds. The copy is what MLflow makes, its Default experiment under the working folder of the moment, as
+    MLflow would put it; a `dtks` process of a test builds its own store as an operator's would."""
+    import sqlite3
+
     import mlflow
     from mlflow import MlflowClient
 
     template = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
+    with contextlib.chdir(template.parent):  # the tables and the Default experiment, MLflow's tracking URI unset
+        MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
     original = mlflow.set_tracking_uri
-    original(f"sqlite:///{template}")
-    MlflowClient().search_experiments()  # MLflow creates the tables and its default experiment here
 
     def set_tracking_uri(uri) -> None:
         if isinstance(uri, str) and uri.startswith("sqlite:///"):
             db = Path(uri.removeprefix("sqlite:///"))
             if db.is_absolute() and db.parent.is_dir() and not db.exists():
                 _copy_sqlite(template, db)
+                copy = sqlite3.connect(db)
+                with copy:
+                    copy.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                                 (str(Path.cwd() / "mlruns" / "0"),))
+                copy.close()
         original(uri)
 
     mlflow.set_tracking_uri = set_tracking_uri
