@@ -12,6 +12,7 @@ is read through Spark, with the session's storage settings; a tracking server th
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from models import registry_reads
@@ -75,8 +76,6 @@ def champion(ctx: StageContext) -> dict[str, Any] | None:
     """The champion's version, family and headline metrics. A SQLite store is read without MLflow
     (models/registry_reads.py: MLflow's import and store cost seconds); a tracking server, or a store MLflow
     has laid out otherwise, through MLflow's client."""
-    import sqlite3
-
     uri, name = ctx.config.mlflow.tracking_uri, ctx.config.mlflow.model_name
     if uri.startswith("sqlite:///"):
         db = ctx.config.path(uri.removeprefix("sqlite:///"))

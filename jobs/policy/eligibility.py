@@ -139,8 +139,8 @@ def changes_arrow(change_feed: pa.Table) -> list[dict]:
                 both.append_column("_both", pa.array([True] * both.num_rows)), keys, join_type="left outer")
             paired = pc.or_(paired, pc.fill_null(marked.sort_by("_row")["_both"], False))
     # Only the rows that pair carry their keys on; the others (a first publication's every row) move narrow.
-    keyed = change_feed.select([*keys, "province_code"]).append_column("pre", pre).append_column("post", post)
-    grouped = keyed.filter(paired).group_by(keys).aggregate([("pre", "max"), ("post", "max"), ("province_code", "min")])
+    wide = change_feed.select([*keys, "province_code"]).append_column("pre", pre).append_column("post", post)
+    grouped = wide.filter(paired).group_by(keys).aggregate([("pre", "max"), ("post", "max"), ("province_code", "min")])
     alone = pa.table({"program": change_feed["program"], "province_code": change_feed["province_code"],
                       "pre": pre, "post": post}).filter(pc.invert(paired))
     moves = pa.concat_tables([

@@ -52,14 +52,15 @@ def check_config(config: DtksConfig) -> None:
 
 
 def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
+    # MLflow is imported when it runs: every `dtks` command imports this module.
+    from runtime.tracking import setup_mlflow
+
     check_config(ctx.config)  # before Spark starts
     spark, config = ctx.spark, ctx.config
     for needed, stage in ((tables.HOUSEHOLDS, "ingest"), (tables.SCORES, "score")):
         if not tables.exists(spark, config, needed):
             raise UserError(f"{config.table_path(needed)} not found: run `dtks {stage}` first")
     coverage = config.ranking.coverage_target
-    from runtime.tracking import setup_mlflow  # MLflow's import is a second: not for the commands that never use it
-
     setup_mlflow(config)
     rules = eligibility.load(config)
     households = tables.read(spark, config, tables.HOUSEHOLDS)
