@@ -162,9 +162,9 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
 
     n_left, n_right = left.count(), right.count()
     prior = min(0.5, expected_share * n_left / max(1, n_left * n_right))
-    linker = _linker(spark, left, right, _settings(prior))
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED, num_chunks=1,
-                                                     min_count_per_level=None)
+    settings = _linker(spark, left, right, _settings(prior)).misc.save_model_to_json()
+    linker = _linker(spark, left, right, with_u(settings, u_by_random_sampling(
+        spark, left, right, settings, n_left * n_right)))
     # A comparison whose columns a rule blocks on is left out of that rule's session (a derived column such as
     # name_key would not be): each comparison is estimated by a rule that does not select on it.
     for rule in (block_on("village_code", "birth_date"), block_on("village_code", "name"),
@@ -172,7 +172,67 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, fix_u_probabilities=True, fix_probability_two_random_records_match=True,
             estimate_without_term_frequencies=True)
-    return linker.misc.save_model_to_json()
+    trained = linker.misc.save_model_to_json()
+    # Splink reads a settings dict's comparisons without their description (ExactMatch, ...): kept from the first.
+    described = zip(trained["comparisons"], settings["comparisons"], strict=True)
+    return trained | {"comparisons": [c | {"comparison_description": first["comparison_description"]}
+                                      for c, first in described]}
+
+
+def comparison_vector_sql(comparison: dict) -> str:
+    """A comparison's level as Splink numbers it (its comparison vector value): -1 for the null level, then
+    the graded levels from the closest agreement down to 0, each the first whose condition holds."""
+    graded = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+    cases = [f"WHEN {lv['sql_condition']} THEN -1" for lv in comparison["comparison_levels"]
+             if lv.get("is_null_level")]
+    cases += [f"{'ELSE' if lv['sql_condition'].strip().upper() == 'ELSE' else 'WHEN ' + lv['sql_condition'] + ' THEN'}"
+              f" {len(graded) - 1 - i}" for i, lv in enumerate(graded)]
+    return f"CASE {' '.join(cases)} END"
+
+
+def u_by_random_sampling(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict,
+                         pairs: int) -> dict[str, dict[int, float]]:
+    """u of each comparison level (Splink's way: the share of random pairs at that level, among the pairs
+    where neither value is null) from at most U_MAX_PAIRS pairs, in one pass over the pairs for every
+    comparison. Splink 5 makes a pass per comparison (six queries of several Spark jobs each: most of a
+    small nation's training). The sample keeps the same share of each side's rows, chosen by a hash of the
+    row's key and SEED, so it does not depend on partitioning; `pairs`: left rows x right rows. A level no
+    sampled pair reaches is left out (not observed, as Splink leaves it)."""
+    share = min(1.0, math.sqrt(U_MAX_PAIRS / max(1, pairs)))
+
+    def sample(df: DataFrame, suffix: str) -> DataFrame:
+        if share < 1.0:
+            df = df.where(F.abs(F.xxhash64("unique_id", F.lit(SEED))) % 1_000_000_000 < round(share * 1e9))
+        return df.select(*(F.col(c).alias(f"{c}_{suffix}") for c in COLUMNS))
+
+    comparisons = [c["output_column_name"] for c in settings["comparisons"]]
+    gammas = [F.expr(comparison_vector_sql(c)).alias(c["output_column_name"]) for c in settings["comparisons"]]
+    # The left sample spread over the cores (a sample is small at any size; the pairs are not).
+    pairs_seen = (sample(left, "l").repartition(spark.sparkContext.defaultParallelism)
+                  .crossJoin(sample(right, "r")).groupBy(*gammas).count().collect())
+    counts: dict[str, dict[int, int]] = {c: {} for c in comparisons}
+    for row in pairs_seen:  # agreement patterns: a few hundred rows
+        for c in comparisons:
+            if row[c] != -1:
+                counts[c][row[c]] = counts[c].get(row[c], 0) + row["count"]
+    return {c: {level: k / sum(levels.values()) for level, k in levels.items()} for c, levels in counts.items()}
+
+
+def with_u(settings: dict, u: dict[str, dict[int, float]]) -> dict:
+    """`settings` with each graded level's u_probability from `u` (by comparison and level; one left out
+    stays without)."""
+    comparisons = []
+    for comparison in settings["comparisons"]:
+        shares, levels = u[comparison["output_column_name"]], []
+        graded = sum(not lv.get("is_null_level") for lv in comparison["comparison_levels"])
+        for lv in comparison["comparison_levels"]:
+            if not lv.get("is_null_level"):
+                graded -= 1  # this level's number: the graded levels count down to 0
+                if graded in shares:
+                    lv = lv | {"u_probability": shares[graded]}
+            levels.append(lv)
+        comparisons.append(comparison | {"comparison_levels": levels})
+    return settings | {"comparisons": comparisons}
 
 
 def name_frequencies(names: DataFrame) -> DataFrame:

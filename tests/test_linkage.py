@@ -48,28 +48,57 @@ def test_decide_links_at_the_upper_threshold_and_reviews_below(spark):
 MODEL = Path(__file__).parents[1] / "conf" / "linkage_model.json"  # scripts/bench_linkage.py --model-out (20 k)
 
 
+def literal_sides(spark, members: list[tuple], registry: list[tuple]):
+    """Both sides' COLUMNS from rows of (key, name, birth date, sex, village, KK, NIK)."""
+    cols = "uid string, name string, birth date, sex string, village string, kk string, nik string"
+    return tuple(linkage.side(df, F.col("uid"), F.col("name"), F.col("birth"), F.col("sex"), F.col("village"),
+                              F.col("kk"), F.col("nik"))
+                 for df in (spark.createDataFrame(members, cols), spark.createDataFrame(registry, cols)))
+
+
 def test_a_trained_model_scores_literal_members_against_the_registry(spark):
     """The similarity functions load from the set-up JAR and a trained model of this shape scores pairs on our
     Spark: a member with an abbreviated name and a swapped birth date, and one whose NIK has a wrong digit,
     are linked; a stranger of the same village is not. Re-train the file when the comparisons change."""
     model = json.loads(MODEL.read_text())
-    cols = "uid string, name string, birth date, sex string, village string, kk string, nik string"
-    members = spark.createDataFrame([
+    members, registry = literal_sides(spark, [
         ("H1:2", "M. Rizki Saputra", dt.date(1990, 4, 3), "L", "3201010001", "K1", None),
         ("H1:3", "Siti Aminah", dt.date(1985, 7, 21), "P", "3201010001", "K1", "3201016107851001"),
         ("H2:1", "Yohanes Lado", dt.date(1962, 1, 30), "L", "3201010001", "K9", None),
-    ], cols)
-    registry = spark.createDataFrame([
+    ], [
         ("A", "Muhammad Rizki Saputra", dt.date(1990, 3, 4), "L", "3201010001", "K1", "3201010403900001"),
         ("B", "Siti Aminah", dt.date(1985, 7, 21), "P", "3201010001", "K1", "3201016107850001"),
         ("C", "Budi Santoso", dt.date(1962, 1, 30), "L", "3201010001", "K5", "3201013001620001"),
-    ], cols)
-
-    def side(df):
-        return linkage.side(df, F.col("uid"), F.col("name"), F.col("birth"), F.col("sex"), F.col("village"),
-                            F.col("kk"), F.col("nik"))
-
-    pairs = linkage.predict(spark, side(members), side(registry), model, lower=0.5)
+    ])
+    pairs = linkage.predict(spark, members, registry, model, lower=0.5)
     decided = linkage.decide(linkage.one_to_one(pairs), linkage.Thresholds(upper=0.999, lower=0.5))
     got = {r.member_id: (r.registry_id, r.decision) for r in decided.collect()}
     assert got == {"H1:2": ("A", "LINK"), "H1:3": ("B", "LINK")}, got
+
+
+def test_u_is_each_levels_share_of_random_pairs_in_one_pass(spark):
+    """u by random sampling (`u_by_random_sampling`, one pass for every comparison): here every pair is
+    sampled (9 pairs, under U_MAX_PAIRS), so each level's u is its share of the pairs where neither value is
+    null, counted by hand; a level no pair reaches stays without u, as Splink leaves it."""
+    left, right = literal_sides(spark, [
+        ("H1:2", "Rizki", dt.date(1990, 4, 3), "L", "3201010001", "K1", None),
+        ("H1:3", "Siti", dt.date(1985, 7, 21), "P", "3201010001", "K1", "3201016107851001"),
+        ("H2:1", "Yohanes", dt.date(1962, 1, 30), "L", "3201010001", "K9", None),
+    ], [
+        ("A", "Rizki", dt.date(1990, 3, 4), "L", "3201010001", "K1", "3201010403900001"),
+        ("B", "Siti", dt.date(1985, 7, 21), "P", "3201010001", "K1", "3201016107850001"),
+        ("C", "Budi", dt.date(1962, 1, 30), "L", "3201010001", "K5", "3201013001620001"),
+    ])
+    settings = linkage._linker(spark, left, right, linkage._settings(0.1)).misc.save_model_to_json()
+    u = linkage.u_by_random_sampling(spark, left, right, settings, 9)
+    assert u["sex"] == {1: 5 / 9, 0: 4 / 9}  # L-L 2x2, P-P 1x1 of 9
+    assert u["kk"] == {1: 4 / 9, 0: 5 / 9}  # K1-K1 2x2
+    assert u["nik"] == {1: 1 / 3, 0: 2 / 3}  # H1:3's three pairs only (the others report none): one digit off B
+    assert u["village_code"] == {2: 1.0}  # one village: the district and else levels are never reached
+    # name (levels: exact 5, ..., else 0): Rizki and Siti exactly once each; the 7 others far apart (0)
+    assert u["name"] == {5: 2 / 9, 0: 7 / 9}
+    # birth date (exact 4, swapped 3, year off 2, within a year 1, else 0): Siti exact, Yohanes-Budi exact,
+    # Rizki's day and month swapped; no other pair within a year of each other
+    assert u["birth_date"] == {4: 2 / 9, 3: 1 / 9, 0: 6 / 9}
+    village = next(c for c in linkage.with_u(settings, u)["comparisons"] if c["output_column_name"] == "village_code")
+    assert [lv.get("u_probability") for lv in village["comparison_levels"]] == [None, 1.0, None, None]
