@@ -249,3 +249,31 @@ def test_make_clean_removes_the_demo_and_keeps_a_delivery(tmp_path):
             "make clean: kept trials/README: not a trial folder"]
         assert (elsewhere / "lakehouse" / "silver_survey" / "x").exists() and (elsewhere / ".mlflow-server").is_dir()
         assert (elsewhere / "trials" / "3201" / "lakehouse" / "x").exists()
+
+
+def test_folders_written_side_by_side_count_their_rows_and_a_failed_one_leaves_nothing(spark, tmp_path):
+    """write_landing writes the folders a few at a time (jobs/generate/delivery.py `_write_all`): each folder's
+    rows counted from its own write, the stage's job group on every write's jobs; one folder's failure is
+    raised once the others stop, and the landing zone is left as it was (here: absent), no temp sibling."""
+    from jobs.generate.delivery import write_landing
+
+    frames = {name: spark.range(n).selectExpr("id AS k", "id * 2 AS v") for name, n in
+              (("a", 3), ("b", 5), ("c/d", 7), ("e", 1))}
+    keys = dict.fromkeys(frames, ["k"])
+    sc = spark.sparkContext
+    sc.setJobGroup("delivery-test", "write_landing")
+    try:
+        manifest = write_landing(spark, frames, keys, 1, str(tmp_path / "ok"), "parquet", "r1",
+                                 lambda counts, observed: {"generator": "dtks generate", "row_counts": counts})
+        jobs = sc.statusTracker().getJobIdsForGroup("delivery-test")
+    finally:
+        sc._jsc.clearJobGroup()  # the session is shared by the worker's tests
+    assert manifest["row_counts"] == {"a": 3, "b": 5, "c/d": 7, "e": 1}
+    assert [r.k for r in spark.read.parquet(str(tmp_path / "ok" / "c/d")).collect()] == list(range(7))
+    assert len(jobs) >= len(frames)  # every folder's write in the caller's group, from any lane
+
+    broken = frames | {"b": spark.range(5).selectExpr("id AS k", "raise_error('broken on purpose') AS v")}
+    with pytest.raises(Exception, match="broken on purpose"):
+        write_landing(spark, broken, keys, 1, str(tmp_path / "failed"), "parquet", "r2",
+                      lambda counts, observed: {"row_counts": counts})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -23,6 +24,7 @@ from runtime.config import check_run_id
 from runtime.errors import UserError
 
 MAX_FILES = 64
+WRITE_LANES = 4  # folders written side by side (at most the cores)
 
 
 def output_files(households: int) -> int:
@@ -36,6 +38,43 @@ def _write(df: DataFrame, path: str, fmt: str, files: int, keys: list[str]) -> N
     if fmt == "csv":  # RFC 4180: a quote inside a value is doubled (Spark's default escapes it with a backslash)
         writer = writer.option("header", True).option("escape", '"')
     writer.save(path)
+
+
+def _write_all(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[str, list[str]], root: str,
+               fmt: str, n_files: int) -> dict[str, Observation]:
+    """Every folder under `root`, a few at a time: each lane takes the next folder not yet taken.
+
+    Why: a folder's write is a few Spark jobs whose last stage has one task per file (one file below 250,000
+    households), and the driver plans each job between them; writes side by side keep the cores busy. The
+    threads carry the stage's job group (counted in pipeline_runs). The first error is raised once every lane
+    has stopped."""
+    from pyspark import InheritableThread
+
+    pending, taken = iter(list(frames)), threading.Lock()
+    observed: dict[str, Observation] = {}
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        while not errors:
+            with taken:
+                name = next(pending, None)
+            if name is None:
+                return
+            try:
+                df, observed[name] = _observed(name, frames[name])
+                _write(df, f"{root}/{name}", fmt, n_files, keys[name])
+            except BaseException as exc:  # noqa: BLE001 - raised by the caller's thread below
+                errors.append(exc)
+
+    lanes = [InheritableThread(target=lane, daemon=True)
+             for _ in range(max(1, min(WRITE_LANES, spark.sparkContext.defaultParallelism)))]
+    for thread in lanes:
+        thread.start()
+    for thread in lanes:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return {name: observed[name] for name in frames}
 
 
 def _observed(name: str, df: DataFrame) -> tuple[DataFrame, Observation]:
@@ -77,10 +116,7 @@ def write_landing(spark: SparkSession, frames: dict[str, DataFrame], keys: dict[
     tmp = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.tmp-{tag}")
     old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{tag}")
     try:
-        observed = {}
-        for name, df in frames.items():
-            df, observed[name] = _observed(name, df)
-            _write(df, f"{tmp.toString()}/{name}", fmt, n_files, keys[name])
+        observed = _write_all(spark, frames, keys, tmp.toString(), fmt, n_files)
         row_counts = {name: int(observation.get["rows"]) for name, observation in observed.items()}
         manifest = describe(row_counts, observed) | {FILES: sizes(tmp.toString(), spark)}
         stream = fs.create(jvm.org.apache.hadoop.fs.Path(tmp, "manifest.json"), True)
