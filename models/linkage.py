@@ -179,14 +179,21 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
                                       for c, first in described]}
 
 
-def comparison_vector_sql(comparison: dict) -> str:
-    """A comparison's level as Splink numbers it (its comparison vector value): -1 for the null level, then
-    the graded levels from the closest agreement down to 0, each the first whose condition holds."""
+def numbered_levels(comparison: dict) -> list[tuple[int, dict]]:
+    """A comparison's graded (not null) levels with Splink's numbers (comparison vector values): the closest
+    agreement highest, down to 0 for the last (the else level)."""
     graded = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+    return [(len(graded) - 1 - i, lv) for i, lv in enumerate(graded)]
+
+
+def comparison_vector_sql(comparison: dict) -> str:
+    """A comparison's level as Splink numbers it: -1 for the null level, else the first graded level whose
+    condition holds."""
     cases = [f"WHEN {lv['sql_condition']} THEN -1" for lv in comparison["comparison_levels"]
              if lv.get("is_null_level")]
-    cases += [f"{'ELSE' if lv['sql_condition'].strip().upper() == 'ELSE' else 'WHEN ' + lv['sql_condition'] + ' THEN'}"
-              f" {len(graded) - 1 - i}" for i, lv in enumerate(graded)]
+    for number, lv in numbered_levels(comparison):
+        condition = lv["sql_condition"].strip()
+        cases.append(f"ELSE {number}" if condition.upper() == "ELSE" else f"WHEN {condition} THEN {number}")
     return f"CASE {' '.join(cases)} END"
 
 
@@ -223,13 +230,12 @@ def with_u(settings: dict, u: dict[str, dict[int, float]]) -> dict:
     stays without)."""
     comparisons = []
     for comparison in settings["comparisons"]:
-        shares, levels = u[comparison["output_column_name"]], []
-        graded = sum(not lv.get("is_null_level") for lv in comparison["comparison_levels"])
+        shares, graded, levels = u[comparison["output_column_name"]], iter(numbered_levels(comparison)), []
         for lv in comparison["comparison_levels"]:
             if not lv.get("is_null_level"):
-                graded -= 1  # this level's number: the graded levels count down to 0
-                if graded in shares:
-                    lv = lv | {"u_probability": shares[graded]}
+                number, _ = next(graded)
+                if number in shares:
+                    lv = lv | {"u_probability": shares[number]}
             levels.append(lv)
         comparisons.append(comparison | {"comparison_levels": levels})
     return settings | {"comparisons": comparisons}
@@ -271,13 +277,12 @@ def levels(model: dict) -> list[Column]:
     out = []
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
-        graded = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         level = "CAST(NULL AS INT)"
-        for i, lv in reversed(list(enumerate(graded))):
+        for number, lv in reversed(numbered_levels(comparison)):
             m, u = lv.get("m_probability"), lv.get("u_probability")
             weight = math.log2(m / u) if m and u else 0.0
             level = (f"CASE WHEN abs({sql.ident(f'mw_{name}')} - {sql.literal(weight)}) < {sql.literal(1e-9)} "
-                     f"THEN {len(graded) - 1 - i} ELSE {level} END")
+                     f"THEN {number} ELSE {level} END")
         out.append(F.expr(level).alias(f"level_{name}"))  # SQL text: one py4j round trip (runtime/sql.py)
     return out
 
