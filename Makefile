@@ -10,7 +10,9 @@ STAMP  := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 TOKEN_JAR := .cache/jars/dtks-nik-token.jar
 # Splink's similarity functions for Spark (jaro_winkler...), as its pinned wheel ships them: record linkage.
 SPLINK_JAR := .cache/jars/splink-similarity-spark4.jar
-setup: $(STAMP) .cache/jars/.complete $(TOKEN_JAR) $(SPLINK_JAR)
+# The JVM's class archive for local sessions (scripts/class_archive.py): made from the class path above.
+CLASS_ARCHIVE := .cache/jars/dtks-classes.jsa
+setup: $(STAMP) .cache/jars/.complete $(TOKEN_JAR) $(SPLINK_JAR) $(CLASS_ARCHIVE)
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,9 @@ $(TOKEN_JAR): jobs/jvm/pom.xml $(wildcard jobs/jvm/src/main/java/id/dtks/*.java)
 
 $(SPLINK_JAR): $(STAMP) .cache/jars/.complete
 	cp "$$($(PY) -c 'from splink.backends.spark import similarity_jar_location as j; print(j())')" $@
+
+$(CLASS_ARCHIVE): $(STAMP) .cache/jars/.complete $(TOKEN_JAR) $(SPLINK_JAR) scripts/class_archive.py
+	$(PY) scripts/class_archive.py
 
 demo: setup
 	$(VENV)/bin/dtks run

@@ -47,6 +47,8 @@ def jars_dir() -> Path:
 
 
 TOKEN_JAR = "dtks-nik-token.jar"
+# The JVM's class archive for local sessions (scripts/class_archive.py, made by `make setup` beside the JARs).
+CLASS_ARCHIVE = "dtks-classes.jsa"
 LOCAL_FS = "id.dtks.LocalFileSystem"
 LOCAL_FILE_CONTEXT = "id.dtks.LocalFs"  # the same, as FileContext (Delta's log commits) sees it
 
@@ -69,8 +71,18 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) -> dict[str, str]:
-    """The Spark settings for this config; pure so it can be tested without starting Spark."""
+def class_archive_options(archive: Path) -> str:
+    """JVM options that map classes from `archive` (application class-data sharing) when it exists. A JVM
+    that cannot use it (another class path or JDK) starts without it, silently: the archive only saves time."""
+    if not archive.is_file():
+        return ""
+    return f"-XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:cds=off,cds+dynamic=off"
+
+
+def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None,
+               class_archive: bool = True) -> dict[str, str]:
+    """The Spark settings for this config; pure so it can be tested without starting Spark. `class_archive`:
+    a local session's JVM maps its classes from the archive made at set-up, when there is one."""
     cores = cores or os.cpu_count() or 2
     spark = config.spark
     conf = {
@@ -99,29 +111,33 @@ def build_conf(config: DtksConfig, submitted: bool, cores: int | None = None) ->
     if not submitted:
         conf["spark.master"] = spark.master
         conf["spark.driver.memory"] = spark.driver_memory
-        conf["spark.jars"] = ",".join(delta_jars())
-        # The local lakehouse's file system sets a file's permissions and finds links without running `chmod`
-        # or `readlink` per file (jobs/jvm LocalFileSystem, LocalFs); it is needed on the JVM's own class path,
-        # before any file is opened.
+        # Local mode: the driver is the only executor, so the JARs go on the JVM's own class path (not
+        # spark.jars, which Spark serves to executors and loads through a class loader of its own): the class
+        # archive covers the class path only. The local lakehouse's file system (jobs/jvm LocalFileSystem,
+        # LocalFs: a file's permissions and links without a `chmod` or `readlink` process per file) needs it
+        # there anyway, before any file is opened.
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(delta_jars())
         conf["spark.hadoop.fs.file.impl"] = LOCAL_FS
         conf["spark.hadoop.fs.AbstractFileSystem.file.impl"] = LOCAL_FILE_CONTEXT
-        conf["spark.driver.extraClassPath"] = str(jars_dir() / TOKEN_JAR)
     conf.update(spark.extra)
     if submitted:
         for key in SUBMIT_OWNED:
             conf.pop(key, None)
+    elif class_archive and (sharing := class_archive_options(jars_dir() / CLASS_ARCHIVE)):
+        conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {sharing}".strip()
     return conf
 
 
-def get_spark(config: DtksConfig) -> SparkSession:
-    """Return the SparkSession for this process, creating it with Delta configured."""
+def get_spark(config: DtksConfig, class_archive: bool = True) -> SparkSession:
+    """Return the SparkSession for this process, creating it with Delta configured (`class_archive`: False
+    only for the JVM that makes the archive)."""
     submitted = launched_by_spark_submit()
     if not submitted or "PYSPARK_PYTHON" not in os.environ:
         os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("TZ", "UTC")
     builder = SparkSession.builder
-    for key, value in build_conf(config, submitted).items():
+    for key, value in build_conf(config, submitted, class_archive=class_archive).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     _check_delta(spark, submitted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,13 @@ def test_session_is_configured(spark):
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
     assert spark.conf.get("spark.sql.codegen.wholeStage") == "false"
     assert conf.get("spark.ui.enabled") == "false"
-    assert all(jar.startswith(str(spark_runtime.jars_dir())) for jar in conf.get("spark.jars").split(","))
+    # Local mode: the set-up's JARs on the JVM's own class path, where the class archive covers them
+    assert conf.get("spark.driver.extraClassPath").split(os.pathsep) == spark_runtime.delta_jars()
+    assert conf.get("spark.jars", None) is None
+    archive = spark_runtime.jars_dir() / spark_runtime.CLASS_ARCHIVE
+    arguments = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+                     .getInputArguments())
+    assert (f"-XX:SharedArchiveFile={archive}" in arguments) == archive.is_file()
     assert spark.sparkContext.pythonExec == sys.executable
 
 
@@ -50,6 +57,58 @@ def test_spark_submit_settings_are_not_overridden(monkeypatch):
     assert local["spark.hadoop.fs.AbstractFileSystem.file.impl"] == spark_runtime.LOCAL_FILE_CONTEXT
     for key in ("spark.hadoop.fs.file.impl", "spark.hadoop.fs.AbstractFileSystem.file.impl"):
         assert key not in submitted and key not in cluster
+
+
+def test_the_class_archive_is_used_where_it_exists_and_never_breaks_a_start(monkeypatch, tmp_path):
+    """Local sessions map classes from the set-up's archive (scripts/class_archive.py), after the config's own
+    JVM options; spark-submit's JVMs and a session without an archive get none. With those options a JVM loads
+    an archived class from the archive, and one whose archive no longer matches its class path (a JAR changed)
+    starts as without it, printing nothing. Shown on a one-class JAR with the JDK's own tools: five small JVMs of
+    their own (about 2 s), since what a JVM does with the options is the JVM's to say."""
+    import shutil
+    import subprocess
+
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    for name in (".complete", spark_runtime.TOKEN_JAR):
+        (jars / name).write_text("")
+    monkeypatch.setenv("DTKS_JARS_DIR", str(jars))
+    config = load_config("test")
+    without = spark_runtime.build_conf(config, submitted=False)
+    assert "SharedArchiveFile" not in without["spark.driver.extraJavaOptions"]
+    assert without["spark.driver.extraClassPath"] == str(jars / spark_runtime.TOKEN_JAR)
+    archive = jars / spark_runtime.CLASS_ARCHIVE
+    archive.write_bytes(b"")
+    local = spark_runtime.build_conf(config, submitted=False)["spark.driver.extraJavaOptions"]
+    assert local.startswith(config.spark.extra["spark.driver.extraJavaOptions"] + " ")  # test.yaml's options kept
+    assert f"-XX:SharedArchiveFile={archive}" in local.split()
+    assert "SharedArchiveFile" not in spark_runtime.build_conf(config, submitted=True).get(
+        "spark.driver.extraJavaOptions", "")
+    assert "SharedArchiveFile" not in spark_runtime.build_conf(config, False, class_archive=False)[
+        "spark.driver.extraJavaOptions"]
+
+    home = Path(os.environ["JAVA_HOME"]) / "bin" if "JAVA_HOME" in os.environ else None
+    java, javac, jar = (shutil.which(tool, path=str(home) if home else None) for tool in ("java", "javac", "jar"))
+
+    def jvm(*args: str) -> str:
+        done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    (tmp_path / "Hello.java").write_text('public class Hello { public static void main(String[] a) { '
+                                         'System.out.println("hello"); } }\n')
+    jvm(javac, "-d", tmp_path, tmp_path / "Hello.java")
+    jvm(jar, "cf", "hello.jar", "Hello.class")
+    archive.unlink()
+    jvm(java, f"-XX:ArchiveClassesAtExit={archive}", "-cp", "hello.jar", "Hello")
+    options = spark_runtime.class_archive_options(archive).split()
+    loaded = jvm(java, *options, "-Xlog:class+load", "-cp", "hello.jar", "Hello")
+    assert "Hello source: shared objects file" in loaded, loaded
+    stamp = (tmp_path / "hello.jar").stat().st_mtime
+    os.utime(tmp_path / "hello.jar", (stamp + 60, stamp + 60))  # the JAR changed since the archive was made
+    assert "Unable to use shared archive" in jvm(java, f"-XX:SharedArchiveFile={archive}", "-cp", "hello.jar",
+                                                 "Hello")  # what the JVM would print without the options
+    assert jvm(java, *options, "-cp", "hello.jar", "Hello") == "hello\n"
 
 
 def test_local_lakehouse_files_get_their_permissions_without_chmod(spark, tmp_path):
