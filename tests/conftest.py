@@ -98,6 +98,13 @@ def _mlflow_store_template(tmp_path_factory):
         original(uri)
 
     mlflow.set_tracking_uri = set_tracking_uri
+    # Where MLflow points before a test points it anywhere (and where a test puts it back): a store in this
+    # session's temp folder. MLflow's own default is a store in the working folder, the project's, where a test
+    # that restores it would otherwise leave a mlflow.db.
+    default = f"sqlite:///{template.parent / 'default' / 'mlflow.db'}"
+    (template.parent / "default").mkdir()
+    mlflow.set_tracking_uri(default)
+    mlflow.set_registry_uri(default)
     yield
     mlflow.set_tracking_uri = original
 
