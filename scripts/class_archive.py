@@ -13,7 +13,6 @@ when the JARs or the packages change. Measured in docs/BENCHMARKS.md (the class 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -65,8 +64,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dtks-cds-") as tmp:
         folder = Path(tmp)
         # The JVM writes the archive as it exits: the workload runs in a process of its own.
-        done = subprocess.run([sys.executable, __file__, "--workload", str(folder)], capture_output=True, text=True,
-                              env=os.environ | {"PYSPARK_PYTHON": sys.executable})
+        done = subprocess.run([sys.executable, __file__, "--workload", str(folder)], capture_output=True, text=True)
         archive = folder / "classes.jsa"
         if done.returncode != 0 or not archive.is_file():
             print(f"{done.stderr[-3000:]}\nthe class archive was not built (its workload's output above)",
