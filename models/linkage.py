@@ -10,6 +10,7 @@ registry person's key on the right. Nothing here reads a table: the caller bring
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -167,16 +168,87 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
         spark, left, right, settings, n_left * n_right)))
     # A comparison whose columns a rule blocks on is left out of that rule's session (a derived column such as
     # name_key would not be): each comparison is estimated by a rule that does not select on it.
-    for rule in (block_on("village_code", "birth_date"), block_on("village_code", "name"),
-                 block_on("name", "birth_date")):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, fix_u_probabilities=True, fix_probability_two_random_records_match=True,
-            estimate_without_term_frequencies=True)
+    with _em_iterations_in_process():
+        for rule in (block_on("village_code", "birth_date"), block_on("village_code", "name"),
+                     block_on("name", "birth_date")):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, fix_u_probabilities=True, fix_probability_two_random_records_match=True,
+                estimate_without_term_frequencies=True)
     trained = linker.misc.save_model_to_json()
     # Splink reads a settings dict's comparisons without their description (ExactMatch, ...): kept from the first.
     described = zip(trained["comparisons"], settings["comparisons"], strict=True)
     return trained | {"comparisons": [c | {"comparison_description": first["comparison_description"]}
                                       for c, first in described]}
+
+
+@contextlib.contextmanager
+def _em_iterations_in_process():
+    """Splink's EM sessions with their iterations computed here from the blocked pairs' agreement patterns
+    (`em_on_agreement_patterns`), the rest of each session Splink's own: its blocking, comparison vectors,
+    which comparisons a rule leaves out, λ adjusted for the rule, the trained values' median."""
+    from splink.internals import em_training_session
+
+    splinks = em_training_session.expectation_maximisation
+    em_training_session.expectation_maximisation = em_on_agreement_patterns
+    try:
+        yield
+    finally:
+        em_training_session.expectation_maximisation = splinks
+
+
+def em_on_agreement_patterns(db_api, training_settings, estimate_without_term_frequencies: bool,
+                             core_model_settings, unique_id_input_columns, training_fixed_probabilities: set[str],
+                             df_comparison_vector_values) -> list:
+    """Splink 5's `expectation_maximisation` (same arguments and result: the settings after each iteration)
+    with its iterations run in this process. Without term frequencies an iteration depends only on how many
+    blocked pairs show each agreement pattern: Splink counts them once, then runs a Spark query per iteration
+    over those few hundred rows (up to EM_MAX_ITERATIONS per rule, each several Spark jobs and an Arrow
+    transfer: most of a small nation's training). Here they are counted in one Spark job and each iteration is
+    the same arithmetic in Python: a pattern's match weight (the prior's plus each level's, Splink's
+    `_match_weight`), its match probability, and per level the expected matches, whose shares are the new m
+    (Splink's `maximisation_step` and its convergence test applied to them)."""
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.misc import prob_to_match_weight
+
+    if not estimate_without_term_frequencies:
+        return em.expectation_maximisation(db_api, training_settings, False, core_model_settings,
+                                           unique_id_input_columns, training_fixed_probabilities,
+                                           df_comparison_vector_values)
+    gammas = [cc._gamma_column_name for cc in core_model_settings.comparisons]
+    patterns = [(tuple(r[g] for g in gammas), r["count"])
+                for r in df_comparison_vector_values.as_spark_dataframe().groupBy(*gammas).count().collect()]
+    history = [core_model_settings.copy()]
+    for _ in range(training_settings.max_iterations):
+        comparisons = core_model_settings.comparisons
+        weights = [{cl.comparison_vector_value: cl._match_weight for cl in cc.comparison_levels} for cc in comparisons]
+        prior = prob_to_match_weight(core_model_settings.probability_two_random_records_match)
+        m_count: list[dict[int, float]] = [{} for _ in comparisons]
+        u_count: list[dict[int, float]] = [{} for _ in comparisons]
+        matches = pairs = 0.0
+        for values, count in patterns:
+            weight = prior
+            for level, by_value in zip(values, weights, strict=True):
+                weight += by_value[level]
+            p = 1.0 / (1.0 + 2.0 ** -weight) if weight >= 0 else 2.0 ** weight / (1.0 + 2.0 ** weight)
+            for k, level in enumerate(values):
+                m_count[k][level] = m_count[k].get(level, 0.0) + p * count
+                u_count[k][level] = u_count[k].get(level, 0.0) + (1 - p) * count
+            matches, pairs = matches + p * count, pairs + count
+        records = [{"output_column_name": "_probability_two_random_records_match", "comparison_vector_value": 0,
+                    "m_probability": matches / pairs, "u_probability": (pairs - matches) / pairs}]
+        for cc, ms, us in zip(comparisons, m_count, u_count, strict=True):
+            m_total = sum(v for level, v in ms.items() if level != -1)
+            u_total = sum(v for level, v in us.items() if level != -1)
+            records += [{"output_column_name": cc.output_column_name, "comparison_vector_value": level,
+                         "m_probability": ms[level] / m_total if m_total else None,
+                         "u_probability": us[level] / u_total if u_total else None}
+                        for level in sorted(ms) if level != -1]
+        core_model_settings = em.maximisation_step(training_fixed_probabilities, core_model_settings, records)
+        history.append(core_model_settings)
+        if em._max_change_in_parameters_comparison_levels(history)["max_abs_change_value"] < \
+                training_settings.em_convergence:
+            break
+    return history
 
 
 def numbered_levels(comparison: dict) -> list[tuple[int, dict]]:

@@ -3,10 +3,14 @@ scored pairs become at most one link per member and per registry person."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import math
+import random
 from pathlib import Path
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
@@ -104,11 +108,11 @@ def test_u_is_each_levels_share_of_random_pairs_in_one_pass(spark):
     assert [lv.get("u_probability") for lv in village["comparison_levels"]] == [None, 1.0, None, None]
 
 
-def test_training_gives_every_reached_level_m_and_u_and_links_the_same_persons(spark):
-    """`linkage.train` end to end on our Spark (a lakehouse's first version is trained so): u from the one-pass
-    count, m by Splink's EM over its three rules, λ from the sides' sizes. 40 registry persons; the members are
-    30 of them as reported (every fourth with a typing error in the name, every fifth with day and month
-    swapped) and 10 strangers. The trained model links each reported person to themself and no stranger."""
+@pytest.fixture(scope="module")
+def training(spark):
+    """Sides to train on and the model `linkage.train` makes of them: 40 registry persons; the members are 30
+    of them as reported (every fourth with a typing error in the name, every fifth with day and month swapped)
+    and 10 strangers."""
     first = ["Agus", "Budi", "Citra", "Dewi", "Eko", "Fitri", "Gilang", "Hana", "Indra", "Joko"]
     last = ["Santoso", "Wijaya", "Lestari", "Saputra"]
     persons = [(f"P{i}", f"{first[i % 10]} {last[i // 10]}", dt.date(1950 + i, 1 + i % 12, 13 + i % 10),
@@ -123,8 +127,14 @@ def test_training_gives_every_reached_level_m_and_u_and_links_the_same_persons(s
     members += [(f"S{i}:1", f"Stranger{i} Nama", dt.date(1930 + i, 6, 1), "L", "3201010009", f"X{i}", None)
                 for i in range(10)]
     left, right = literal_sides(spark, members, persons)
+    return left, right, linkage.train(spark, left, right, expected_share=0.75)
 
-    model = linkage.train(spark, left, right, expected_share=0.75)
+
+def test_training_gives_every_reached_level_m_and_u_and_links_the_same_persons(spark, training):
+    """`linkage.train` end to end on our Spark (a lakehouse's first version is trained so): u from the one-pass
+    count, m by EM over its three rules, λ from the sides' sizes. The trained model links each reported person
+    to themself and no stranger."""
+    left, right, model = training
     assert model["probability_two_random_records_match"] == 0.75 * 40 / (40 * 40)
     settings = linkage._linker(spark, left, right, linkage._settings(0.1)).misc.save_model_to_json()
     u = linkage.u_by_random_sampling(spark, left, right, settings, 40 * 40)
@@ -142,3 +152,63 @@ def test_training_gives_every_reached_level_m_and_u_and_links_the_same_persons(s
     links = linkage.decide(linkage.one_to_one(pairs), linkage.Thresholds(upper=0.99, lower=0.5))
     linked = {r.member_id: r.registry_id for r in links.where("decision = 'LINK'").collect()}
     assert linked == {f"H{i}:1": f"P{i}" for i in range(30)}, linked
+
+
+@pytest.mark.e2e  # Splink's own iterations, the oracle, take about 20 s: not for the inner loop
+def test_em_in_process_equals_splinks_own_iterations(spark, monkeypatch):
+    """The EM iterations `train` runs in this process (`em_on_agreement_patterns`) give the model Splink's own
+    iterations give (a Spark query each) on the same sides: every level's m and u, within float rounding.
+    The sides make each training rule's blocked pairs a mix of matches and non-matches at most levels: 300
+    registry persons from few names, villages and birth dates; 200 of them reported with errors (names
+    mistyped, shortened or extended, day and month swapped, a year off, another village of the district,
+    another KK) and 60 strangers. Splink's iterations take most of this test's time: they are the oracle,
+    run once, here."""
+    rng = random.Random(7)
+    first = ["Agus", "Budi", "Citra", "Dewi", "Eko", "Fitri", "Siti", "Muhammad", "Nur", "Joko", "Rina", "Yanti"]
+    last = ["Santoso", "Wijaya", "Lestari", "Saputra", "Hidayat", "Sari", "Rahman", ""]
+    days = [dt.date(1960 + rng.randrange(30), 1 + rng.randrange(12), 1 + rng.randrange(28)) for _ in range(60)]
+    villages = [f"32010{d}000{v}" for d in (1, 2) for v in range(4)]
+
+    def person(i: int) -> tuple:
+        return (f"P{i}", f"{rng.choice(first)} {rng.choice(last)}".strip(), rng.choice(days), rng.choice("LP"),
+                rng.choice(villages), f"K{i // 3}", None)
+
+    persons = [person(i) for i in range(300)]
+    members = []
+    for i, (_, name, born, sex, village, kk, _) in enumerate(rng.sample(persons, 200)):
+        error = rng.randrange(8)
+        if error == 0:
+            name = name[:-1] + "x"
+        elif error == 1:
+            name = name.split(" ")[0]
+        elif error == 2:
+            name = f"{name} Putra"
+        elif error == 3 and born.day <= 12:
+            born = dt.date(born.year, born.day, born.month)
+        elif error == 4:
+            born = dt.date(born.year + 1, born.month, born.day)
+        elif error == 5:
+            village = village[:-1] + str((int(village[-1]) + 1) % 4)
+        elif error == 6:
+            kk = f"X{i}"
+        members.append((f"H{i}:1", name, born, sex, village, kk, None))
+    members += [(f"S{i}:1", *person(1000 + i)[1:]) for i in range(60)]
+    left, right = literal_sides(spark, members, persons)
+    ours = linkage.train(spark, left, right, expected_share=0.75)
+    monkeypatch.setattr(linkage, "_em_iterations_in_process", contextlib.nullcontext)
+    splinks = linkage.train(spark, left, right, expected_share=0.75)
+
+    def parameters(model: dict) -> list:
+        return [(c["output_column_name"], lv["label_for_charts"], lv.get("m_probability"), lv.get("u_probability"))
+                for c in model["comparisons"] for lv in c["comparison_levels"]]
+
+    assert ours.keys() == splinks.keys()
+    assert {k: v for k, v in ours.items() if k not in ("comparisons", "linker_uid")} == \
+        {k: v for k, v in splinks.items() if k not in ("comparisons", "linker_uid")}
+    for got, want in zip(parameters(ours), parameters(splinks), strict=True):
+        assert got[:2] == want[:2]
+        for a, b in zip(got[2:], want[2:], strict=True):
+            assert (a is None) == (b is None) and (a is None or math.isclose(a, b, rel_tol=1e-9)), (got, want)
+    graded = [(c, label, m) for c, label, m, u in parameters(ours) if not label.endswith("is NULL")]
+    assert [label for c, label, m in graded if m is None] == [  # no member reports a NIK here
+        "Levenshtein distance of nik <= 2", "All other comparisons"]
