@@ -14,13 +14,20 @@ import contextlib
 import itertools
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from runtime import sql
+
+if TYPE_CHECKING:
+    from splink.internals.database_api import DatabaseAPISubClass
+    from splink.internals.input_column import InputColumn
+    from splink.internals.settings import CoreModelSettings, TrainingSettings
+    from splink.internals.splink_dataframe import SplinkDataFrame
 
 # The columns both sides carry. name: standard_name(); name_key: soundex of its first word; kk: the
 # household's (left) or the person's (right) KK as a 64-bit hash; nik: the 16 digits as reported (left) or
@@ -182,10 +189,10 @@ def train(spark: SparkSession, left: DataFrame, right: DataFrame, expected_share
 
 
 @contextlib.contextmanager
-def _em_iterations_in_process():
-    """Splink's EM sessions with their iterations computed here from the blocked pairs' agreement patterns
-    (`em_on_agreement_patterns`), the rest of each session Splink's own: its blocking, comparison vectors,
-    which comparisons a rule leaves out, λ adjusted for the rule, the trained values' median."""
+def _em_iterations_in_process() -> Iterator[None]:
+    """Splink's EM sessions with their iterations computed here (`em_on_agreement_patterns`); the rest of each
+    session stays Splink's: blocking, comparison vectors, the comparisons a rule leaves out, λ adjusted for
+    the rule, the median of the trained values."""
     from splink.internals import em_training_session
 
     splinks = em_training_session.expectation_maximisation
@@ -196,17 +203,14 @@ def _em_iterations_in_process():
         em_training_session.expectation_maximisation = splinks
 
 
-def em_on_agreement_patterns(db_api, training_settings, estimate_without_term_frequencies: bool,
-                             core_model_settings, unique_id_input_columns, training_fixed_probabilities: set[str],
-                             df_comparison_vector_values) -> list:
-    """Splink 5's `expectation_maximisation` (same arguments and result: the settings after each iteration)
-    with its iterations run in this process. Without term frequencies an iteration depends only on how many
-    blocked pairs show each agreement pattern: Splink counts them once, then runs a Spark query per iteration
-    over those few hundred rows (up to EM_MAX_ITERATIONS per rule, each several Spark jobs and an Arrow
-    transfer: most of a small nation's training). Here they are counted in one Spark job and each iteration is
-    the same arithmetic in Python: a pattern's match weight (the prior's plus each level's, Splink's
-    `_match_weight`), its match probability, and per level the expected matches, whose shares are the new m
-    (Splink's `maximisation_step` and its convergence test applied to them)."""
+def em_on_agreement_patterns(db_api: DatabaseAPISubClass, training_settings: TrainingSettings,
+                             estimate_without_term_frequencies: bool, core_model_settings: CoreModelSettings,
+                             unique_id_input_columns: list[InputColumn], training_fixed_probabilities: set[str],
+                             df_comparison_vector_values: SplinkDataFrame) -> list[CoreModelSettings]:
+    """Splink 5's `expectation_maximisation` (same arguments, same result within float rounding) with each
+    iteration computed in Python. Why: Splink runs every iteration as a Spark query (several jobs and an Arrow
+    transfer) over a few hundred agreement patterns, most of a small nation's training; here the patterns are
+    counted in one Spark job. With term frequencies (never asked by `train`) Splink's own runs."""
     from splink.internals import expectation_maximisation as em
     from splink.internals.misc import prob_to_match_weight
 
@@ -245,8 +249,8 @@ def em_on_agreement_patterns(db_api, training_settings, estimate_without_term_fr
                         for level in sorted(ms) if level != -1]
         core_model_settings = em.maximisation_step(training_fixed_probabilities, core_model_settings, records)
         history.append(core_model_settings)
-        if em._max_change_in_parameters_comparison_levels(history)["max_abs_change_value"] < \
-                training_settings.em_convergence:
+        change = em._max_change_in_parameters_comparison_levels(history)["max_abs_change_value"]
+        if change < training_settings.em_convergence:
             break
     return history
 
