@@ -19,9 +19,9 @@ os.environ.setdefault("DTKS_NIK_KEY_NEW", "test-new-key-fedcba9876543210fedcba98
 
 
 MODULE_ORDER = ("test_pipeline", "test_cluster", "test_update", "test_rotate_key", "test_console", "test_notebooks",
-                "test_key_scan", "test_linkage_notebook", "test_models", "test_generate", "test_fuzz_ingest",
-                "test_hostile_landing", "test_ingest", "test_validation", "test_reasons", "test_impact",
-                "test_curbstoning")
+                "test_key_scan", "test_linkage_notebook", "test_linkage_versions", "test_models", "test_generate",
+                "test_fuzz_ingest", "test_hostile_landing", "test_ingest", "test_validation", "test_reasons",
+                "test_impact", "test_curbstoning")
 
 
 NATION_FIXTURES = {"nation_landing", "nation", "own_nation"}
