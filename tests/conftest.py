@@ -110,13 +110,15 @@ def _mlflow_store_template(tmp_path_factory):
 
 
 def make_config(tmp_path: Path, **extra):
-    """Test config with a lakehouse, landing zone and SQLite MLflow store under tmp_path (+ extra keys)."""
+    """Test config with a lakehouse, landing zone, run folders and SQLite MLflow store under tmp_path (+ extra
+    keys): a stage run in the test's process writes nothing where pytest was started (the checkout)."""
     from runtime.config import load_config
 
     return load_config(
         "test",
         {
             "lakehouse_root": str(tmp_path / "lake"),
+            "reports_dir": str(tmp_path / "reports"),
             "landing": {"root": str(tmp_path / "landing")},
             "mlflow": {
                 "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
