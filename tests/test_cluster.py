@@ -72,7 +72,7 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
     lake = root / "lake"
     common = ["--set", f"lakehouse_root={lake}", "--set", f"landing.root={landing}",
               "--set", f"mlflow.tracking_uri={tracking}", "--set", "mlflow.artifact_root=mlflow-artifacts:/",
-              "--set", "spark.shuffle_partitions=2"]
+              "--set", "spark.shuffle_partitions=2", "--set", f"reports_dir={root / 'reports'}"]
     # The local run's linkage: its first version (the suite's model file) and its thresholds (conf/test.yaml).
     suite = make_config(root)
     common += ["--set", f"linkage.initial_model={suite.conf_file(suite.linkage.initial_model)}",
@@ -103,7 +103,7 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
     assert (root / "mlflow" / "mlflow.db").exists() and list((root / "mlflow" / "artifacts").rglob("MLmodel"))
 
     # No NIK key material in the event log, the history server's REST API (the UI of a finished application),
-    # the driver's output, the executors' and workers' logs, MLflow, pipeline_runs or the Delta logs.
+    # the driver's output and run log, the executors' and workers' logs, MLflow, pipeline_runs or the Delta logs.
     key = os.environ["DTKS_NIK_KEY"].encode()
     cluster_config = make_config(root, lakehouse_root=str(lake))
     history = key_scan.history_dump(events, root)
@@ -112,9 +112,11 @@ def test_cluster_run_equals_the_local_run(spark, nation_landing, services, reque
     blobs = (logs | history | key_scan.files(root / "spark", "cluster")
              | {k: v for k, v in key_scan.files(lake, "lakehouse").items() if "/_delta_log/" in k}
              | {"driver stdout": driver.stdout.encode(), "driver stderr": driver.stderr.encode()}
+             | key_scan.files(root / "reports", "driver run log")
              | key_scan.mlflow_dump(tracking) | key_scan.table_dump(spark, cluster_config, tables.PIPELINE_RUNS))
     assert any(b"dtks_nik_token" in v for k, v in history.items() if k.endswith("/sql"))
     assert any("/stderr" in k for k in blobs if k.startswith("cluster/work-"))  # the executors' own logs
+    assert any(k.endswith("/dtks.log") and b"ingest" in v for k, v in blobs.items() if k.startswith("driver run log"))
     assert key_scan.scan(blobs, key) == []
 
     # The same input through the local-mode pipeline (built by whichever worker asked first).

@@ -374,8 +374,8 @@ def test_publish_killed_mid_write_and_a_concurrent_run(spark, nation, own_nation
     held = versions(spark, a, GOLD + SILVER + (tables.PIPELINE_RUNS,))
     # ... makes a second run stop before writing anything, with the holder named.
     env = os.environ | {"PYSPARK_PYTHON": sys.executable}
-    second = subprocess.run(dtks_cli(a, "ingest", "--landing", str(landing)), env=env, capture_output=True, text=True,
-                            timeout=300)
+    second = subprocess.run(dtks_cli(a, "ingest", "--landing", str(landing)), env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
     assert second.returncode == 2 and "is in use by run" in second.stderr and "nothing was written" in second.stderr
     assert f"pid {killed.pid}" in second.stderr and len(second.stderr.strip().splitlines()) == 1
     assert versions(spark, a, GOLD + SILVER + (tables.PIPELINE_RUNS,)) == held
