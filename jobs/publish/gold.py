@@ -136,22 +136,33 @@ def previous_households(spark: SparkSession, config: DtksConfig, model_features:
     return rows.withColumn("data_hash", data_hash(model_features))
 
 
-def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | None, run_id: str) -> DataFrame:
-    """Pure: the change set against dtks_members, flagged `_delete` where a member leaves it.
+def unranked_households(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
+    """The households with members but no rank (few): found on household ids alone."""
+    return members.select("household_id").distinct().join(gold_hh.select("household_id"), "household_id", "left_anti")
 
-    A gold member row is a function of its silver_members row, so it carries that row's `row_hash`:
-    the comparison reads keys and hashes only, and gold rows are built for the members that are new
-    to the table or changed (with this run's id), not for the whole nation."""
+
+def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | None, run_id: str,
+                   put: Callable[[str, DataFrame], DataFrame]) -> DataFrame:
+    """The change set against dtks_members (`current`; None: every ranked household's member is new), flagged
+    `_delete` where a member leaves it.
+
+    A gold member row is a function of its silver_members row, so it carries that row's `row_hash`: the
+    comparison reads keys and hashes only, and gold rows are built for the members that are new to the table or
+    changed (with this run's id), not for the whole nation. Against a table, no member's wide row is shuffled:
+    the unranked households and the keys that differ (a few per cent of the nation's) are staged, so the planner
+    sees their size and joins them by broadcast."""
     keys = ["household_id", "member_no"]
-    ranked = members.join(gold_hh.select("household_id"), "household_id", "left_semi")
-    if current is None:
-        todo = ranked
+    if current is None:  # the whole table is written, shuffled by its partitions anyway
+        todo = members.join(gold_hh.select("household_id"), "household_id", "left_semi")
     else:
+        ranked = members.join(put("unranked_households", unranked_households(members, gold_hh)), "household_id",
+                              "left_anti")
         cur = current.select(*keys, F.col("row_hash").alias("_t_hash"), F.col("province_code").alias("_t_province"),
                              F.col("regency_code").alias("_t_regency"))
         joined = ranked.select(*keys, "row_hash", F.lit(True).alias("_s")).join(cur, keys, "full")
         differs = F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col("row_hash"))
-        changed = joined.where(F.col("_s").isNull() | differs)
+        changed = put("member_keys_changed", joined.where(F.col("_s").isNull() | differs)
+                      .select(*keys, "_s", "_t_province", "_t_regency"))
         todo = ranked.join(changed.where(F.col("_s")).select(*keys), keys, "left_semi")
         gone = changed.where(F.col("_s").isNull()).select(
             *keys, F.col("_t_province").alias("province_code"), F.col("_t_regency").alias("regency_code"))
@@ -167,17 +178,17 @@ def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, g
     published one): the MERGE then brings it to this run's rows whatever it held."""
     name = tables.DTKS_MEMBERS
     if not tables.has_columns(spark, config, name, "row_hash"):
-        tables.overwrite(member_changes(members, gold_hh, None, run_id).drop(DELETE), config, name)
+        tables.overwrite(member_changes(members, gold_hh, None, run_id, put).drop(DELETE), config, name)
         return
     if not config.layout.gold_deletion_vectors:
         # Copy-on-write: a change set spread over the nation touches nearly every file, so a MERGE would
         # rewrite them all anyway, after joining the table; replacing it is cheaper and ends the same.
-        rows = member_changes(members, gold_hh, None, run_id).drop(DELETE, "run_id")
+        rows = member_changes(members, gold_hh, None, run_id, put).drop(DELETE, "run_id")
         tables.overwrite(with_run(rows, tables.read(spark, config, name), ["household_id", "member_no"], run_id),
                          config, name)
         return
-    # Stored first: a MERGE reads its source twice, and this one joins two tables of the nation's members.
-    changes = put("member_changes", member_changes(members, gold_hh, tables.read(spark, config, name), run_id))
+    # Stored first: a MERGE reads its source twice.
+    changes = put("member_changes", member_changes(members, gold_hh, tables.read(spark, config, name), run_id, put))
     tables.merge_changes(spark, config, name, changes, delete=DELETE)
 
 
