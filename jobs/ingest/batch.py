@@ -177,6 +177,12 @@ def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool,
     rows' hashes are computed here (identity_registry: its few columns read cost less than a stored hash)."""
     held = stored.select("nik_token", (F.col(tables.ROW_HASH) if stored_hash else tables.row_hash(columns))
                          .alias("_t_hash"))
+    if events:
+        # A few persons' events: the stored rows they touch are taken by their tokens first (a broadcast of the
+        # staged events' tokens), so neither the registry nor its hashes are shuffled to meet them.
+        touched = delivered.select("nik_token").unionByName(
+            delivered.where(F.col("previous_token").isNotNull()).select(F.col("previous_token").alias("nik_token")))
+        held = held.join(touched, "nik_token", "left_semi")
     columns = [*columns, tables.ROW_HASH]
     upserts = (
         delivered.select(*columns)
