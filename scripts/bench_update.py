@@ -28,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from bench_pipeline import (  # noqa: E402
+    FIRST_LINKAGE,
     ROOT,
     env_for_stages,
     generate,
@@ -62,7 +63,7 @@ def app_argv(root: Path, landing: Path, stages: tuple[str, ...], as_of: str, mlf
     return [sys.executable, "-m", "jobs.cli", "run", "--env", "local",
             "--set", f"lakehouse_root={root / 'lakehouse'}", "--set", f"landing.root={landing}",
             "--set", f"mlflow.tracking_uri=sqlite:///{store / 'mlflow.db'}",
-            "--set", f"mlflow.artifact_root={store / 'mlartifacts'}",
+            "--set", f"mlflow.artifact_root={store / 'mlartifacts'}", *FIRST_LINKAGE,
             "--stages", ",".join(stages), "--as-of", as_of]
 
 
