@@ -77,8 +77,9 @@ def link_sides(members: DataFrame, registry: DataFrame, listed: DataFrame | None
     registry's finds both sides (a member with a null token comes through unmatched, as a left row)."""
     left = members.select(*linking.LEFT_COLUMNS)
     persons = registry.select("nik_token", "birth_date", "sex", "village_code", "kk_token", "death_date")
-    if listed is not None:
-        return linking.member_side(linking.unmatched(left, registry.select("nik_token"))).unionByName(
+    if listed is not None:  # an update round's members (staged, few): the registry's tokens they report come first
+        known = registry.select("nik_token").join(left.select("nik_token"), "nik_token", "left_semi")
+        return linking.member_side(linking.unmatched(left, known)).unionByName(
             linking.person_side(persons.join(listed, "nik_token", "left_anti")))
     shared = ("village_code", "kk", "birth_date", "sex", "death_date")  # what a person brings
     person = linking.person_side(persons).select("nik_token", F.struct(*shared).alias("_p"))
@@ -162,7 +163,9 @@ def match_changed(
         touching = touching.unionByName(decided.select("household_id"))
     affected = put("affected", fresh_ids.unionByName(touching).distinct())
     rosters = survey.join(affected, "household_id", "left_semi")
-    members = current_members(rosters)
+    # Staged: read by the linkage sides, the tokens to match and the match itself, and few, which the planner then
+    # sees (the registry's tokens meet them by broadcast).
+    members = put("affected_members", current_members(rosters))
     linked_elsewhere = _listings(kept.where(F.col("match_status") == contract.MATCHED_PROBABILISTIC)).join(
         affected, "household_id", "left_anti")
     links = _links(members, registry, listings.select("nik_token").unionByName(linked_elsewhere.select("nik_token")),
@@ -174,7 +177,9 @@ def match_changed(
         # the listings are ranked): its stored listing leaves the duplicate rule.
         listings = listings.join(links.select("household_id", "member_no"), ["household_id", "member_no"],
                                  "left_anti")
-    tokens = tokens.distinct()
+    # Staged: the affected rosters' tokens are a few per cent of the nation's, and the planner then sees it, so the
+    # national registry and listings meet them by broadcast instead of being shuffled to.
+    tokens = put("matched_tokens", tokens.distinct())
     matched = put(
         "matched",
         matching.match(
