@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from jobs.core.change_set import was
 from jobs.publish import gold
+from runtime import tables
 
 
 def test_with_run_keeps_unchanged_rows_run_and_carries_what_was_published(spark):
@@ -52,14 +53,6 @@ def _member(household: str, no: int, row_hash: str, age: int = 30) -> tuple:
     return (household, no, f"t-{household}-{no}", "MATCHED", 1, age, 1, 0, 0, 0, 0, "11", "1101", row_hash)
 
 
-def _staged(spark, tmp_path):
-    """`put` as publish's staging area gives it: the rows written once, read back (tables.Staging)."""
-    def put(name, df):
-        df.write.parquet(str(tmp_path / name))
-        return spark.read.schema(df.schema).parquet(str(tmp_path / name))
-    return put
-
-
 def test_member_changes_hold_new_changed_and_gone_members_of_ranked_households_only(spark, tmp_path):
     """h1 is unchanged, h2's member 2 changed and its member 3 left the roster, h3 is new, h4 is surveyed but not
     ranked (its member stays out of gold, and its published member is deleted), h5 left the survey. The change
@@ -69,7 +62,7 @@ def test_member_changes_hold_new_changed_and_gone_members_of_ranked_households_o
         _member("h4", 1, "e"),
     ], MEMBER)
     gold_hh = spark.createDataFrame([("h1",), ("h2",), ("h3",)], "household_id string")
-    put = _staged(spark, tmp_path)
+    put = tables.Staging(spark, str(tmp_path / "staging")).put  # publish's staging area
     assert [r.household_id for r in gold.unranked_households(members, gold_hh).collect()] == ["h4"]
     published = gold.build_members(spark.createDataFrame([
         _member("h1", 1, "a"), _member("h2", 1, "b"), _member("h2", 2, "c1", age=5), _member("h2", 3, "x"),
