@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -95,6 +96,27 @@ def side(df: DataFrame, unique_id: Column, name: Column, birth_date: Column, sex
         digits.alias("nik"),
         F.substring(digits, 1, 12).alias("nik_prefix"),
     )
+
+
+# One equality of a blocking rule as Splink writes it (`block_on`): the same column on both sides.
+_EQUALITY = re.compile(r"\(?l\.`(\w+)` = r\.`(\w+)`\)?")
+
+
+def blocking_keys(model: dict) -> list[tuple[str, ...]] | None:
+    """The columns each of `model`'s prediction rules requires equal on both sides (a pair is scored only when
+    a rule's columns are all equal and not null); None when a rule is anything else (then every person can pair).
+    Read from the model, not this module's settings: a registered version keeps the rules it was trained with."""
+    keys = []
+    for rule in model["blocking_rules_to_generate_predictions"]:
+        text = rule["blocking_rule"] if isinstance(rule, dict) else rule
+        columns = []
+        for part in text.split(" AND "):
+            found = _EQUALITY.fullmatch(part.strip())
+            if found is None or found.group(1) != found.group(2) or found.group(1) not in COLUMNS:
+                return None
+            columns.append(found.group(1))
+        keys.append(tuple(columns))
+    return keys
 
 
 def _settings(probability_two_random_records_match: float):  # -> splink SettingsCreator

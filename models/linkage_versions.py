@@ -89,27 +89,34 @@ def load(config: DtksConfig, version: str) -> dict:
     return json.loads((Path(mlflow.artifacts.download_artifacts(artifact_uri=source)) / MODEL_FILE).read_text())
 
 
+def current(config: DtksConfig) -> tuple[str, dict] | None:
+    """(version, model) the alias points to; None when the lakehouse has no version yet (`pinned` makes one)."""
+    from models.registry import alias_version
+
+    version = alias_version(_client(config), config.linkage.model_name, config.linkage.alias)
+    return None if version is None else (version, load(config, version))
+
+
 def pinned(config: DtksConfig, train: Callable[[], dict]) -> tuple[str, dict]:
     """(version, model) the alias points to. A lakehouse with no version registers its first, made alias:
     the `linkage.initial_model` file, else trained by `train()` on this round's data."""
-    from models.registry import alias_version
-
+    found = current(config)
+    if found is not None:
+        return found
     client = _client(config)
     name, alias = config.linkage.model_name, config.linkage.alias
-    version = alias_version(client, name, alias)
-    if version is None:
-        if client.search_model_versions(f"name = '{name}'"):
-            raise UserError(f"linkage model {name} has versions but none is '{alias}' (linkage.alias): make one "
-                            f"with `dtks model promote --linkage VERSION`")
-        if config.linkage.initial_model:
-            path = config.conf_file(config.linkage.initial_model)  # an absolute path stays
-            if not path.is_file():
-                raise UserError(f"linkage.initial_model: {path} not found")
-            model, origin = json.loads(path.read_text()), f"file {path.name}"
-        else:
-            model, origin = train(), "trained on the first round"
-        version = register(config, model, origin)
-        promote(config, version, f"the lakehouse's first version ({origin})")
+    if client.search_model_versions(f"name = '{name}'"):
+        raise UserError(f"linkage model {name} has versions but none is '{alias}' (linkage.alias): make one "
+                        f"with `dtks model promote --linkage VERSION`")
+    if config.linkage.initial_model:
+        path = config.conf_file(config.linkage.initial_model)  # an absolute path stays
+        if not path.is_file():
+            raise UserError(f"linkage.initial_model: {path} not found")
+        model, origin = json.loads(path.read_text()), f"file {path.name}"
+    else:
+        model, origin = train(), "trained on the first round"
+    version = register(config, model, origin)
+    promote(config, version, f"the lakehouse's first version ({origin})")
     return version, load(config, version)
 
 

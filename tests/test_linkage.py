@@ -28,6 +28,21 @@ def test_standard_name_makes_common_spellings_one(spark):
         "MULYADI", "NI MADE SUKERTI"]
 
 
+def test_blocking_keys_are_each_rules_columns_or_none_for_another_rule():
+    """blocking_keys reads the pinned version's rules: the shipped first version's four, and None for a rule an
+    update round cannot prune by (a function, an inequality, two columns, an unknown column)."""
+    import json
+    from pathlib import Path
+
+    model = json.loads((Path(__file__).resolve().parents[1] / "conf" / "linkage_model.json").read_text())
+    assert linkage.blocking_keys(model) == [("village_code", "birth_date"), ("kk",),
+                                            ("district_code", "birth_year", "name_key"), ("nik_prefix",)]
+    for rule in ("substr(l.`name`, 1, 3) = substr(r.`name`, 1, 3)", "l.`kk` <> r.`kk`",
+                 "(l.`kk` = r.`kk`) AND (l.`sex` = r.`name`)", "l.`surname` = r.`surname`", "1 = 1"):
+        assert linkage.blocking_keys({"blocking_rules_to_generate_predictions": [
+            {"blocking_rule": "l.`kk` = r.`kk`"}, {"blocking_rule": rule}]}) is None, rule
+
+
 def test_one_to_one_keeps_each_side_once_whatever_the_row_order(spark):
     schema = "member_id string, registry_id string, match_probability double, match_weight double"
     pairs = [

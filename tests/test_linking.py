@@ -111,6 +111,54 @@ def test_the_sides_are_the_members_no_registry_token_matches_and_the_persons_no_
                            ignore_nullable=True)
 
 
+def test_an_update_round_compares_only_the_persons_a_blocking_rule_reaches(spark, tmp_path):
+    """reachable: of the registry persons, those sharing every key of one blocking rule with a member (village and
+    birth date; KK; district, birth year and the name's first-word key, the name from identity_registry; the NIK's
+    first 12 digits), and those of confirmed decisions; no other person can be in a scored pair."""
+    from jobs.ingest import rematch
+    from runtime import tables
+
+    d, born = D(2025, 3, 1), D(1985, 2, 1)
+    registry = spark.createDataFrame([
+        ("tA", born, "P", "3201010001", "kA", None),  # village and birth date
+        ("tB", D(1960, 1, 1), "L", "3201020001", "kH", None),  # the household's KK
+        ("tC", D(1985, 9, 9), "P", "3201010009", "kC", None),  # district, birth year, SITI ~ SITTI
+        ("tC2", D(1985, 9, 9), "P", "3201010009", "kC2", None),  # district and year, another name: not reached
+        ("tD", D(1990, 1, 1), "P", "3302010001", "kD", None),  # the NIK's first 12 digits
+        ("tE", D(1970, 1, 1), "L", "3302010001", "kE", None),  # nothing shared: not reached
+        ("tF", D(1971, 1, 1), "L", "3302010001", "kF", None),  # nothing shared, but a confirmed decision's
+    ], "nik_token string, birth_date date, sex string, village_code string, kk_token string, death_date date")
+    kk = registry.where("nik_token = 'tB'").select(matching.kk_hash("kk_token")).first()[0]
+    listed_members = spark.createDataFrame(
+        [("H1", 2, None, d, "3201010001", kk, born, "P")],
+        f"household_id string, member_no int, nik_token string, interview_date date, village_code string, "
+        f"{matching.HOUSEHOLD_KK} long, birth_date date, sex string")
+    members = linking.member_side(listed_members)
+    reported = spark.createDataFrame([("H1", 2, "3302010101850001", "Sitti Aminah"), ("H9", 1, None, "Budi")],
+                                     "household_id string, member_no int, nik string, full_name string")
+    identities = spark.createDataFrame([
+        ("tA", "3201014101850001", "SITI A"), ("tB", "3201020101600001", "BUDI"),
+        ("tC", "3201014909850001", "SITI RAHMA"), ("tC2", "3201014909850002", "BUDI SANTOSO"),
+        ("tD", "3302010101859999", "JOKO"), ("tE", "3302010101700001", "ANI"), ("tF", "3302010101710001", "ANI"),
+    ], "nik_token string, nik string, name string")
+    keys = [("village_code", "birth_date"), ("kk",), ("district_code", "birth_year", "name_key"), ("nik_prefix",)]
+    put = tables.Staging(spark, str(tmp_path / "staging")).put
+    also = spark.createDataFrame([("tF",)], "nik_token string")
+    persons = linking.person_side(registry)
+    got = linking.reachable(members, persons, reported, identities, keys, put, also)
+    reached = "nik_token IN ('tA', 'tB', 'tC', 'tD', 'tF')"
+    assert_df_equality(got.persons, persons.where(reached), ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(got.identities, identities.where(reached), ignore_row_order=True, ignore_nullable=True)
+    # In link_sides, the update round's persons are those reached and listed by nobody.
+    class Reach:
+        def reach(self, m, p):
+            return m, linking.reachable(m, p, reported, identities, keys, put).persons
+
+    sides = rematch.link_sides(listed_members, registry, spark.createDataFrame([("tB",)], "nik_token string"),
+                               Reach().reach)
+    assert sorted(r.nik_token or "-" for r in sides.collect()) == ["-", "tA", "tC", "tD"]
+
+
 def test_the_review_file_holds_the_regions_pending_pairs_with_both_records(spark):
     """review_rows: a pending pair of the region with the member's name and birth data as reported and the
     person's as registered, `decision` empty for the office; a decided pair and another region's are left out."""

@@ -12,7 +12,8 @@ probabilities.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -97,6 +98,95 @@ def right_side(persons: DataFrame, identities: DataFrame) -> DataFrame:
                         F.col("village_code"), F.col("kk"), F.col("nik"), standard=True)
 
 
+# Linkage columns a registry person takes from identity_registry (its name and NIK); the rest from its registry row.
+IDENTITY_KEYS = frozenset({"name", "name_key", "nik", "nik_prefix"})
+
+
+def _person_keys(persons: DataFrame) -> DataFrame:
+    """linkage.COLUMNS of registry persons (person_side rows) from their registry row alone: no name, no NIK."""
+    none = F.lit(None).cast("string")
+    return linkage.side(persons, F.col("nik_token"), none, F.col("birth_date"), F.col("sex"), F.col("village_code"),
+                        F.col("kk"), none, standard=True)
+
+
+def _identity_keys(identities: DataFrame) -> DataFrame:
+    """linkage.COLUMNS of registry persons from identity_registry alone (nik_token, nik, standard name)."""
+    return linkage.side(identities, F.col("nik_token"), F.col("name"), F.lit(None).cast("date"),
+                        F.lit(None).cast("string"), F.lit(None).cast("string"), F.lit(None).cast("long"),
+                        F.col("nik"), standard=True)
+
+
+@dataclass
+class Reached:
+    """The registry persons an update round's members can be paired with: `persons` (person_side rows, staged) and
+    their `identities` (identity_registry rows, staged: the right side is named from them)."""
+
+    persons: DataFrame
+    identities: DataFrame
+
+
+def _any_of(rows: DataFrame, wanted: list[tuple[list[str], DataFrame]], flag: str) -> DataFrame:
+    """`rows` with a boolean `flag`<i> per (keys, wanted rows) pair: whether its keys are among the wanted (each
+    wanted frame few and distinct, so the joins are broadcasts of one scan); only rows with a flag set."""
+    for i, (keys, found) in enumerate(wanted):
+        rows = rows.join(found.select(*keys, F.lit(True).alias(f"{flag}{i}")), keys, "left")
+    flags = [F.coalesce(F.col(f"{flag}{i}"), F.lit(False)) for i in range(len(wanted))]
+    return rows.where(functools.reduce(lambda a, b: a | b, flags, F.lit(False)))
+
+
+def reachable(members: DataFrame, persons: DataFrame, reported: DataFrame, identities: DataFrame,
+              keys: list[tuple[str, ...]], put: Callable[[str, DataFrame], DataFrame],
+              also: DataFrame | None = None) -> Reached:
+    """The `persons` (person_side rows) that one of the blocking rules (`keys`: linkage.blocking_keys) can pair
+    with one of `members` (member_side rows, few: an update round's), and those whose tokens are in `also`
+    (nik_token). Splink scores the same pairs with them as with every person, since the name's term frequencies
+    are the registry's: the persons no rule reaches are never compared.
+
+    One scan of the registry keeps the persons whose own keys of some rule are the members' (a rule on the name
+    or NIK too: its other keys), one scan of identity_registry keeps their identities and those whose NIK keys
+    are the members', found by an 8-byte hash of the token so the national tables meet only small sets; the
+    rules are then finished on those few rows."""
+    named = left_side(members, reported.join(members.select("household_id", "member_no"),
+                                             ["household_id", "member_no"], "left_semi"))
+    left = put("linkage_left_keys", named.select(*sorted({c for rule in keys for c in rule})))
+
+    def wanted(columns: Sequence[str]) -> DataFrame:
+        return left.select(*columns).where(" AND ".join(f"{c} IS NOT NULL" for c in columns)).distinct()
+
+    own = [[c for c in rule if c not in IDENTITY_KEYS] for rule in keys]
+    theirs = [[c for c in rule if c in IDENTITY_KEYS] for rule in keys]
+    by_own = [columns for columns in own if columns]
+    person_keys = _person_keys(persons).withColumnRenamed("unique_id", "nik_token")
+    near = put("linkage_near", _any_of(person_keys.select("nik_token", *dict.fromkeys(c for cs in by_own for c in cs)),
+                                       [(cs, wanted(cs)) for cs in by_own], "_own"))
+    hashed = near.select(F.xxhash64("nik_token").alias("_h")).distinct()
+    by_theirs = [cs for i, cs in enumerate(theirs) if cs and not own[i]]  # rules on identity keys alone
+    also_hashed = [] if also is None else [(["_h"], also.select(F.xxhash64("nik_token").alias("_h")).distinct())]
+    # The identities as linkage reads them (name standard, NIK digits or null): right_side gives them the same keys.
+    extra = dict.fromkeys(c for cs in by_theirs for c in cs if c not in ("nik", "name"))
+    ids = _identity_keys(identities).select(F.col("unique_id").alias("nik_token"), "nik", "name", *extra,
+                                            F.xxhash64("unique_id").alias("_h"))
+    found = _any_of(ids, [(["_h"], hashed), *also_hashed, *[(cs, wanted(cs)) for cs in by_theirs]], "_id")
+    known = put("linkage_identities", found.select("nik_token", "nik", "name"))
+    id_keys = _identity_keys(known).withColumnRenamed("unique_id", "nik_token")
+    tokens = []
+    for i, rule in enumerate(keys):
+        if not theirs[i]:
+            hits = near.join(wanted(rule), list(rule), "left_semi")
+        elif not own[i]:
+            hits = id_keys.join(wanted(rule), list(rule), "left_semi")
+        else:
+            hits = (near.select("nik_token", *own[i]).join(id_keys.select("nik_token", *theirs[i]), "nik_token")
+                    .join(wanted(rule), list(rule), "left_semi"))
+        tokens.append(hits.select("nik_token"))
+    if also is not None:
+        tokens.append(also.select("nik_token"))
+    # Stored: few tokens, which the national registry then meets by broadcast.
+    reached = put("linkage_reachable", functools.reduce(DataFrame.unionByName, tokens).distinct())
+    persons = put("linkage_persons", persons.join(reached, "nik_token", "left_semi").select(*persons.columns))
+    return Reached(persons, known.join(persons.select("nik_token"), "nik_token", "left_semi"))
+
+
 def frequencies(identity_registry: DataFrame) -> DataFrame:
     """The name comparison's term frequencies: each standard name's share of the registry's names."""
     return linkage.name_frequencies(identity_registry.select("name"))
@@ -159,13 +249,15 @@ def decided(pairs: DataFrame, left: DataFrame, persons: DataFrame, thresholds: l
 
 def link(spark: SparkSession, sides: DataFrame, identity_survey: DataFrame, identity_registry: DataFrame,
          model_for: Callable[[DataFrame, DataFrame], dict], thresholds: linkage.Thresholds,
-         put: Callable[[str, DataFrame], DataFrame], decisions: DataFrame | None = None) -> Links:
+         put: Callable[[str, DataFrame], DataFrame], decisions: DataFrame | None = None,
+         names: DataFrame | None = None) -> Links:
     """Score the members of `sides` (SIDE_COLUMNS: members without a usable NIK, and the registry persons no
     roster lists) against its persons with the model `model_for(left, right)` gives (the pinned version; a first
     one trained on these sides when there is none).
 
     `decisions` (linkage_decisions rows): a confirmed pair is linked as it is and leaves the scoring (its member
-    and person with it); a rejected pair is never scored again. Neither is sent for review.
+    and person with it); a rejected pair is never scored again. Neither is sent for review. `names`: the persons'
+    identity_registry rows when they are known already (`reachable`), else identity_registry is joined.
 
     A name's term frequency is its share of the whole registry's names, so that a pair scores the same whoever
     else is scored (an update round scores fewer members than a full round). The sides are stored (`put`), once
@@ -181,21 +273,21 @@ def link(spark: SparkSession, sides: DataFrame, identity_survey: DataFrame, iden
         members = members.join(sure.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
         persons = persons.join(sure.select(F.col("linked_token").alias("nik_token")), "nik_token", "left_anti")
     found = _scored(spark, members, persons, where, identity_survey, identity_registry, model_for, thresholds, put,
-                    decisions)
+                    decisions, identity_registry if names is None else names)
     return found if sure is None else Links(found.links.unionByName(sure), found.review)  # scored: sure is stored
 
 
 def _scored(spark: SparkSession, members: DataFrame, persons: DataFrame, where: DataFrame,
             identity_survey: DataFrame, identity_registry: DataFrame, model_for: Callable[[DataFrame, DataFrame], dict],
             thresholds: linkage.Thresholds, put: Callable[[str, DataFrame], DataFrame],
-            decisions: DataFrame | None) -> Links:
+            decisions: DataFrame | None, names: DataFrame) -> Links:
     if members.isEmpty() or persons.isEmpty():  # nobody to compare: no model, nor Splink started
         empty = decided(spark.createDataFrame([], PAIRS), where, persons, thresholds)
         return Links(spark.createDataFrame([], empty.links.schema), spark.createDataFrame([], empty.review.schema),
                      scored=False)
     reported = identity_survey.join(members.select("household_id").distinct(), "household_id", "left_semi")
     named = put("linkage_named", left_side(members, reported).withColumn(SIDE, F.lit(MEMBER)).unionByName(
-        right_side(persons, identity_registry).withColumn(SIDE, F.lit(PERSON))))
+        right_side(persons, names).withColumn(SIDE, F.lit(PERSON))))
     left, right = members_of(named).drop(SIDE), persons_of(named).drop(SIDE)
     pairs = linkage.predict(spark, left, right, model_for(left, right), thresholds.lower,
                             put("linkage_name_frequencies", frequencies(identity_registry)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import reduce
+from typing import Protocol
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -15,10 +16,17 @@ from jobs.ingest import features as hh_features
 from jobs.ingest import linking, matching
 from runtime import tables
 
-# linkage's sides (members without a usable NIK and registry persons no roster lists, `link_sides`) -> links
-# (household_id, member_no, linked_token, match_probability), None when nobody was compared: the round's linkage
-# (silver.Linker), or None when it is off.
-Link = Callable[[DataFrame], DataFrame | None]
+
+class Link(Protocol):
+    """The round's linkage (silver.Linker), or None when it is off."""
+
+    def __call__(self, sides: DataFrame) -> DataFrame | None:
+        """Linkage's sides (members without a usable NIK and registry persons no roster lists, `link_sides`) ->
+        links (household_id, member_no, linked_token, match_probability), None when nobody was compared."""
+
+    def reach(self, members: DataFrame, persons: DataFrame) -> tuple[DataFrame, DataFrame | None]:
+        """`members` (linking.member_side rows, few) and the `persons` (person_side rows) the model can pair with
+        them, both stored; None for the persons when the model cannot tell (every person then)."""
 
 
 def current_members(survey: DataFrame) -> DataFrame:
@@ -69,18 +77,27 @@ def _match_registry(registry: DataFrame) -> DataFrame:
     return registry.select("nik_token", "birth_date", "sex", "death_date", "village_code", "kk_token")
 
 
-def link_sides(members: DataFrame, registry: DataFrame, listed: DataFrame | None = None) -> DataFrame:
+def link_sides(members: DataFrame, registry: DataFrame, listed: DataFrame | None = None,
+               reach: Callable[[DataFrame, DataFrame], tuple[DataFrame, DataFrame | None]] | None = None
+               ) -> DataFrame:
     """Linkage's two sides in one frame (linking.SIDE_COLUMNS): `members` without a usable NIK, and the registry
     persons whose tokens are not `listed` (by a roster's NIK, or linked by a roster the round does not re-match).
 
     `listed` None: `members` are every current roster's, so one full outer join of their tokens with the
-    registry's finds both sides (a member with a null token comes through unmatched, as a left row)."""
+    registry's finds both sides (a member with a null token comes through unmatched, as a left row). Otherwise
+    the members are an update round's (staged, few), and `reach` (Link.reach) may keep only the persons the model
+    can pair with them, which then meet the national listings by broadcast."""
     left = members.select(*linking.LEFT_COLUMNS)
     persons = registry.select("nik_token", "birth_date", "sex", "village_code", "kk_token", "death_date")
-    if listed is not None:  # an update round's members (staged, few): the registry's tokens they report come first
+    if listed is not None:  # the registry's tokens the members report come first
         known = registry.select("nik_token").join(left.select("nik_token"), "nik_token", "left_semi")
-        return linking.member_side(linking.unmatched(left, known)).unionByName(
-            linking.person_side(persons.join(listed, "nik_token", "left_anti")))
+        side = linking.member_side(linking.unmatched(left, known))
+        persons = linking.person_side(persons)
+        if reach is not None:
+            side, reached = reach(side, persons)
+            if reached is not None:
+                persons, listed = reached, listed.join(reached.select("nik_token"), "nik_token", "left_semi")
+        return side.unionByName(persons.join(listed, "nik_token", "left_anti"))
     shared = ("village_code", "kk", "birth_date", "sex", "death_date")  # what a person brings
     person = linking.person_side(persons).select("nik_token", F.struct(*shared).alias("_p"))
     joined = linking.member_side(left).join(person, "nik_token", "full_outer")
@@ -100,7 +117,7 @@ def national_link_inputs(survey: DataFrame, registry: DataFrame) -> DataFrame:
 def _links(members: DataFrame, registry: DataFrame, listed: DataFrame | None, link: Link | None) -> DataFrame | None:
     """The links of `members` without a usable NIK to registry persons whose tokens are not `listed` (None:
     `members` are all the current rosters')."""
-    return None if link is None else link(link_sides(members, registry, listed))
+    return None if link is None else link(link_sides(members, registry, listed, link.reach))
 
 
 def match_all(survey: DataFrame, registry: DataFrame, link: Link | None = None) -> DataFrame:

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from jobs.core import contract
 from jobs.core.change_set import DELETE
+from jobs.core.linkage_review import CONFIRM
 from jobs.ingest import linking
 from jobs.ingest.batch import IDENTITY_COLUMNS, Batch, registry_change_set
 from jobs.ingest.rematch import household_rows, match_all, match_changed, training_features
@@ -120,6 +121,8 @@ class Linker:
     def __init__(self, spark: SparkSession, config: DtksConfig, put: Callable[[str, DataFrame], DataFrame]):
         self.spark, self.config, self.put = spark, config, put
         self.version: str | None = None
+        self.model: dict | None = None
+        self.names: DataFrame | None = None  # the reached persons' identities (reach), when it found them
         self.review: DataFrame | None = None
         self.links: DataFrame | None = None
 
@@ -127,16 +130,38 @@ class Linker:
         def train() -> dict:
             return linkage.train(self.spark, left, right, self.config.linkage.expected_share)
 
-        self.version, model = linkage_versions.pinned(self.config, train)
-        return model
+        if self.model is None:
+            self.version, self.model = linkage_versions.pinned(self.config, train)
+        return self.model
+
+    def _decisions(self) -> DataFrame | None:
+        return (tables.read(self.spark, self.config, tables.LINKAGE_DECISIONS)
+                if tables.exists(self.spark, self.config, tables.LINKAGE_DECISIONS) else None)
+
+    def reach(self, members: DataFrame, persons: DataFrame) -> tuple[DataFrame, DataFrame | None]:
+        """`members` (an update round's) stored, and the persons the pinned version's blocking rules can pair with
+        them and those of confirmed decisions; None when there is no version yet (the first is trained on every
+        person) or its rules are not equalities of columns."""
+        members = self.put("linkage_members", members)  # read for their keys and as the sides' left
+        pinned = linkage_versions.current(self.config) if self.model is None else (self.version, self.model)
+        keys = None if pinned is None else linkage.blocking_keys(pinned[1])
+        if keys is None:
+            return members, None
+        self.version, self.model = pinned
+        decisions = self._decisions()
+        confirmed = None if decisions is None else decisions.where(F.col("decision") == CONFIRM)
+        reached = linking.reachable(members, persons, tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
+                                    tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY), keys, self.put,
+                                    confirmed)
+        self.names = reached.identities
+        return members, reached.persons
 
     def __call__(self, sides: DataFrame) -> DataFrame | None:
-        decisions = (tables.read(self.spark, self.config, tables.LINKAGE_DECISIONS)
-                     if tables.exists(self.spark, self.config, tables.LINKAGE_DECISIONS) else None)
         found = linking.link(self.spark, sides,
                              tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
                              tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY),
-                             self._model, linkage_versions.thresholds(self.config), self.put, decisions)
+                             self._model, linkage_versions.thresholds(self.config), self.put, self._decisions(),
+                             self.names)
         # Filters of the staged one-to-one pairs (and the staged confirmed links): cheap to read twice.
         self.review, self.links = found.review, found.links
         return self.links if found.scored else None  # empty and local: the match needs no join with them
