@@ -4,6 +4,7 @@ then the re-match of the rosters they touch (silver_households, silver_members),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -134,7 +135,9 @@ class Linker:
             self.version, self.model = linkage_versions.pinned(self.config, train)
         return self.model
 
+    @functools.cached_property
     def _decisions(self) -> DataFrame | None:
+        """linkage_decisions, read once for the round (the reach and the scoring both use it)."""
         return (tables.read(self.spark, self.config, tables.LINKAGE_DECISIONS)
                 if tables.exists(self.spark, self.config, tables.LINKAGE_DECISIONS) else None)
 
@@ -148,7 +151,7 @@ class Linker:
         if keys is None:
             return members, None
         self.version, self.model = pinned
-        decisions = self._decisions()
+        decisions = self._decisions
         confirmed = None if decisions is None else decisions.where(F.col("decision") == CONFIRM)
         reached = linking.reachable(members, persons, tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
                                     tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY), keys, self.put,
@@ -160,7 +163,7 @@ class Linker:
         found = linking.link(self.spark, sides,
                              tables.read(self.spark, self.config, tables.IDENTITY_SURVEY),
                              tables.read(self.spark, self.config, tables.IDENTITY_REGISTRY),
-                             self._model, linkage_versions.thresholds(self.config), self.put, self._decisions(),
+                             self._model, linkage_versions.thresholds(self.config), self.put, self._decisions,
                              self.names)
         # Filters of the staged one-to-one pairs (and the staged confirmed links): cheap to read twice.
         self.review, self.links = found.review, found.links
