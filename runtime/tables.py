@@ -4,12 +4,15 @@ A table's entry says its keys, its partition columns, how it is written and its 
 stage repeats a key list or a write mode. Write modes:
 
 - ``overwrite``: the delivery or derivation is complete, so the table is replaced in one commit;
-- ``insert_new``: an insert-only MERGE on the keys (Delta's fast path: no target rewrite, no source copy);
+- ``insert_new``: an insert-only MERGE on the keys (Delta's fast path: no target rewrite, no source copy), or,
+  for a delivery's few rows against a national table, an append of the rows whose keys a scan of the table's
+  keys does not find;
 - ``newer``: only source rows that are new or newer (by ``order_by``) than the target's are MERGEd;
 - ``append``: one commit of new rows (run logs);
 - ``replace_run``: the run's own ``run_id`` partition is replaced, earlier runs untouched;
 - ``changes``: a change-set MERGE: only rows that entered, changed (by ``row_hash``) or left, so an update
-  round touches only them (and the change feed, where on, holds exactly them);
+  round touches only them (and the change feed, where on, holds exactly them); where the change set knows
+  which rows the table lacks, those are appended and the MERGE has no insert clause;
 - ``overwrite`` where a table carries the national rank: a 1 % change moves most ranks, so it is replaced.
 
 Tables written by MERGE have deletion vectors on: a changed row costs a deletion-vector entry and its
@@ -278,15 +281,23 @@ def _on(keys: Sequence[str]) -> str:
 
 def insert_new(
     spark: SparkSession, config: DtksConfig, name: str, df: DataFrame, rows: int | None = None,
-    new_columns: bool = False,
+    new_columns: bool = False, few: bool = False,
 ) -> None:
     """Insert the rows whose key the table lacks; an insert-only MERGE (no matched clause), so Delta
     neither rewrites target files nor copies the source first. `df` must be unique on the keys.
     `new_columns`: the rows may bring columns the table lacks (a table that gained a field), added to its
-    schema; its earlier rows hold null there."""
+    schema; its earlier rows hold null there. `few`: `df` is a delivery's few rows against a national table:
+    the keys the table already holds are found by streaming its key columns past `df`'s keys (broadcast when
+    small), and the other rows appended, where the MERGE's anti-join, whose only side Spark can broadcast is
+    the table, shuffles the table whole. One commit either way (the run's lock keeps writers out between)."""
     t = table(name)
     if not exists(spark, config, name):
         overwrite(df, config, name, rows=rows)
+        return
+    if few and not new_columns:
+        keys = list(t.keys)
+        held = read(spark, config, name).select(*keys).join(df.select(*keys), keys, "left_semi")
+        append(df.join(held, keys, "left_anti"), config, name)
         return
     merge = DeltaTable.forPath(spark, config.table_path(name)).alias("t").merge(
         _laid_out(df, t.partition_by).alias("s"), _on(t.keys))
@@ -330,6 +341,12 @@ def merge_newer(spark: SparkSession, config: DtksConfig, name: str, df: DataFram
     upsert(spark, config, name, newer_rows(spark, config, name, df))
 
 
+# A change set of at most this many rows the table holds is broadcast to its MERGE: Delta copies a MERGE source
+# that is not a Delta scan, and the copy has no size estimate, so Spark would never broadcast it (docs/BENCHMARKS.md,
+# issue 42's twentieth session: a 1 % update round's widest change set, silver_members', is well under it).
+BROADCAST_ROWS = 250_000
+
+
 def merge_changes(
     spark: SparkSession,
     config: DtksConfig,
@@ -338,13 +355,35 @@ def merge_changes(
     delete: str,
     update: Mapping[str, str] | None = None,
     changed: str | None = None,
+    new: str | None = None,
 ) -> None:
     """MERGE a change set: rows where `delete` holds are deleted, unmatched rows are inserted (without
-    the flag column), and other matched rows get `update`; by default every column, and only where the
+    the flag columns), and other matched rows get `update`; by default every column, and only where the
     row's content changed (`row_hash`, or the condition `changed` over t and s), so a row that did not
-    change is not touched."""
+    change is not touched.
+
+    `new`: a column of the change set, true where the table's latest version lacks the row's key (the change
+    set was compared with that version). Those rows are appended after a MERGE of the others that has no
+    insert clause. With one, Delta joins the change set with the files it touches by an outer join, whose
+    only side Spark can broadcast is the table, so a change spread over the nation shuffles the table whole;
+    without one the join is inner, and a change set of a few per cent of the rows is broadcast (BROADCAST_ROWS,
+    counted here: Spark cannot see the size of the copy Delta makes of the change set). Two commits
+    (none for an empty part); a re-run compares its change set with the latest version again, so what the first
+    commit applied is not applied twice."""
     t = table(name)
-    columns = [c for c in changes.columns if c != delete]
+    columns = [c for c in changes.columns if c not in (delete, new)]
+    inserts = None
+    if new is not None:
+        is_new = F.col(new).eqNullSafe(True)
+        parts = {r[0]: r[1] for r in changes.groupBy(is_new.alias(new)).count().collect()}  # at most two rows
+        inserts = changes.where(is_new & ~F.col(delete)).select(*columns) if parts.get(True) else None
+        if not parts.get(False):
+            if inserts is not None:
+                append(inserts, config, name, rows=parts[True])
+            return
+        changes = changes.where(~is_new).drop(new)
+        if parts[False] <= BROADCAST_ROWS:
+            changes = F.broadcast(changes)
     merge = (
         DeltaTable.forPath(spark, config.table_path(name))
         .alias("t")
@@ -357,7 +396,11 @@ def merge_changes(
         )
     else:
         merge = merge.whenMatchedUpdate(set=dict(update))
-    merge.whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns}).execute()
+    if new is None:
+        merge = merge.whenNotMatchedInsert(condition=f"NOT s.`{delete}`", values={c: f"s.`{c}`" for c in columns})
+    merge.execute()
+    if inserts is not None:
+        append(inserts, config, name, rows=parts[True])
 
 
 _GONE = "_gone"

@@ -184,6 +184,37 @@ def test_delta_partitioned_write_read_and_time_travel(spark, config):
     assert parts == ["regency_code=3201", "regency_code=3273"]
 
 
+def test_a_change_set_merges_the_rows_a_table_holds_and_appends_the_new(spark, config):
+    """With `new`, the held rows go through a MERGE without an insert clause (its join is inner, so a small change
+    set is broadcast, not the table shuffled) and the new rows are appended: m1 changed, m2 deleted, m3 unchanged
+    (its hash), m4 new in a partition the table did not have. A change set of new rows only is one append."""
+    schema = "household_id string, member_no int, province_code string, regency_code string, row_hash long, v string"
+    name = tables.DTKS_MEMBERS
+    tables.overwrite(spark.createDataFrame([("h1", 1, "32", "3201", 1, "a"), ("h1", 2, "32", "3201", 2, "b"),
+                                            ("h2", 1, "94", "9471", 3, "c")], schema), config, name)
+    changes = spark.createDataFrame([
+        ("h1", 1, "32", "3201", 10, "a2", False, False), ("h1", 2, "32", "3201", None, None, False, True),
+        ("h2", 1, "94", "9471", 3, "c", False, False), ("h3", 1, "32", "3273", 4, "d", True, False),
+    ], f"{schema}, _new boolean, _delete boolean")
+    tables.merge_changes(spark, config, name, changes, delete="_delete", new="_new")
+
+    expected = [("h1", 1, "32", "3201", 10, "a2"), ("h2", 1, "94", "9471", 3, "c"), ("h3", 1, "32", "3273", 4, "d")]
+    assert_df_equality(tables.read(spark, config, name), spark.createDataFrame(expected, schema),
+                       ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
+    history = {r.version: (r.operation, r.operationMetrics) for r in
+               spark.sql(f"DESCRIBE HISTORY delta.`{config.table_path(name)}`").collect()}
+    assert [history[v][0] for v in (1, 2)] == ["MERGE", "WRITE"]
+    merged = history[1][1]
+    assert (merged["numTargetRowsUpdated"], merged["numTargetRowsDeleted"], merged["numTargetRowsInserted"]) == (
+        "1", "1", "0")
+
+    tables.merge_changes(spark, config, name, changes.where("household_id = 'h3'").withColumn("member_no", F.lit(2)),
+                         delete="_delete", new="_new")
+    assert tables.version(spark, config, name) == 3
+    assert tables.last_commit(spark, config, name).metrics["numOutputRows"] == "1"
+    assert tables.read(spark, config, name).count() == 4
+
+
 def test_pipeline_runs_records_a_stage(spark, config):
     import datetime as dt
 

@@ -1,13 +1,15 @@
 """How a change set names its columns, for the modules that make one (ingest's silver change sets, score's,
 jobs/publish/gold.py) and those that read it (jobs/policy/reasons.py, jobs/publish/queue.py).
 
-A change set is the rows a MERGE applies: `DELETE` flags a row the MERGE removes, and `was(column)` holds
-beside a row what the table (or the previous publication) held in that column.
+A change set is the rows a MERGE applies: `DELETE` flags a row the MERGE removes, `NEW` a row whose key the
+table does not hold (appended, not MERGEd: runtime/tables.py `merge_changes`), and `was(column)` holds beside a
+row what the table (or the previous publication) held in that column.
 """
 
 from __future__ import annotations
 
 DELETE = "_delete"
+NEW = "_new"
 
 
 def was(column: str) -> str:

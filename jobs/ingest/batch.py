@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.core import contract, nik, regions
-from jobs.core.change_set import DELETE
+from jobs.core.change_set import DELETE, NEW
 from jobs.ingest import validation
 from jobs.ingest.checking import RECORD_KEY, Checked
 from models import linkage
@@ -167,7 +167,8 @@ def nest(hh: DataFrame, mem: DataFrame, run_id: str) -> DataFrame:
 
 def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool,
                         columns: tuple[str, ...] = REGISTRY_COLUMNS, stored_hash: bool = True) -> DataFrame:
-    """Pure: what changes in silver_registry, flagged `_delete` where a person leaves it.
+    """Pure: what changes in silver_registry, flagged `_delete` where a person leaves it and `_new` where the
+    stored table lacks the person.
 
     The whole registry (events False) is diffed with the stored one by content hash: new and changed
     persons in, persons no longer delivered out. Events (docs/CONTRACTS.md) carry each person's record
@@ -188,7 +189,7 @@ def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool,
         delivered.select(*columns)
         .join(held, "nik_token", "left")
         .where(F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col(tables.ROW_HASH)))
-        .drop("_t_hash")
+        .select(*columns, F.col("_t_hash").isNull().alias(NEW))
     )
     if events:
         leaving = (
@@ -204,4 +205,5 @@ def registry_change_set(delivered: DataFrame, stored: DataFrame, events: bool,
     deletes = leaving.select(
         *[F.col(c) if c == "nik_token" else F.lit(None).cast(schema[c]).alias(c) for c in columns]
     )
-    return upserts.withColumn(DELETE, F.lit(False)).unionByName(deletes.withColumn(DELETE, F.lit(True)))
+    return upserts.withColumn(DELETE, F.lit(False)).unionByName(
+        deletes.withColumn(NEW, F.lit(False)).withColumn(DELETE, F.lit(True)))

@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.core import contract, regions
+from jobs.core.change_set import NEW
 from jobs.ingest import features as hh_features
 from jobs.ingest import linking, matching
 from runtime import tables
@@ -150,7 +151,8 @@ def match_changed(
     link: Link | None = None,
     decided: DataFrame | None = None,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Re-match only the rosters this delivery can change: (households, members, members to delete).
+    """Re-match only the rosters this delivery can change: (households, members flagged `_new` where silver_members
+    lacks them, members to delete).
 
     fresh: the survey rows this delivery added or replaced; survey: silver_survey with them;
     stored_members: silver_members before this delivery; changed_tokens: registry persons changed.
@@ -207,12 +209,14 @@ def match_changed(
             links=links,
         ),
     )
+    keys = ["household_id", "member_no"]
     rows = member_rows(matched)
-    gone = (
-        stored_members.select("household_id", "member_no")
-        .join(affected, "household_id", "left_semi")
-        .join(rows.select("household_id", "member_no"), ["household_id", "member_no"], "left_anti")
-    )
+    # The affected rosters' members as stored: one not listed again leaves, and a re-matched member they lack is
+    # new to silver_members (appended, not MERGEd: runtime/tables.py merge_changes).
+    held = put("members_held", stored_members.select(*keys).join(affected, "household_id", "left_semi"))
+    gone = held.join(rows.select(*keys), keys, "left_anti")
+    rows = rows.join(held.withColumn("_held", F.lit(True)), keys, "left").select(
+        *rows.columns, F.col("_held").isNull().alias(NEW))
     return household_rows(rosters, matched), rows, gone
 
 

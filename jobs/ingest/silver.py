@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.core import contract
-from jobs.core.change_set import DELETE
+from jobs.core.change_set import DELETE, NEW
 from jobs.core.linkage_review import CONFIRM
 from jobs.ingest import linking
 from jobs.ingest.batch import IDENTITY_COLUMNS, Batch, registry_change_set
@@ -56,7 +56,8 @@ def store_inputs(
     tables in a first round, their change sets in an update round. `accepted` sizes the files."""
     registry_source = contract.REGISTRY_CHANGES if batch.registry_events else contract.REGISTRY
     # The vault holds about one token per registry person (survey NIKs are mostly the same persons).
-    tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[registry_source])
+    tables.insert_new(spark, config, tables.IDENTITY_VAULT, batch.vault, rows=accepted[registry_source],
+                      few=batch.registry_events)
     # A quarantine table written before rows carried their province_code gains the column (null on those rows).
     tables.insert_new(spark, config, tables.QUARANTINE, batch.quarantine, new_columns=True)
     if batch.appeals is not None:  # an appeal id delivered again is the same appeal: kept as first stored
@@ -82,12 +83,12 @@ def store_inputs(
         return Stored(False, tables.read(spark, config, tables.REGISTRY), tables.read(spark, config, tables.SURVEY))
     stored = tables.read(spark, config, tables.REGISTRY)
     changed = put("registry_change_set", registry_change_set(batch.registry, stored, batch.registry_events))
-    tables.merge_changes(spark, config, tables.REGISTRY, changed, delete=DELETE)
+    tables.merge_changes(spark, config, tables.REGISTRY, changed, delete=DELETE, new=NEW)
     named = registry_change_set(batch.identity_registry, tables.read(spark, config, tables.IDENTITY_REGISTRY),
                                 batch.registry_events, IDENTITY_COLUMNS, stored_hash=False).drop(tables.ROW_HASH)
     # Every row of the change set differs from the stored one (or is new): a matched row is updated as it is.
     tables.merge_changes(spark, config, tables.IDENTITY_REGISTRY, put("identity_change_set", named), delete=DELETE,
-                         changed="true")
+                         changed="true", new=NEW)
     # Pinned to this version: the members to delete are read while the merge below writes the table.
     members_before = tables.read(spark, config, tables.MEMBERS, tables.version(spark, config, tables.MEMBERS))
     fresh = put("survey", tables.newer_rows(spark, config, tables.SURVEY, batch.survey))
@@ -209,9 +210,9 @@ def rematch_and_store(
         households = put("households", households.withColumn(DELETE, F.lit(False)))
         tables.merge_changes(spark, config, tables.HOUSEHOLDS, households, delete=DELETE)
         member_changes = put("member_changes", members.withColumn(DELETE, F.lit(False)).unionByName(
-            gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True
+            gone.withColumn(NEW, F.lit(False)).withColumn(DELETE, F.lit(True)), allowMissingColumns=True
         ))
-        tables.merge_changes(spark, config, tables.MEMBERS, member_changes, delete=DELETE)
+        tables.merge_changes(spark, config, tables.MEMBERS, member_changes, delete=DELETE, new=NEW)
     else:
         members = match_all(stored.survey, stored.registry, link)
         tables.overwrite(members, config, tables.MEMBERS, rows=accepted[contract.SURVEY_MEMBERS])
