@@ -14,7 +14,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.core.change_set import DELETE, NEW, WAS, WAS_ELIGIBLE, WAS_RULE, was
+from jobs.core.change_set import DELETE, WAS, WAS_ELIGIBLE, WAS_RULE, was
 from jobs.core.contract import FEATURE_COLUMNS
 from jobs.policy import eligibility, ranking
 from runtime import tables
@@ -85,11 +85,10 @@ def with_score_distance(gold_hh: DataFrame, cutoff: float | None, previous: floa
     return rows.select(*columns[:at], "score_to_cutoff", *columns[at:])
 
 
-def build_members(members: DataFrame, *carried: str) -> DataFrame:
+def build_members(members: DataFrame) -> DataFrame:
     """Pure: dtks_members rows of these (ranked households') members, before run ids, with their
-    silver row's `row_hash` (and the `carried` columns of `members`, e.g. a change set's flags). No rank,
-    decile or coverage here (they are the household's, in dtks_households), so a member's row changes only
-    when the member does."""
+    silver row's `row_hash`. No rank, decile or coverage here (they are the household's, in
+    dtks_households), so a member's row changes only when the member does."""
     return members.select(
         "household_id",
         "member_no",
@@ -109,7 +108,6 @@ def build_members(members: DataFrame, *carried: str) -> DataFrame:
         "province_code",
         "regency_code",
         "row_hash",
-        *carried,
     )
 
 
@@ -146,7 +144,7 @@ def unranked_households(members: DataFrame, gold_hh: DataFrame) -> DataFrame:
 def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | None, run_id: str,
                    put: Callable[[str, DataFrame], DataFrame]) -> DataFrame:
     """The change set against dtks_members (`current`; None: every ranked household's member is new), flagged
-    `_delete` where a member leaves it and, against a table, `_new` where the table lacks the member.
+    `_delete` where a member leaves it.
 
     A gold member row is a function of its silver_members row, so it carries that row's `row_hash`: the
     comparison reads keys and hashes only, and gold rows are built for the members that are new to the table or
@@ -164,12 +162,11 @@ def member_changes(members: DataFrame, gold_hh: DataFrame, current: DataFrame | 
         joined = ranked.select(*keys, "row_hash", F.lit(True).alias("_s")).join(cur, keys, "full")
         differs = F.col("_t_hash").isNull() | (F.col("_t_hash") != F.col("row_hash"))
         changed = put("member_keys_changed", joined.where(F.col("_s").isNull() | differs)
-                      .select(*keys, "_s", F.col("_t_hash").isNull().alias(NEW), "_t_province", "_t_regency"))
-        todo = ranked.join(changed.where(F.col("_s")).select(*keys, NEW), keys)
+                      .select(*keys, "_s", "_t_province", "_t_regency"))
+        todo = ranked.join(changed.where(F.col("_s")).select(*keys), keys, "left_semi")
         gone = changed.where(F.col("_s").isNull()).select(
-            *keys, F.col("_t_province").alias("province_code"), F.col("_t_regency").alias("regency_code"), NEW)
-    rows = (build_members(todo, *([] if current is None else [NEW])).withColumn("run_id", F.lit(run_id))
-            .withColumn(DELETE, F.lit(False)))
+            *keys, F.col("_t_province").alias("province_code"), F.col("_t_regency").alias("regency_code"))
+    rows = build_members(todo).withColumn("run_id", F.lit(run_id)).withColumn(DELETE, F.lit(False))
     if current is None:
         return rows
     return rows.unionByName(gone.withColumn(DELETE, F.lit(True)), allowMissingColumns=True)
@@ -192,7 +189,7 @@ def write_members(spark: SparkSession, config: DtksConfig, members: DataFrame, g
         return
     # Stored first: a MERGE reads its source twice.
     changes = put("member_changes", member_changes(members, gold_hh, tables.read(spark, config, name), run_id, put))
-    tables.merge_changes(spark, config, name, changes, delete=DELETE, new=NEW)
+    tables.merge_changes(spark, config, name, changes, delete=DELETE)
 
 
 def eligibility_rows(gold_hh: DataFrame, rules: eligibility.Programs, run_id: str, run_date: dt.date) -> DataFrame:
