@@ -43,7 +43,8 @@ REDACTION = r"(?i)secret|password|token|access[.]?key|nik.?key"
 
 
 def jars_dir() -> Path:
-    return Path(os.environ.get("DTKS_JARS_DIR", PROJECT_ROOT / ".cache" / "jars"))
+    """DTKS_JARS_DIR, or the set-up's folder when it is unset or empty (as the set-up scripts read it)."""
+    return Path(os.environ.get("DTKS_JARS_DIR") or PROJECT_ROOT / ".cache" / "jars")
 
 
 TOKEN_JAR = "dtks-nik-token.jar"

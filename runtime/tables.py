@@ -367,7 +367,8 @@ def merge_changes(
     insert clause. With one, Delta joins the change set with the files it touches by an outer join, whose
     only side Spark can broadcast is the table, so a change spread over the nation shuffles the table whole;
     without one the join is inner, and a change set of a few per cent of the rows is broadcast (BROADCAST_ROWS,
-    counted here: Spark cannot see the size of the copy Delta makes of the change set). Two commits
+    counted here: Spark cannot see the size of the copy Delta makes of the change set). The change set is read
+    three times (the count, the MERGE, the append): a stored one. Two commits
     (none for an empty part); a re-run compares its change set with the latest version again, so what the first
     commit applied is not applied twice."""
     t = table(name)

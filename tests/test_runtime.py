@@ -166,6 +166,12 @@ def test_missing_delta_jars_say_what_to_run(monkeypatch, tmp_path):
         spark_runtime.delta_jars()
 
 
+def test_an_empty_jars_dir_setting_is_read_as_unset(monkeypatch):
+    """DTKS_JARS_DIR set but empty is read as unset, as the set-up scripts read it (`${DTKS_JARS_DIR:-...}`)."""
+    monkeypatch.setenv("DTKS_JARS_DIR", "")
+    assert spark_runtime.jars_dir() == spark_runtime.PROJECT_ROOT / ".cache" / "jars"
+
+
 def test_delta_partitioned_write_read_and_time_travel(spark, config):
     v0 = spark.createDataFrame(
         [("h1", "32", "3273", 1.5), ("h2", "32", "3201", 2.5), ("h3", "94", "9471", 3.5)],
