@@ -70,12 +70,14 @@ class Fitted:
         self.spark, self.config = spark, config
         self.own = {key: spark.conf.get(key, None) for key in config.spark.small_input.sql}
 
-    def fit(self, sized: bool = True) -> bool:
+    def fit(self, sized: bool = True, mb: float | None = None) -> bool:
         """Apply the small-input settings or the session's own, for the stage about to run (`sized`: one
-        whose work grows with the nation, not generate, whose landing zone is its output); True if small."""
+        whose work grows with the nation; `mb`: its nation's size as the stage knows it, for generate, whose
+        landing zone is its output; None: measured on disk); True if small."""
         small_input = self.config.spark.small_input
         small = (sized and small_input.max_mb > 0
-                 and nation_mb(self.spark, self.config, small_input.max_mb) < small_input.max_mb)
+                 and (nation_mb(self.spark, self.config, small_input.max_mb) if mb is None else mb)
+                 < small_input.max_mb)
         for key, value in small_input.sql.items():
             own = self.own[key]
             if small:

@@ -1,10 +1,11 @@
 """How a stage runs: parse arguments, load config, get Spark, run, record in pipeline_runs.
 
 A stage module (jobs/<step>/stage.py, listed in jobs/stages.py) defines NAME, HELP, add_arguments(parser)
-and run(ctx, args) -> StageResult (optionally SIZED = False: its Spark settings do not follow the nation's
-size, runtime/sizing.py), and ends with ``if __name__ == "__main__": main_for(...)`` so that both
-`dtks <stage>` and `spark-submit jobs/<step>/stage.py` work. This module runs a stage it is given; it
-knows no stage by name, so the runtime never imports jobs.
+and run(ctx, args) -> StageResult (optionally SIZED = False: its Spark settings do not follow the size of
+the nation on disk, runtime/sizing.py, unless it calls ctx.fit with the size of the nation it makes), and
+ends with ``if __name__ == "__main__": main_for(...)`` so that both `dtks <stage>` and
+`spark-submit jobs/<step>/stage.py` work. This module runs a stage it is given; it knows no stage by name,
+so the runtime never imports jobs.
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ class StageContext:
             self.fit()
         return self._spark
 
-    def fit(self) -> None:
-        """The current stage's Spark settings for the nation's size (runtime/sizing.py)."""
+    def fit(self, mb: float | None = None) -> None:
+        """The current stage's Spark settings for the nation's size (runtime/sizing.py): measured on disk, or
+        `mb` when the stage knows the size of the nation it makes (generate)."""
         if self._fitted is not None:
-            self.small = self._fitted.fit(self.sized)
+            self.small = self._fitted.fit(self.sized or mb is not None, mb)
 
     @property
     def job_group(self) -> str:

@@ -71,6 +71,10 @@ def test_manifest_counts_and_contract_columns(landing):
     assert landing.result.rows_out == sum(counts.values())
     assert landing.manifest["seed"] == SEED and landing.manifest["parameters"]["households"] == HOUSEHOLDS
     assert len(list((landing.root / "registry").glob("*.parquet"))) == 1  # fixed file count at this size
+    # The size generate expects its landing zone to have, which sets the Spark settings it draws with (files'
+    # own footers weigh more in a nation this small than near the limit, about 50,000 households).
+    on_disk = sum(f.stat().st_size for f in landing.root.rglob("*.parquet"))
+    assert 0.9 < on_disk / (HOUSEHOLDS * generate.LANDING_BYTES_PER_HOUSEHOLD) < 1.5
     assert not list(landing.root.parent.glob("landing.tmp-*")) and not list(landing.root.parent.glob("landing.old-*"))
     # Coverage of the sources: survey about three quarters, training a few per cent, ~1 % dead.
     assert 0.65 < counts["survey_households"] / HOUSEHOLDS < 0.85

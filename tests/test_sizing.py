@@ -46,6 +46,21 @@ def test_a_small_nation_runs_with_the_small_input_settings_and_a_large_one_with_
     assert _settings(spark) == own
 
 
+def test_a_stage_that_makes_its_nation_is_fitted_by_the_size_it_gives(spark, tmp_path):
+    """generate: its landing zone is its output, so its size on disk says nothing before it runs."""
+    config = _config(tmp_path, max_mb=1)
+    own = _settings(spark)
+    fitted = sizing.Fitted(spark, config)
+    try:
+        _file(tmp_path / "landing" / "registry" / "part-0.parquet", 1.5)  # the nation it replaces
+        assert fitted.fit(mb=0.4) and _settings(spark) == ("7", "on")
+        assert not fitted.fit(mb=1.5) and _settings(spark) == own
+        assert not fitted.fit(sized=False, mb=0.4) and _settings(spark) == own
+    finally:
+        fitted.fit(sized=False)
+    assert _settings(spark) == own
+
+
 def test_max_mb_0_never_applies_them(spark, tmp_path):
     config = _config(tmp_path, max_mb=0)
     fitted = sizing.Fitted(spark, config)

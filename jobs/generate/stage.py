@@ -14,6 +14,7 @@ from pyspark.sql import Observation
 
 from jobs.core import regions
 from jobs.core.deliveries import check_replaceable
+from runtime import sizing
 from runtime.errors import UserError
 from runtime.locations import is_local
 from runtime.runs import StageResult
@@ -21,7 +22,10 @@ from runtime.stage import StageContext, config_flag, main_for
 
 NAME = "generate"
 HELP = "write a synthetic nation (registry, survey, training sample, truth, injected defects) to the landing zone"
-SIZED = False  # the landing zone is its output, not its input: drawn with the session's own settings
+SIZED = False  # the landing zone is its output, not its input: a new nation is sized by what it draws (run)
+# A new nation's landing zone in Parquet, truth included, per household: what its size on disk will be, which
+# decides the Spark settings it is drawn with (conf/base.yaml, spark.small_input), as it will for ingest.
+LANDING_BYTES_PER_HOUSEHOLD = 244
 POPULATION_FILE = "reference/province_population.csv"
 
 
@@ -72,6 +76,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
     ctx.step("draw", f"drawing {n:,} households over the region reference (seed {seed})")
+    ctx.spark  # noqa: B018 - the session first: fitting changes its settings
+    ctx.fit(n * LANDING_BYTES_PER_HOUSEHOLD / sizing.MB)
     nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.generate.reporting_errors,
                              config.thresholds.min_interview_minutes,
                              config.generate.training_rate, config.trial.regions, config.generate.appeal_share)
