@@ -76,9 +76,9 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
         "region_reference_version": ref.version, "trial_regions": list(config.trial.regions),
     }
     ctx.step("draw", f"drawing {n:,} households over the region reference (seed {seed})")
-    ctx.spark  # noqa: B018 - the session first: fitting changes its settings
+    spark = ctx.spark  # the session first: fitting changes its settings
     ctx.fit(n * LANDING_BYTES_PER_HOUSEHOLD / sizing.MB)
-    nation = synthetic.build(ctx.spark, ref, population, n, seed, rates, config.generate.reporting_errors,
+    nation = synthetic.build(spark, ref, population, n, seed, rates, config.generate.reporting_errors,
                              config.thresholds.min_interview_minutes,
                              config.generate.training_rate, config.trial.regions, config.generate.appeal_share)
 
