@@ -605,7 +605,10 @@ def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int
     return dict(row.versions) if row else None
 
 
-def read_published(spark: SparkSession, config: DtksConfig, name: str) -> DataFrame:
-    """A gold table as of the latest complete publish (the table's latest version when none recorded)."""
-    versions = published_versions(spark, config) or {}
+def read_published(spark: SparkSession, config: DtksConfig, name: str,
+                   versions: dict[str, int] | None = None) -> DataFrame:
+    """A gold table as of the latest complete publish (the table's latest version when none recorded).
+    `versions`: that publication's, from its row when the caller holds it (publications is not read again)."""
+    if versions is None:
+        versions = published_versions(spark, config) or {}
     return read(spark, config, name, versions.get(name))

@@ -188,6 +188,11 @@ def test_delta_partitioned_write_read_and_time_travel(spark, config):
     assert detail.partitionColumns == ["province_code", "regency_code"]
     parts = sorted(p.name for p in (config.path(config.table_path("t")) / "province_code=32").iterdir())
     assert parts == ["regency_code=3201", "regency_code=3273"]
+    # A reader holding the publication's row reads at its versions without reading publications (none exists
+    # here); without it, the latest version, as before the first publish.
+    pinned = tables.read_published(spark, config, "t", {"t": 0})
+    assert_df_equality(pinned, v0, ignore_row_order=True, ignore_column_order=True)
+    assert tables.read_published(spark, config, "t").count() == 2
 
 
 def test_a_change_set_merges_the_rows_a_table_holds_and_appends_the_new(spark, config):

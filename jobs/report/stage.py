@@ -53,7 +53,8 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     quarantine = tables.read(spark, config, tables.QUARANTINE)
     # The coverage target and P of the publication reported on; before the first publish, the config's.
     publication = tables.latest_publication(spark, config)
-    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS) if publication else None
+    pinned = dict(publication.versions or {}) if publication else {}  # every published read below is pinned here
+    gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS, pinned) if publication else None
     target = publication.coverage_target if publication else config.ranking.coverage_target
     pop = (publication.asDict().get("population") if publication else None) or population(spark, config)
     # One pass over the silver and published tables, to one row per household, kept for both measures.
@@ -84,12 +85,12 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     ctx.step("page", "placing quarantined rows by province and writing the page")
     held = quality.quarantine_by_province(quarantine).toPandas()
     appeals = queued = None
-    if publication is not None and tables.QUEUE in (publication.versions or {}):
-        history = tables.read_published(spark, config, tables.QUEUE_HISTORY)
+    if tables.QUEUE in pinned:
+        history = tables.read_published(spark, config, tables.QUEUE_HISTORY, pinned)
         if tables.exists(spark, config, tables.APPEALS):
             appeals = queue_status.appeal_status(tables.read(spark, config, tables.APPEALS), history).toPandas()
         today = dt.datetime.now(dt.UTC).date()
-        queued = queue_status.queue_size(tables.read_published(spark, config, tables.QUEUE), today).toPandas()
+        queued = queue_status.queue_size(tables.read_published(spark, config, tables.QUEUE, pinned), today).toPandas()
     report = figures.Report(
         run_id=ctx.run_id, regions=pd.DataFrame([r.asDict() for r in region_rows]), revisit=revisit,
         quarantine=held, households_quarantined=quarantined, provinces=ref.provinces, regencies=ref.regencies,
