@@ -602,7 +602,13 @@ def current_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int]:
 def published_versions(spark: SparkSession, config: DtksConfig) -> dict[str, int] | None:
     """The gold table versions of the latest complete publish, or None before the first one."""
     row = latest_publication(spark, config)
-    return dict(row.versions) if row else None
+    return pinned_by(row) if row else None
+
+
+def pinned_by(publication: Row | None) -> dict[str, int]:
+    """The table versions a `publications` row pins (none before the first publish: each table's latest), for
+    `read_published` by a reader that holds the row."""
+    return dict(publication.versions or {}) if publication is not None else {}
 
 
 def read_published(spark: SparkSession, config: DtksConfig, name: str,

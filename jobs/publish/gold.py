@@ -128,9 +128,11 @@ def with_run(df: DataFrame, previous: DataFrame | None, keys: list[str], run_id:
         *[was(c) for c in carry])
 
 
-def previous_households(spark: SparkSession, config: DtksConfig, model_features: list[str]) -> DataFrame | None:
-    """The published dtks_households, with `data_hash` computed where it was published before it was kept."""
-    rows = published(spark, config, tables.DTKS_HOUSEHOLDS)
+def previous_households(spark: SparkSession, config: DtksConfig, model_features: list[str],
+                        versions: dict[str, int]) -> DataFrame | None:
+    """The published dtks_households (at `versions`, the latest publication's), with `data_hash` computed where it
+    was published before it was kept."""
+    rows = published(spark, config, tables.DTKS_HOUSEHOLDS, versions)
     if rows is None or "data_hash" in rows.columns:
         return rows
     return rows.withColumn("data_hash", data_hash(model_features))
@@ -225,7 +227,7 @@ def eligibility_changes(rows: DataFrame, current: DataFrame) -> DataFrame:
 
 
 def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame,
-                      put: Callable[[str, DataFrame], DataFrame]) -> DataFrame | None:
+                      put: Callable[[str, DataFrame], DataFrame], versions: dict[str, int]) -> DataFrame | None:
     """Only what changed goes in, so the change feed holds exactly who entered and who left. Returns the
     stored change set (None on the first publish, when every row is new)."""
     name = tables.PROGRAM_ELIGIBILITY
@@ -233,7 +235,7 @@ def write_eligibility(spark: SparkSession, config: DtksConfig, rows: DataFrame,
         tables.create_empty(spark, config, name, rows)  # change feed on from the first commit
         tables.append(rows, config, name)
         return None
-    current = tables.read_published(spark, config, name)
+    current = tables.read_published(spark, config, name, versions)
     changes = put("eligibility_changes", eligibility_changes(rows, current))
     tables.merge_changes(
         spark,
@@ -275,5 +277,6 @@ def record_publication(
     return number
 
 
-def published(spark: SparkSession, config: DtksConfig, name: str) -> DataFrame | None:
-    return tables.read_published(spark, config, name) if tables.exists(spark, config, name) else None
+def published(spark: SparkSession, config: DtksConfig, name: str, versions: dict[str, int]) -> DataFrame | None:
+    """`name` at `versions` (the latest publication's: tables.read_published), None before its first write."""
+    return tables.read_published(spark, config, name, versions) if tables.exists(spark, config, name) else None

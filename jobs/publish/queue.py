@@ -95,8 +95,9 @@ class Inputs:
 
 def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, programs: dict[str, Column],
                 changes: DataFrame | None, before: DataFrame | None, as_of: dt.date,
-                put: Callable[[str, DataFrame], DataFrame]) -> Inputs:
-    """The queue's inputs from the lakehouse, as of this publish (before its publication row)."""
+                put: Callable[[str, DataFrame], DataFrame], versions: dict[str, int]) -> Inputs:
+    """The queue's inputs from the lakehouse, as of this publish (before its publication row; `versions`: the
+    latest publication's)."""
     households = tables.read(spark, config, tables.HOUSEHOLDS)
     members = tables.read(spark, config, tables.MEMBERS)
     surveyed = households.select("household_id", "province_code", "regency_code", "village_code", "interview_date",
@@ -110,7 +111,7 @@ def read_inputs(spark: SparkSession, config: DtksConfig, gold_hh: DataFrame, pro
         spark, config, tables.LINKAGE_REVIEW) else None
     # Staged once: the published queue is read thrice (heads named, open entries, what changed), and it holds a
     # file per regency.
-    previous = put("queue_previous", tables.read_published(spark, config, tables.QUEUE)) if tables.exists(
+    previous = put("queue_previous", tables.read_published(spark, config, tables.QUEUE, versions)) if tables.exists(
         spark, config, tables.QUEUE) else None
     closed = tables.read(spark, config, tables.QUEUE_HISTORY).where(F.col("status").isin(*CLOSED)) if tables.exists(
         spark, config, tables.QUEUE_HISTORY) else None

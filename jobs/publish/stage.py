@@ -69,6 +69,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     ctx.step("population", "counting the population P")
     pop = population(spark, config)
     features = list(questionnaire.load_file(config).model.features)
+    previous = tables.latest_publication(spark, config)  # read once: every published read is pinned to it
     try:
         # The ranked households are computed once into the staging area: the gates read small aggregates
         # of them, and both gold writes read them (the members' write joins them) after every gate passed.
@@ -78,7 +79,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 tables.DTKS_HOUSEHOLDS,
                 gold.with_run(
                     gold.build_households(households, scores, features, pop, coverage),
-                    gold.previous_households(spark, config, features),
+                    gold.previous_households(spark, config, features, tables.pinned_by(previous)),
                     ["household_id"],
                     ctx.run_id,
                     carry=gold.CARRIED,
@@ -86,20 +87,20 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
             as_of = getattr(args, "as_of", None) or dt.datetime.now(dt.UTC).date()
-            return _write(ctx, households, members, gold_hh, rules, pop, as_of, area.put)
+            return _write(ctx, households, members, gold_hh, rules, pop, as_of, area.put, previous)
     finally:
         spark.catalog.clearCache()
 
 
 def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh: DataFrame,
            rules: eligibility.Programs, pop: int, as_of: dt.date,
-           put: Callable[[str, DataFrame], DataFrame]) -> StageResult:
+           put: Callable[[str, DataFrame], DataFrame], previous: Row | None) -> StageResult:
     """Audit, then write the three gold tables, the verification queue, the reasons for every entry and exit,
     and the publication row that makes them published (with the cut-off score; each household's distance to
     it is in dtks_households, its score's contributions in household_scores)."""
     spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
-    previous = tables.latest_publication(spark, config)
-    before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS)  # pinned to its published version
+    pinned = tables.pinned_by(previous)
+    before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS, pinned)
     programs = eligibility.conditions(rules)
     ctx.step("gates", "checking the gates before publishing")
     checked = gates.audit(spark, config, households, members, gold_hh, programs)
@@ -112,10 +113,10 @@ def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh
     gold.write_members(spark, config, members, gold_hh, ctx.run_id, put)
     faults.failpoint("publish.between_gold_tables")
     elig_version = tables.version(spark, config, tables.PROGRAM_ELIGIBILITY)
-    changes = gold.write_eligibility(spark, config, elig, put)
+    changes = gold.write_eligibility(spark, config, elig, put, pinned)
     ctx.step(QUEUE_STEP,
              "rebuilding the verification queue (appeals, cut-off band, stale, curbstoning, registry events)")
-    found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, as_of, put)
+    found = queue.read_inputs(spark, config, gold_hh, programs, changes, before, as_of, put, pinned)
     waiting = queue.write(spark, config, found, as_of, pop, ctx.run_id, put)
     ctx.step(REASONS_STEP, "writing why each household entered or left (eligibility_reasons)")
     _write_reasons(ctx, elig, changes, gold_hh, previous, rules, elig_version, queue.resolved_appeals(waiting))

@@ -53,7 +53,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     quarantine = tables.read(spark, config, tables.QUARANTINE)
     # The coverage target and P of the publication reported on; before the first publish, the config's.
     publication = tables.latest_publication(spark, config)
-    pinned = dict(publication.versions or {}) if publication else {}  # every published read below is pinned here
+    pinned = tables.pinned_by(publication)  # every published read below is pinned to this row
     gold = tables.read_published(spark, config, tables.DTKS_HOUSEHOLDS, pinned) if publication else None
     target = publication.coverage_target if publication else config.ranking.coverage_target
     pop = (publication.asDict().get("population") if publication else None) or population(spark, config)
