@@ -70,6 +70,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
     pop = population(spark, config)
     features = list(questionnaire.load_file(config).model.features)
     previous = tables.latest_publication(spark, config)  # read once: every published read is pinned to it
+    pinned = tables.pinned_by(previous)
     try:
         # The ranked households are computed once into the staging area: the gates read small aggregates
         # of them, and both gold writes read them (the members' write joins them) after every gate passed.
@@ -79,7 +80,7 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
                 tables.DTKS_HOUSEHOLDS,
                 gold.with_run(
                     gold.build_households(households, scores, features, pop, coverage),
-                    gold.previous_households(spark, config, features, tables.pinned_by(previous)),
+                    gold.previous_households(spark, config, features, pinned),
                     ["household_id"],
                     ctx.run_id,
                     carry=gold.CARRIED,
@@ -87,19 +88,19 @@ def run(ctx: StageContext, args: argparse.Namespace) -> StageResult:
             )
             spark.catalog.clearCache()  # the ranking's own intermediate rows
             as_of = getattr(args, "as_of", None) or dt.datetime.now(dt.UTC).date()
-            return _write(ctx, households, members, gold_hh, rules, pop, as_of, area.put, previous)
+            return _write(ctx, households, members, gold_hh, rules, pop, as_of, area.put, previous, pinned)
     finally:
         spark.catalog.clearCache()
 
 
 def _write(ctx: StageContext, households: DataFrame, members: DataFrame, gold_hh: DataFrame,
            rules: eligibility.Programs, pop: int, as_of: dt.date,
-           put: Callable[[str, DataFrame], DataFrame], previous: Row | None) -> StageResult:
+           put: Callable[[str, DataFrame], DataFrame], previous: Row | None,
+           pinned: dict[str, int]) -> StageResult:
     """Audit, then write the three gold tables, the verification queue, the reasons for every entry and exit,
     and the publication row that makes them published (with the cut-off score; each household's distance to
     it is in dtks_households, its score's contributions in household_scores)."""
     spark, config, coverage = ctx.spark, ctx.config, ctx.config.ranking.coverage_target
-    pinned = tables.pinned_by(previous)
     before = gold.published(spark, config, tables.DTKS_HOUSEHOLDS, pinned)
     programs = eligibility.conditions(rules)
     ctx.step("gates", "checking the gates before publishing")
